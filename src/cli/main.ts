@@ -1,0 +1,34 @@
+// The memcoop command: one file per subcommand, loaded on demand so `decide` does not pay for
+// the simulator or the native addon.
+const SUBCOMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> }> = {
+  decide: { summary: 'run the policy once on JSON input (stdin or FILE) and print the decision', load: () => import('./decide.ts') },
+  replay: { summary: 'feed a recorded journal into a fresh supervisor and print its decisions', load: () => import('./replay.ts') },
+  sim: { summary: 'run the supervisor against the embedded simulated host', load: () => import('./sim.ts') },
+  run: { summary: 'run the daemon against a real host (--host xen)', load: () => import('./run.ts') },
+};
+
+export function usage(): string {
+  const lines = ['usage: memcoop <command> [options]', '', 'commands:'];
+  for (const [name, s] of Object.entries(SUBCOMMANDS)) lines.push(`  ${name.padEnd(8)} ${s.summary}`);
+  lines.push('', "'memcoop <command> --help' describes each command.");
+  return lines.join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    console.log(usage());
+    return cmd === undefined ? 2 : 0;
+  }
+  const sub = SUBCOMMANDS[cmd];
+  if (!sub) {
+    console.error(`memcoop: unknown command '${cmd}'\n\n${usage()}`);
+    return 2;
+  }
+  const mod = await sub.load();
+  return mod.run(rest);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  process.exitCode = await main(process.argv.slice(2));
+}

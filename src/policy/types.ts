@@ -1,0 +1,79 @@
+// The policy's inputs and outputs. Every memory quantity is an integer number of KiB
+// (Xen's memory/target is KiB too); ratios (tau, eps, shares, up/down ratios) are plain numbers.
+// This is also the JSON shape of `memcoop decide` (see README), and the interface every peer
+// policy (static, selfballoon, qmemman-, squeezed-, MOM-style) implements.
+
+export interface PolicyParams {
+  /** Idle memory tax (Waldspurger 2002; paper: 0.75). 0 <= tau < 1. */
+  tau: number;
+  /** Weight of swap use in the price (paper: 0.1). eps >= 0. */
+  eps: number;
+  /** Host memory kept free for the hypervisor and new domains (beyond the paper). KiB. */
+  reserveKiB: number;
+  /** Algorithm 2: an increase moves (goal - N) / upRatio per tick. >= 1. */
+  upRatio: number;
+  /** Algorithm 2: a decrease moves (N - goal) / downRatio per tick. >= 1. */
+  downRatio: number;
+}
+
+export interface HostInput {
+  /** Memory the hypervisor has free right now, before the reserve is taken off. */
+  freeKiB: number;
+}
+
+export interface Dom0Input {
+  currentKiB: number;
+  /** Committed_AS of Dom0 (on KVM: the host's own). */
+  committedKiB: number;
+  minKiB: number;
+  maxKiB: number;
+}
+
+export interface GuestInput {
+  id: string;
+  minKiB: number;
+  maxKiB: number;
+  /** N_i: current allocation. */
+  currentKiB: number;
+  /** C_i: Committed_AS as the guest's agent reported it. */
+  committedKiB: number;
+  /** F_i: MemFree, smoothed (section 5.1). */
+  freeKiB: number;
+  swapTotalKiB: number;
+  swapFreeKiB: number;
+  /** S_i: weight; the paper fixes 1. */
+  shares: number;
+  /** false: no agent (or a silent one); the guest is held where it is, outside the balance. */
+  agent: boolean;
+}
+
+export interface DecideInput {
+  params: PolicyParams;
+  host: HostInput;
+  dom0: Dom0Input;
+  guests: GuestInput[];
+}
+
+export type GuestMode = 'self' | 'global' | 'held';
+
+export interface GuestDecision {
+  id: string;
+  mode: GuestMode;
+  /** Where the policy wants the guest. */
+  goalKiB: number;
+  /** The next step toward the goal (what gets written this tick). */
+  targetKiB: number;
+}
+
+export interface Decision {
+  state: 'abundant' | 'scarce';
+  /** Even every guest at its minimum cannot cover Dom0's need. */
+  overcommitted: boolean;
+  /** The common idle-memory price 1/t of the global balance; null when no balance ran. */
+  price: number | null;
+  dom0: { goalKiB: number; targetKiB: number };
+  guests: GuestDecision[];
+}
+
+/** A policy: the paper's (decide) or a peer's. Pure. */
+export type Policy = (input: DecideInput) => Decision;
