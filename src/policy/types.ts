@@ -71,7 +71,8 @@ export interface Decision {
   overcommitted: boolean;
   /** The common idle-memory price 1/t of the global balance; null when no balance ran. */
   price: number | null;
-  dom0: { goalKiB: number; targetKiB: number };
+  /** reclaimKiB: what is being taken back from the guests for Dom0 this tick (0 when host free covers Dom0). */
+  dom0: { goalKiB: number; targetKiB: number; reclaimKiB: number };
   guests: GuestDecision[];
 }
 
