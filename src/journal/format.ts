@@ -1,0 +1,413 @@
+// The journal: every external input to the supervisor, one JSON object per line (JSONL), after a
+// header line. Versioned, and checked strictly on read: a replay is only as good as its input,
+// so a journal that a hand edit or a crash has damaged is refused with the line and field named
+// rather than replayed into different decisions.
+//
+//   {"kind":"memcoop-journal","v":1,"startedAt":<ms>,"config":<any JSON>}
+//   {"type":"tick","at":1000}
+//   {"type":"agent.report","at":1003,"id":"vm1","committedKiB":...,...}
+//
+// Each line ends with "\n". The writer (writer.ts) encodes with the same checks it reads with,
+// so whatever it writes reads back.
+import { open } from 'node:fs/promises';
+import type { SupervisorInput, SupervisorInputType } from '../machines/events.ts';
+import {
+  InputError,
+  boolean,
+  integer,
+  noUnknownKeys,
+  number,
+  object,
+  oneOf,
+  required,
+  string,
+} from '../util/validate.ts';
+
+/** Format version; bump it when a line's shape changes, and keep reading the old one or refuse it. */
+export const JOURNAL_VERSION = 1;
+/** The header's `kind`: tells a journal from any other JSONL file. */
+export const JOURNAL_KIND = 'memcoop-journal';
+/**
+ * Longest line accepted. A host.sample carries one allocation per guest (~30 characters each);
+ * 10,000 guests (the policy benchmark's largest case) is ~300 KB, so 4 MiB leaves room while
+ * still bounding what one bad line can make us hold.
+ */
+export const MAX_JOURNAL_LINE_CHARS = 4 * 1024 * 1024;
+/** Longest guest id accepted (ids are host handles: Xen domid, a QEMU name, a sim name). */
+export const MAX_ID_CHARS = 256;
+/** Longest effect error message kept. */
+export const MAX_ERROR_CHARS = 4096;
+
+export interface JournalHeader {
+  kind: typeof JOURNAL_KIND;
+  v: number;
+  /** The shell's clock when the journal was opened, ms. */
+  startedAt: number;
+  /** The supervisor config as run; its own parser validates it, so it stays opaque here. */
+  config: unknown;
+}
+
+export interface ParsedJournal {
+  header: JournalHeader;
+  inputs: SupervisorInput[];
+  /**
+   * Only with `allowTruncatedTail`: the 1-based number of a last line that was cut off (no final
+   * newline and not complete JSON, as when the writer died mid-line) and so was dropped; else null.
+   */
+  truncatedLine: number | null;
+}
+
+export interface ParseOptions {
+  /**
+   * Accept a journal whose last line was cut off mid-write (a crashed daemon's journal) and
+   * report it in `truncatedLine`; by default it is an error like any other bad line.
+   */
+  allowTruncatedTail?: boolean;
+  /** Names the journal in error messages (e.g. its file path). */
+  source?: string;
+}
+
+/** A bad journal line: `line` is 1-based, `path` names the line and field. */
+export class JournalError extends InputError {
+  constructor(
+    readonly line: number,
+    path: string,
+    problem: string,
+  ) {
+    super(path, problem);
+    this.name = 'JournalError';
+  }
+}
+
+// --- encoding ------------------------------------------------------------------------------
+
+/** The header line (no trailing newline). */
+export function encodeHeader(h: { startedAt: number; config: unknown }): string {
+  const header: JournalHeader = { kind: JOURNAL_KIND, v: JOURNAL_VERSION, startedAt: h.startedAt, config: h.config };
+  // Check what we write with the reader's rules, so a bad header fails now, not at replay.
+  checkHeader(JSON.parse(JSON.stringify(header)) as unknown, 'header');
+  return JSON.stringify(header);
+}
+
+/**
+ * One input as a line (no trailing newline): exactly the fields of its type, in a fixed order,
+ * so stray properties on the object never reach the journal. Throws InputError if the input
+ * would not read back (a non-integer KiB, an unknown type, ...).
+ */
+export function encodeInput(e: SupervisorInput): string {
+  const canonical = canonicalize(e);
+  checkInput(canonical, 'input');
+  return JSON.stringify(canonical);
+}
+
+function canonicalize(e: SupervisorInput): SupervisorInput {
+  switch (e.type) {
+    case 'guest.appeared':
+      return {
+        type: e.type,
+        at: e.at,
+        id: e.id,
+        domid: e.domid,
+        minKiB: e.minKiB,
+        maxKiB: e.maxKiB,
+        currentKiB: e.currentKiB,
+        shares: e.shares,
+      };
+    case 'guest.left':
+      return { type: e.type, at: e.at, id: e.id };
+    case 'agent.hello':
+      return { type: e.type, at: e.at, id: e.id, protocol: e.protocol, selfAdjust: e.selfAdjust };
+    case 'agent.report':
+      return {
+        type: e.type,
+        at: e.at,
+        id: e.id,
+        committedKiB: e.committedKiB,
+        freeKiB: e.freeKiB,
+        swapTotalKiB: e.swapTotalKiB,
+        swapFreeKiB: e.swapFreeKiB,
+      };
+    case 'host.sample':
+      return {
+        type: e.type,
+        at: e.at,
+        freeKiB: e.freeKiB,
+        dom0: { currentKiB: e.dom0?.currentKiB, committedKiB: e.dom0?.committedKiB },
+        allocations: e.allocations === null || typeof e.allocations !== 'object' ? e.allocations : { ...e.allocations },
+      };
+    case 'tick':
+      return { type: e.type, at: e.at };
+    case 'effect.failed':
+      return { type: e.type, at: e.at, id: e.id, effect: e.effect, error: e.error };
+    default: {
+      const unknownType: unknown = (e as { type?: unknown }).type;
+      throw new InputError('input.type', `unknown input type ${JSON.stringify(unknownType)}`);
+    }
+  }
+}
+
+// --- checking ------------------------------------------------------------------------------
+
+const INPUT_TYPES: readonly SupervisorInputType[] = [
+  'guest.appeared',
+  'guest.left',
+  'agent.hello',
+  'agent.report',
+  'host.sample',
+  'tick',
+  'effect.failed',
+];
+
+/** The fields of each input type, `type` and `at` included: the single list both directions use. */
+const FIELDS: Record<SupervisorInputType, readonly string[]> = {
+  'guest.appeared': ['type', 'at', 'id', 'domid', 'minKiB', 'maxKiB', 'currentKiB', 'shares'],
+  'guest.left': ['type', 'at', 'id'],
+  'agent.hello': ['type', 'at', 'id', 'protocol', 'selfAdjust'],
+  'agent.report': ['type', 'at', 'id', 'committedKiB', 'freeKiB', 'swapTotalKiB', 'swapFreeKiB'],
+  'host.sample': ['type', 'at', 'freeKiB', 'dom0', 'allocations'],
+  tick: ['type', 'at'],
+  'effect.failed': ['type', 'at', 'id', 'effect', 'error'],
+};
+
+const kib = (v: unknown, p: string): number => integer(v, p, { min: 0 });
+const id = (v: unknown, p: string): string => string(v, p, MAX_ID_CHARS);
+const timestamp = (v: unknown, p: string): number => number(v, p, { min: 0 });
+
+function checkHeader(v: unknown, path: string): JournalHeader {
+  const o = object(v, path);
+  const kind = required(o, 'kind', path, (x, p) => string(x, p));
+  if (kind !== JOURNAL_KIND) {
+    throw new InputError(`${path}.kind`, `not a memcoop journal (expected ${JSON.stringify(JOURNAL_KIND)})`);
+  }
+  const ver = required(o, 'v', path, (x, p) => integer(x, p, { min: 1 }));
+  if (ver !== JOURNAL_VERSION) {
+    throw new InputError(`${path}.v`, `journal version ${ver} is not supported (this memcoop reads ${JOURNAL_VERSION})`);
+  }
+  const startedAt = required(o, 'startedAt', path, timestamp);
+  if (!('config' in o)) throw new InputError(`${path}.config`, 'is required');
+  noUnknownKeys(o, path, ['kind', 'v', 'startedAt', 'config']);
+  return { kind: JOURNAL_KIND, v: ver, startedAt, config: o['config'] };
+}
+
+/** Checks one parsed line against its type: every field present and typed, no others. */
+function checkInput(v: unknown, path: string): SupervisorInput {
+  const o = object(v, path);
+  const type = required(o, 'type', path, (x, p) => oneOf(x, p, INPUT_TYPES));
+  noUnknownKeys(o, path, FIELDS[type]);
+  const at = required(o, 'at', path, timestamp);
+  switch (type) {
+    case 'guest.appeared':
+      return {
+        type,
+        at,
+        id: required(o, 'id', path, id),
+        domid: required(o, 'domid', path, (x, p) => integer(x, p, { min: 0 })),
+        minKiB: required(o, 'minKiB', path, kib),
+        maxKiB: required(o, 'maxKiB', path, kib),
+        currentKiB: required(o, 'currentKiB', path, kib),
+        shares: required(o, 'shares', path, (x, p) => number(x, p, { min: 0 })),
+      };
+    case 'guest.left':
+      return { type, at, id: required(o, 'id', path, id) };
+    case 'agent.hello':
+      return {
+        type,
+        at,
+        id: required(o, 'id', path, id),
+        protocol: required(o, 'protocol', path, (x, p) => integer(x, p, { min: 0 })),
+        selfAdjust: required(o, 'selfAdjust', path, boolean),
+      };
+    case 'agent.report':
+      return {
+        type,
+        at,
+        id: required(o, 'id', path, id),
+        committedKiB: required(o, 'committedKiB', path, kib),
+        freeKiB: required(o, 'freeKiB', path, kib),
+        swapTotalKiB: required(o, 'swapTotalKiB', path, kib),
+        swapFreeKiB: required(o, 'swapFreeKiB', path, kib),
+      };
+    case 'host.sample': {
+      const freeKiB = required(o, 'freeKiB', path, kib);
+      const d = required(o, 'dom0', path, object);
+      noUnknownKeys(d, `${path}.dom0`, ['currentKiB', 'committedKiB']);
+      const dom0 = {
+        currentKiB: required(d, 'currentKiB', `${path}.dom0`, kib),
+        committedKiB: required(d, 'committedKiB', `${path}.dom0`, kib),
+      };
+      const a = required(o, 'allocations', path, object);
+      const allocations: Record<string, number> = {};
+      for (const [gid, n] of Object.entries(a)) {
+        id(gid, `${path}.allocations (key)`);
+        allocations[gid] = kib(n, `${path}.allocations.${gid}`);
+      }
+      return { type, at, freeKiB, dom0, allocations };
+    }
+    case 'tick':
+      return { type, at };
+    case 'effect.failed':
+      return {
+        type,
+        at,
+        id: required(o, 'id', path, id),
+        effect: required(o, 'effect', path, (x, p) => oneOf(x, p, ['setTarget', 'setMode'] as const)),
+        error: required(o, 'error', path, (x, p) => string(x, p, MAX_ERROR_CHARS)),
+      };
+  }
+}
+
+/**
+ * Checks lines one at a time, in order: the header first, then inputs with `at` never going
+ * back. Shared by parseJournal (a string) and readJournalFile (a file read in chunks).
+ */
+export class JournalLineChecker {
+  private lineNo = 0;
+  private lastAt = -Infinity;
+  header: JournalHeader | null = null;
+  readonly inputs: SupervisorInput[] = [];
+
+  constructor(private readonly source = 'journal') {}
+
+  /** The number of lines fed so far. */
+  get lines(): number {
+    return this.lineNo;
+  }
+
+  private fail(problemPath: string, problem: string): never {
+    throw new JournalError(this.lineNo, `${this.source} line ${this.lineNo}${problemPath}`, problem);
+  }
+
+  /** Feeds one line (without its "\n"). */
+  feed(line: string): void {
+    this.lineNo += 1;
+    if (line.length > MAX_JOURNAL_LINE_CHARS) this.fail('', `longer than ${MAX_JOURNAL_LINE_CHARS} characters`);
+    if (line.trim() === '') this.fail('', 'empty line');
+    let v: unknown;
+    try {
+      v = JSON.parse(line);
+    } catch (err) {
+      this.fail('', `not valid JSON (${(err as Error).message}): ${truncate(line)}`);
+    }
+    const where = `${this.source} line ${this.lineNo}`;
+    try {
+      if (this.header === null) {
+        this.header = checkHeader(v, where);
+        return;
+      }
+      const input = checkInput(v, where);
+      if (input.at < this.lastAt) {
+        this.fail('.at', `${input.at} is earlier than the previous line's ${this.lastAt} (at must not decrease)`);
+      }
+      this.lastAt = input.at;
+      this.inputs.push(input);
+    } catch (err) {
+      if (err instanceof InputError && !(err instanceof JournalError)) {
+        throw new JournalError(this.lineNo, err.path, err.problem);
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * Handles text after the last newline (a line the writer did not finish). A complete JSON
+   * object cannot be a prefix of a longer one, so if it parses it is a whole line that merely
+   * lacks its newline (a hand-made journal) and is checked as usual; if not, it was cut off.
+   * Returns the line number if it was cut off and `allow` is set.
+   */
+  feedTail(tail: string, allow: boolean): number | null {
+    if (tail === '') return null;
+    let complete = true;
+    try {
+      JSON.parse(tail);
+    } catch {
+      complete = false;
+    }
+    if (complete) {
+      this.feed(tail);
+      return null;
+    }
+    this.lineNo += 1;
+    if (allow) return this.lineNo;
+    this.fail(
+      '',
+      `truncated: the last line has no newline and is not complete JSON (was the writer interrupted?): ${truncate(tail)}`,
+    );
+  }
+
+  finish(truncatedLine: number | null): ParsedJournal {
+    if (this.header === null) {
+      throw new JournalError(0, this.source, 'empty: no header line');
+    }
+    return { header: this.header, inputs: this.inputs, truncatedLine };
+  }
+}
+
+function truncate(s: string, max = 80): string {
+  return JSON.stringify(s.length > max ? s.slice(0, max) + '…' : s);
+}
+
+// --- reading -------------------------------------------------------------------------------
+
+/** Parses a whole journal, checking every line; throws JournalError naming the line and field. */
+export function parseJournal(text: string, opts: ParseOptions = {}): ParsedJournal {
+  const checker = new JournalLineChecker(opts.source);
+  let start = 0;
+  for (;;) {
+    const nl = text.indexOf('\n', start);
+    if (nl < 0) break;
+    checker.feed(text.slice(start, nl));
+    start = nl + 1;
+  }
+  const truncated = checker.feedTail(text.slice(start), opts.allowTruncatedTail ?? false);
+  return checker.finish(truncated);
+}
+
+/** Read size for readJournalFile: big enough to be few syscalls, small enough to not matter. */
+const READ_CHUNK_BYTES = 1024 * 1024;
+
+/**
+ * Reads and checks a journal file. Reads in chunks rather than as one string, so a long-running
+ * daemon's journal is not limited by the largest string V8 will make.
+ */
+export async function readJournalFile(path: string, opts: Omit<ParseOptions, 'source'> = {}): Promise<ParsedJournal> {
+  const fh = await open(path, 'r');
+  try {
+    const checker = new JournalLineChecker(path);
+    const decoder = new TextDecoder('utf-8', { fatal: true });
+    const buf = Buffer.allocUnsafe(READ_CHUNK_BYTES);
+    let pending = '';
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      let chunk: string;
+      try {
+        chunk = decoder.decode(buf.subarray(0, bytesRead), { stream: true });
+      } catch {
+        throw new JournalError(checker.lines + 1, `${path} line ${checker.lines + 1}`, 'not valid UTF-8');
+      }
+      pending += chunk;
+      let start = 0;
+      for (;;) {
+        const nl = pending.indexOf('\n', start);
+        if (nl < 0) break;
+        checker.feed(pending.slice(start, nl));
+        start = nl + 1;
+      }
+      pending = pending.slice(start);
+      if (pending.length > MAX_JOURNAL_LINE_CHARS) {
+        throw new JournalError(checker.lines + 1, `${path} line ${checker.lines + 1}`, `longer than ${MAX_JOURNAL_LINE_CHARS} characters`);
+      }
+    }
+    try {
+      pending += decoder.decode();
+    } catch {
+      // A multi-byte character cut at the end of the file: the tail is truncated, and the
+      // replacement character makes it unparseable, which feedTail reports as such.
+      pending += '\uFFFD';
+    }
+    const truncated = checker.feedTail(pending, opts.allowTruncatedTail ?? false);
+    return checker.finish(truncated);
+  } finally {
+    await fh.close();
+  }
+}
