@@ -1,0 +1,79 @@
+// Host events + ticks (+ effect failures) -> the supervisor's input stream. Agent reports are
+// rate-limited and smoothed per guest here; every other event passes through as it came. This
+// is the one place the supervisor's inputs are timed, so it is also where the journal taps them.
+import {
+  asyncScheduler,
+  filter,
+  merge,
+  connect,
+  throttleTime,
+  EMPTY,
+  type Observable,
+  type SchedulerLike,
+} from 'rxjs';
+import type { AgentReport, EffectFailed, GuestLeft, SupervisorInput } from '../machines/events.ts';
+import type { HostEvent } from '../hosts/host.ts';
+import { DEFAULT_SMOOTH_OPTIONS, smoothFreeKiB, type SmoothFreeOptions } from './smooth.ts';
+import { perGuest } from './per-guest.ts';
+import { DEFAULT_TICK_MS, ticks } from './ticks.ts';
+import { nonDecreasingAt } from './ordered.ts';
+
+/**
+ * At most one report per guest per this many ms reaches the smoother (beyond the paper: what a
+ * guest writes is untrusted, and a flooding agent must not cost Dom0 CPU or push its window
+ * around). The paper's agent reports once a second; 250 ms lets an agent run 4x faster.
+ */
+export const REPORT_MIN_INTERVAL_MS = 250;
+
+export interface InputStreamOptions {
+  /** Algorithm 1's period (paper: 1 s). */
+  tickMs?: number;
+  /** The clock of ticks and rate limits (tests: TestScheduler; simulator: its virtual clock). */
+  scheduler?: SchedulerLike;
+  smoothing?: SmoothFreeOptions;
+  /** 0 turns the per-guest rate limit off. */
+  reportMinIntervalMs?: number;
+  /** Failures of the effects the shell ran for the supervisor. */
+  effects$?: Observable<EffectFailed>;
+}
+
+const isReport = (e: HostEvent): e is AgentReport => e.type === 'agent.report';
+const isLeft = (e: HostEvent): e is GuestLeft => e.type === 'guest.left';
+
+/**
+ * Per guest, a report passes at once, then at most one per `minIntervalMs` (the latest of a
+ * burst, at the end of the window). throttleTime with leading and trailing rather than auditTime:
+ * an agent reporting at its normal rate is not delayed at all, and a flood still yields its latest
+ * value. (Never debounceTime: a steady feed would starve it.)
+ */
+function limitRate(minIntervalMs: number, scheduler: SchedulerLike) {
+  return (reports$: Observable<AgentReport>): Observable<AgentReport> =>
+    minIntervalMs > 0 ? reports$.pipe(throttleTime(minIntervalMs, scheduler, { leading: true, trailing: true })) : reports$;
+}
+
+export function supervisorInputs(host$: Observable<HostEvent>, opts: InputStreamOptions = {}): Observable<SupervisorInput> {
+  const scheduler = opts.scheduler ?? asyncScheduler;
+  const smoothing = opts.smoothing ?? DEFAULT_SMOOTH_OPTIONS;
+  const minInterval = opts.reportMinIntervalMs ?? REPORT_MIN_INTERVAL_MS;
+  if (!Number.isFinite(minInterval) || minInterval < 0) throw new RangeError(`reportMinIntervalMs must be >= 0, got ${minInterval}`);
+  const smooth = smoothFreeKiB(smoothing);
+  const limit = limitRate(minInterval, scheduler);
+
+  const tick$ = ticks(opts.tickMs ?? DEFAULT_TICK_MS, scheduler);
+
+  // connect: one subscription to the host, shared by the branches below, made only once they
+  // are all subscribed (so even a synchronous host loses nothing). Each event takes exactly one
+  // branch, so their merge keeps the host's order.
+  const fromHost$ = host$.pipe(
+    connect((events$) => {
+      const left$ = events$.pipe(filter(isLeft));
+      const reports$ = events$.pipe(
+        filter(isReport),
+        perGuest(left$, (_id, guest$: Observable<AgentReport>) => guest$.pipe(limit, smooth)),
+      );
+      const others$ = events$.pipe(filter((e): e is Exclude<HostEvent, AgentReport> => !isReport(e)));
+      return merge(others$, reports$);
+    }),
+  );
+  return merge(fromHost$, tick$, opts.effects$ ?? EMPTY).pipe(nonDecreasingAt());
+}

@@ -1,0 +1,110 @@
+// A strict /proc/meminfo parser. What an agent sends is the guest's text and so untrusted: the
+// size is bounded, every line must have the kernel's shape, a key may appear once, and an error
+// names the line (number and a truncated copy) so an operator can see what the guest sent.
+// Keys this program does not use are parsed (their lines must still be well formed) and ignored.
+import { InputError } from '../util/validate.ts';
+
+/**
+ * Largest meminfo text accepted. A real one is ~1.5 KB (54 lines on Linux 6.x here, the longest
+ * ~35 characters); 8 KiB leaves room for new kernel fields and rejects a flood.
+ */
+export const MAX_MEMINFO_CHARS = 8 * 1024;
+/** Longest key: the kernel's are at most ~16 characters ("HugePages_Total", "FilePmdMapped"). */
+export const MAX_MEMINFO_KEY_CHARS = 64;
+/** How much of a bad line an error quotes. */
+const QUOTE_CHARS = 60;
+
+/** `Key:   <int> kB` or `Key:   <int>` (counts such as HugePages_Total). Keys as the kernel spells
+ *  them: letters, digits, underscores and parentheses ("Active(anon)"). */
+const LINE = /^([A-Za-z0-9_()]+):[ \t]+([0-9]+)( kB)?$/;
+
+export interface Meminfo {
+  /** Fields given in kB (the kernel's kB is KiB). */
+  readonly kib: ReadonlyMap<string, number>;
+  /** Unit-less fields (page counts such as HugePages_Total). */
+  readonly counts: ReadonlyMap<string, number>;
+}
+
+/** The fields a report needs, in KiB. */
+export interface MeminfoReport {
+  memTotalKiB: number;
+  memFreeKiB: number;
+  committedKiB: number;
+  swapTotalKiB: number;
+  swapFreeKiB: number;
+}
+
+/** The meminfo key behind each report field. */
+export const REPORT_KEYS: Readonly<Record<keyof MeminfoReport, string>> = {
+  memTotalKiB: 'MemTotal',
+  memFreeKiB: 'MemFree',
+  committedKiB: 'Committed_AS',
+  swapTotalKiB: 'SwapTotal',
+  swapFreeKiB: 'SwapFree',
+};
+
+/** A bad meminfo: `line` is 1-based (0 when the text as a whole is wrong). */
+export class MeminfoError extends InputError {
+  constructor(
+    readonly line: number,
+    problem: string,
+  ) {
+    super(line > 0 ? `meminfo line ${line}` : 'meminfo', problem);
+    this.name = 'MeminfoError';
+  }
+}
+
+function quote(s: string): string {
+  return JSON.stringify(s.length > QUOTE_CHARS ? s.slice(0, QUOTE_CHARS) + '…' : s);
+}
+
+export function parseMeminfo(text: string): Meminfo {
+  if (text.length > MAX_MEMINFO_CHARS) {
+    throw new MeminfoError(0, `larger than ${MAX_MEMINFO_CHARS} characters (${text.length})`);
+  }
+  const lines = text.split('\n');
+  // The file ends with a newline; that leaves one empty string, which is not a line.
+  if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
+  if (lines.length === 0) throw new MeminfoError(0, 'empty');
+  const kib = new Map<string, number>();
+  const counts = new Map<string, number>();
+  lines.forEach((line, i) => {
+    const n = i + 1;
+    const m = LINE.exec(line);
+    if (m === null) throw new MeminfoError(n, `expected "Key: <number> kB" or "Key: <number>", got ${quote(line)}`);
+    const [, key = '', digits = '', unit] = m;
+    if (key.length > MAX_MEMINFO_KEY_CHARS) throw new MeminfoError(n, `key longer than ${MAX_MEMINFO_KEY_CHARS} characters: ${quote(line)}`);
+    if (kib.has(key) || counts.has(key)) throw new MeminfoError(n, `${key} appears twice: ${quote(line)}`);
+    const value = Number(digits);
+    if (!Number.isSafeInteger(value)) throw new MeminfoError(n, `${key} is too large: ${quote(line)}`);
+    (unit === undefined ? counts : kib).set(key, value);
+  });
+  return { kib, counts };
+}
+
+/** The report fields; throws naming a missing field, one without its kB unit, or one that cannot be. */
+export function meminfoReport(m: Meminfo): MeminfoReport {
+  const get = (field: keyof MeminfoReport): number => {
+    const key = REPORT_KEYS[field];
+    const v = m.kib.get(key);
+    if (v !== undefined) return v;
+    if (m.counts.has(key)) throw new MeminfoError(0, `${key} has no kB unit`);
+    throw new MeminfoError(0, `${key} is missing`);
+  };
+  const r: MeminfoReport = {
+    memTotalKiB: get('memTotalKiB'),
+    memFreeKiB: get('memFreeKiB'),
+    committedKiB: get('committedKiB'),
+    swapTotalKiB: get('swapTotalKiB'),
+    swapFreeKiB: get('swapFreeKiB'),
+  };
+  // The kernel never reports these; a guest whose text says so is lying or broken.
+  if (r.memFreeKiB > r.memTotalKiB) throw new MeminfoError(0, `MemFree ${r.memFreeKiB} kB exceeds MemTotal ${r.memTotalKiB} kB`);
+  if (r.swapFreeKiB > r.swapTotalKiB) throw new MeminfoError(0, `SwapFree ${r.swapFreeKiB} kB exceeds SwapTotal ${r.swapTotalKiB} kB`);
+  return r;
+}
+
+/** parseMeminfo then meminfoReport: meminfo text to the report fields. */
+export function reportFromMeminfo(text: string): MeminfoReport {
+  return meminfoReport(parseMeminfo(text));
+}
