@@ -1,0 +1,46 @@
+// Default policy parameters, each with its source. The ratios and the reserve are PROVISIONAL:
+// chosen from the measurements and peer projects cited below until the simulator (issue 3)
+// measures them against the workloads.
+import type { PolicyParams } from './types.ts';
+
+/** Idle memory tax: the paper's value (Zhang et al. 2011, after Waldspurger 2002). */
+export const DEFAULT_TAU = 0.75;
+
+/** Weight of swap use in the price: the paper's value. */
+export const DEFAULT_EPS = 0.1;
+
+/**
+ * Increases land in one step. Linux's Committed_AS self-balloon driver used an up-hysteresis
+ * of 1 for the same reason: a deficit is very costly (TESTBEDS.md section 2: the same job took
+ * 4.7 s at 512 MiB and 89.5 s at 256 MiB; deflating at t = 20 s cut 89.5 s to 28 s), and
+ * growing is quick (256 -> 512 MiB landed in 0.4 s), so stepping up slowly only prolongs the
+ * deficit. Increases stay bounded by the host's free memory (the two-phase rule).
+ */
+export const DEFAULT_UP_RATIO = 1;
+
+/**
+ * Decreases move a quarter of the gap per tick. Linux self-balloon used a down-hysteresis of 8
+ * at a 5 s interval; at the paper's 1 s tick that would take half a minute to halve a gap. The
+ * balloon itself landed 512 -> 256 MiB in 2.0-2.7 s (about 95-128 MiB/s, TESTBEDS.md section 2),
+ * so a quarter of a gap up to about 400 MiB lands within one 1 s tick, the next tick sees where
+ * the guest really is, and a goal that overshoots the working set is approached over a few
+ * ticks (half the gap closed in about 2.4 ticks) rather than jumped into a 19x slowdown.
+ */
+export const DEFAULT_DOWN_RATIO = 4;
+
+/**
+ * Host memory never handed out: 50 MiB, qmemman's XEN_FREE_MEM_LEFT (Qubes keeps 50 MiB of Xen
+ * free memory for the hypervisor and domain builds). squeezed keeps less (its
+ * target_host_free_mem_kib is a 1 MiB emergency pool plus 8 MiB for domain creation); we take
+ * the larger because the policy also hands free memory out as a bonus every tick, and a host
+ * with zero slack turns any balloon that lags its target into a failed allocation.
+ */
+export const DEFAULT_RESERVE_KIB = 50 * 1024;
+
+export const DEFAULT_PARAMS: PolicyParams = Object.freeze({
+  tau: DEFAULT_TAU,
+  eps: DEFAULT_EPS,
+  reserveKiB: DEFAULT_RESERVE_KIB,
+  upRatio: DEFAULT_UP_RATIO,
+  downRatio: DEFAULT_DOWN_RATIO,
+});
