@@ -236,11 +236,10 @@ function checkInput(v: unknown, path: string): SupervisorInput {
         committedKiB: required(d, 'committedKiB', `${path}.dom0`, kib),
       };
       const a = required(o, 'allocations', path, object);
-      const allocations: Record<string, number> = {};
-      for (const [gid, n] of Object.entries(a)) {
-        id(gid, `${path}.allocations (key)`);
-        allocations[gid] = kib(n, `${path}.allocations.${gid}`);
-      }
+      // fromEntries defines own properties, so a guest id such as "__proto__" stays a plain key.
+      const allocations: Record<string, number> = Object.fromEntries(
+        Object.entries(a).map(([gid, n]) => [id(gid, `${path}.allocations (key)`), kib(n, `${path}.allocations.${gid}`)]),
+      );
       return { type, at, freeKiB, dom0, allocations };
     }
     case 'tick':
