@@ -1,0 +1,64 @@
+// The safety step every peer passes through, so that the simulator's invariant checker can hold
+// the peers to the same rules as memcoop's own policy: every target inside [min, max], and no
+// decision hands out more than the host has free after the reserve. Each peer says where it
+// wants each domain (its "want"); this module turns wants into this tick's targets.
+//
+// Increases are funded from F = max(0, hostFree - reserve) as it is NOW. Memory that this tick's
+// decreases release is only counted once it has landed (it shows up in the next tick's host
+// free), so a balloon that never lets go cannot make the host over-allocated. Within F, Dom0's
+// increase is funded first; the guests' increases share what is left in proportion to what each
+// asked for (the hypervisor grants whatever is free, and which balloon driver asks first is not
+// something a pure policy can know; proportional is the order-independent reading of that).
+// This is the same two-phase rule decide.ts applies to memcoop's own steps.
+import type { DecideInput } from '../types.ts';
+import { clamp, pageDown } from '../pages.ts';
+import { shareIncreases } from '../steps.ts';
+
+/** F: what may be handed out this tick, host free memory less the configured reserve. */
+export function spareKiB(input: DecideInput): number {
+  return Math.max(0, input.host.freeKiB - input.params.reserveKiB);
+}
+
+export interface Want {
+  currentKiB: number;
+  minKiB: number;
+  maxKiB: number;
+  /** Where the peer wants the domain this tick (clamped to [min, max] here). */
+  wantKiB: number;
+}
+
+export interface Funded {
+  dom0TargetKiB: number;
+  guestTargetsKiB: number[];
+}
+
+/**
+ * Targets for this tick: decreases as wanted; Dom0's increase first, capped at F; the guests'
+ * increases shared by shareIncreases (as decide.ts does) when they ask for more than F has
+ * left. Increases move whole pages, so a page-aligned allocation stays page-aligned.
+ */
+export function fund(spare: number, dom0: Want, guests: readonly Want[]): Funded {
+  const want = (w: Want): number => clamp(w.wantKiB, w.minKiB, w.maxKiB);
+  const up = (w: Want): number => pageDown(Math.max(0, want(w) - w.currentKiB));
+
+  const budget = pageDown(spare);
+  const dom0Granted = Math.min(up(dom0), budget);
+  const dom0TargetKiB = want(dom0) <= dom0.currentKiB ? want(dom0) : dom0.currentKiB + dom0Granted;
+
+  const ups = guests.map(up);
+  const grants = shareIncreases(ups, budget - dom0Granted);
+  const guestTargetsKiB = guests.map((g, i) => {
+    const w = want(g);
+    return w <= g.currentKiB ? w : g.currentKiB + (grants[i] ?? 0);
+  });
+  return { dom0TargetKiB, guestTargetsKiB };
+}
+
+/**
+ * True when Dom0's wanted increase exceeds F plus everything the moved guests could give back
+ * down to their minimums: even every guest at its minimum cannot cover Dom0.
+ */
+export function dom0Overcommitted(spare: number, dom0NeedKiB: number, moved: readonly Want[]): boolean {
+  const reclaimable = moved.reduce((a, g) => a + Math.max(0, g.currentKiB - g.minKiB), 0);
+  return dom0NeedKiB > spare + reclaimable;
+}

@@ -1,0 +1,119 @@
+// Linux's Xen self-ballooning driver, as a peer policy: every guest steers its own balloon by
+// its own Committed_AS, with no controller in Dom0. Idea borrowed (never code) from Linux
+// drivers/xen/xen-selfballoon.c (Dan Magenheimer, 2011; removed in Linux 5.x with tmem),
+// selfballoon_process():
+//   - goal = Committed_AS + totalreserve_pages;
+//   - above the goal the guest gives back 1/DOWN_HYSTERESIS of the gap per step; below it, it
+//     asks for 1/UP_HYSTERESIS of the gap, i.e. all of it at once;
+//   - never below a floor: a piecewise-linear function of the guest's memory (ending in a ~3%
+//     slope), with no ballooning at all for a guest under 16 MiB.
+// Page arithmetic is integer, as in the driver. The driver acts every selfballoon_interval
+// (SELFBALLOON_INTERVAL_S); the simulator calls every policy each tick, so a caller that wants
+// the driver's pace calls this one every SELFBALLOON_INTERVAL_S only.
+//
+// Dom0: self-ballooning "is disallowed in domain0 and force-disabled" (xen-selfballoon.c header)
+// and no controller runs in Dom0, so Dom0 is held where it is: we keep what the peer does.
+// A guest without an agent stands for a guest without the driver: held.
+// A raising guest gets what the hypervisor has free; when several ask for more than is free,
+// the safety step shares it in proportion to what each asked (the driver's balloon just stays
+// short until pages come free).
+import type { Decision, DecideInput, GuestDecision, GuestInput, Policy } from '../types.ts';
+import { clamp, PAGE_KIB } from '../pages.ts';
+import { fund, spareKiB, type Want } from './safety.ts';
+
+/** xen-selfballoon.c selfballoon_downhysteresis default: give back 1/8 of the gap per step. */
+export const DOWN_HYSTERESIS = 8;
+/** xen-selfballoon.c selfballoon_uphysteresis default: take the whole gap at once. */
+export const UP_HYSTERESIS = 1;
+/** xen-selfballoon.c selfballoon_interval default, seconds between steps (see header). */
+export const SELFBALLOON_INTERVAL_S = 5;
+
+const PAGES_PER_MIB = 1024 / PAGE_KIB;
+/** xen-selfballoon.c floor: below 16 MiB of useful memory, do not balloon at all. */
+const FLOOR_NONE_BELOW_MIB = 16;
+/** xen-selfballoon.c floor, first piece: 16 MiB + 1/2 of useful memory above 16 MiB, up to 64. */
+const FLOOR_SMALL_BELOW_MIB = 64;
+/** xen-selfballoon.c floor, second piece: 40 MiB + 1/8 above 40 MiB, up to 512 MiB. */
+const FLOOR_MEDIUM_BELOW_MIB = 512;
+const FLOOR_MEDIUM_BASE_MIB = 40;
+/** xen-selfballoon.c floor, last piece: 99 MiB + 1/32 above 99 MiB. */
+const FLOOR_LARGE_BASE_MIB = 99;
+
+/** Linux mm/page_alloc.c min_free_kbytes = sqrt(16 x lowmem KiB), clamped to [128, 65536]. */
+const MIN_FREE_KBYTES_LOW = 128;
+const MIN_FREE_KBYTES_HIGH = 65536;
+
+/**
+ * totalreserve_pages, estimated: the kernel's high watermark, min_free_kbytes x 3/2 (Linux
+ * mm/page_alloc.c __setup_per_zone_wmarks, high = min + min/2 before 4.6), computed as the
+ * kernel does at boot from the guest's memory (its max here). lowmem_reserve is left out.
+ */
+export function totalReservePages(g: GuestInput): number {
+  const minFree = clamp(Math.floor(Math.sqrt(16 * Math.max(0, g.maxKiB))), MIN_FREE_KBYTES_LOW, MIN_FREE_KBYTES_HIGH);
+  return Math.floor((minFree + Math.floor(minFree / 2)) / PAGE_KIB);
+}
+
+/** The driver's floor, in pages, when selfballoon_min_usable_mb is 0 (its default). */
+export function floorPages(maxPfn: number, reservePages: number): number {
+  const useful = maxPfn - reservePages;
+  const mib = (n: number): number => n * PAGES_PER_MIB;
+  if (useful < mib(FLOOR_NONE_BELOW_MIB)) return maxPfn;
+  if (useful < mib(FLOOR_SMALL_BELOW_MIB)) {
+    return reservePages + mib(FLOOR_NONE_BELOW_MIB) + Math.floor((useful - mib(FLOOR_NONE_BELOW_MIB)) / 2);
+  }
+  if (useful < mib(FLOOR_MEDIUM_BELOW_MIB)) {
+    return reservePages + mib(FLOOR_MEDIUM_BASE_MIB) + Math.floor((useful - mib(FLOOR_MEDIUM_BASE_MIB)) / 8);
+  }
+  return reservePages + mib(FLOOR_LARGE_BASE_MIB) + Math.floor((useful - mib(FLOOR_LARGE_BASE_MIB)) / 32);
+}
+
+/** The driver's goal and this step's target for one guest, in KiB, within [min, max]. */
+export function selfballoonStep(g: GuestInput): { goalKiB: number; stepKiB: number } {
+  const reserve = totalReservePages(g);
+  const cur = Math.floor(g.currentKiB / PAGE_KIB);
+  const goal = Math.floor(Math.max(0, g.committedKiB) / PAGE_KIB) + reserve;
+  let tgt = cur;
+  if (cur > goal) tgt = cur - Math.floor((cur - goal) / DOWN_HYSTERESIS);
+  else if (cur < goal) tgt = cur + Math.floor((goal - cur) / UP_HYSTERESIS);
+  const floor = floorPages(Math.floor(g.maxKiB / PAGE_KIB), reserve);
+  const inBounds = (pages: number): number => clamp(Math.max(pages, floor) * PAGE_KIB, g.minKiB, g.maxKiB);
+  // An unchanged page count leaves the allocation exactly where it is (no sub-page rounding).
+  const stepKiB = tgt === cur && cur >= floor ? clamp(g.currentKiB, g.minKiB, g.maxKiB) : inBounds(tgt);
+  return { goalKiB: inBounds(goal), stepKiB };
+}
+
+export const selfballoon: Policy = (input: DecideInput): Decision => {
+  const { dom0 } = input;
+  const managed = input.guests.filter((g) => g.agent);
+  const steps = managed.map(selfballoonStep);
+  const wants: Want[] = managed.map((g, i) => ({
+    currentKiB: g.currentKiB,
+    minKiB: g.minKiB,
+    maxKiB: g.maxKiB,
+    wantKiB: steps[i]?.stepKiB ?? g.currentKiB,
+  }));
+  const held: Want = { currentKiB: dom0.currentKiB, minKiB: dom0.minKiB, maxKiB: dom0.maxKiB, wantKiB: dom0.currentKiB };
+  const spare = spareKiB(input);
+  const funded = fund(spare, held, wants);
+
+  let k = 0;
+  const guests: GuestDecision[] = input.guests.map((g) => {
+    if (!g.agent) return { id: g.id, mode: 'held', goalKiB: g.currentKiB, targetKiB: g.currentKiB };
+    const i = k++;
+    return {
+      id: g.id,
+      mode: 'self',
+      goalKiB: steps[i]?.goalKiB ?? g.currentKiB,
+      targetKiB: funded.guestTargetsKiB[i] ?? g.currentKiB,
+    };
+  });
+  // Definitions 1-2 over the drivers' own goals: free memory covers every rise, or it does not.
+  const need = managed.reduce((a, g, i) => a + Math.max(0, (steps[i]?.goalKiB ?? g.currentKiB) - g.currentKiB), 0);
+  return {
+    state: spare >= need ? 'abundant' : 'scarce',
+    overcommitted: false,
+    price: null,
+    dom0: { goalKiB: funded.dom0TargetKiB, targetKiB: funded.dom0TargetKiB, reclaimKiB: 0 },
+    guests,
+  };
+};
