@@ -1,0 +1,238 @@
+// Marble tests (rxjs/testing TestScheduler, virtual time: one frame = 1 ms) for the stream
+// operators: smoothing, per-guest grouping, ticks, ordering, and the composed input stream.
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { TestScheduler } from 'rxjs/testing';
+import { finalize, of, take, toArray, firstValueFrom, type Observable } from 'rxjs';
+import type { AgentReport, GuestLeft, SupervisorInput, HostSample, Tick } from '../../../src/machines/events.ts';
+import type { HostEvent } from '../../../src/hosts/host.ts';
+import { FMD_KIB } from '../../../src/policy/smoothing.ts';
+import { smoothFreeKiB } from '../../../src/streams/smooth.ts';
+import { perGuest } from '../../../src/streams/per-guest.ts';
+import { ticks } from '../../../src/streams/ticks.ts';
+import { nonDecreasingAt } from '../../../src/streams/ordered.ts';
+import { supervisorInputs } from '../../../src/streams/inputs.ts';
+
+function scheduler(): TestScheduler {
+  return new TestScheduler((actual, expected) => assert.deepEqual(actual, expected));
+}
+
+const LOW = 100_000;
+const HIGH = 400_000; // more than FMD_KIB above LOW
+
+function report(id: string, freeKiB: number, at = 0): AgentReport {
+  return { type: 'agent.report', at, id, committedKiB: 200_000, freeKiB, swapTotalKiB: 0, swapFreeKiB: 0 };
+}
+const left = (id: string, at = 0): GuestLeft => ({ type: 'guest.left', at, id });
+const tick = (at: number): Tick => ({ type: 'tick', at });
+
+const OPTS = { k: 3, fmdKiB: FMD_KIB };
+
+describe('smoothFreeKiB', () => {
+  test('replaces a burst by the window mean and passes every other field through', () => {
+    scheduler().run(({ hot, expectObservable }) => {
+      const src = hot('-a-b-c-d-e|', {
+        a: report('vm1', 100_000),
+        b: report('vm1', 101_000),
+        c: report('vm1', 102_000),
+        d: report('vm1', 300_000), // the reclaimer's instant jump
+        e: report('vm1', 99_000),
+      });
+      expectObservable(src.pipe(smoothFreeKiB(OPTS))).toBe('-a-b-c-d-e|', {
+        a: report('vm1', 100_000),
+        b: report('vm1', 101_000),
+        c: report('vm1', 102_000),
+        d: report('vm1', 101_000),
+        e: report('vm1', 99_000),
+      });
+    });
+  });
+
+  test('calls onOutlier once per rejected sample', () => {
+    const outliers: number[] = [];
+    scheduler().run(({ cold, expectObservable }) => {
+      const src = cold('abcd|', { a: report('x', LOW), b: report('x', HIGH), c: report('x', LOW), d: report('x', HIGH + 1) });
+      expectObservable(src.pipe(smoothFreeKiB({ ...OPTS, onOutlier: (raw) => outliers.push(raw.freeKiB) }))).toBe('abcd|', {
+        a: report('x', LOW),
+        b: report('x', LOW),
+        c: report('x', LOW),
+        d: report('x', LOW),
+      });
+    });
+    assert.deepEqual(outliers, [HIGH, HIGH + 1]);
+  });
+
+  test('each subscription has its own window', () => {
+    scheduler().run(({ cold, expectObservable }) => {
+      const op = smoothFreeKiB(OPTS);
+      const a = cold('ab|', { a: report('x', LOW), b: report('x', LOW) }).pipe(op);
+      const b = cold('a|', { a: report('y', HIGH) }).pipe(op);
+      expectObservable(a).toBe('ab|', { a: report('x', LOW), b: report('x', LOW) });
+      expectObservable(b).toBe('a|', { a: report('y', HIGH) });
+    });
+  });
+
+  test('refuses bad options when built, not at the first report', () => {
+    assert.throws(() => smoothFreeKiB({ k: 0, fmdKiB: FMD_KIB }), /k must be/);
+  });
+});
+
+describe('perGuest', () => {
+  const smoothPerGuest = (left$: Observable<GuestLeft>, closed: string[] = []) =>
+    perGuest<AgentReport, AgentReport>(left$, (id, g) => g.pipe(smoothFreeKiB(OPTS), finalize(() => closed.push(id))));
+
+  test('guests never share a window', () => {
+    scheduler().run(({ hot, expectObservable }) => {
+      const src = hot('-a-b-c-d|', { a: report('A', LOW), b: report('B', HIGH), c: report('A', LOW), d: report('B', HIGH) });
+      const left$ = hot<GuestLeft>('---------');
+      expectObservable(src.pipe(smoothPerGuest(left$))).toBe('-a-b-c-d|', {
+        a: report('A', LOW),
+        b: report('B', HIGH),
+        c: report('A', LOW),
+        d: report('B', HIGH),
+      });
+    });
+  });
+
+  test('a guest that leaves is let go, and one that comes back starts fresh', () => {
+    const closed: string[] = [];
+    scheduler().run(({ hot, expectObservable }) => {
+      // A settles at LOW, leaves, comes back with HIGH: a fresh window takes HIGH as it is.
+      const src = hot('-a-b-c---d-e|', { a: report('A', LOW), b: report('A', LOW), c: report('B', LOW), d: report('A', HIGH), e: report('B', HIGH) });
+      const left$ = hot('------l-----', { l: left('A') });
+      expectObservable(src.pipe(smoothPerGuest(left$, closed))).toBe('-a-b-c---d-e|', {
+        a: report('A', LOW),
+        b: report('A', LOW),
+        c: report('B', LOW),
+        d: report('A', HIGH), // fresh: taken as it is
+        e: report('B', LOW), // B stayed: HIGH is an outlier against its window
+      });
+    });
+    // A's first group closed when it left; the rest closed when the source completed.
+    assert.equal(closed[0], 'A');
+    assert.deepEqual([...closed].sort(), ['A', 'A', 'B']);
+  });
+
+  test('control: without the leave, the returning sample would have been smoothed', () => {
+    scheduler().run(({ hot, expectObservable }) => {
+      const src = hot('-a-b-----d|', { a: report('A', LOW), b: report('A', LOW), d: report('A', HIGH) });
+      const left$ = hot('------l---', { l: left('B') }); // someone else leaves
+      expectObservable(src.pipe(smoothPerGuest(left$))).toBe('-a-b-----d|', {
+        a: report('A', LOW),
+        b: report('A', LOW),
+        d: report('A', LOW),
+      });
+    });
+  });
+
+  test('the group is closed exactly when guest.left arrives', () => {
+    scheduler().run(({ hot, expectSubscriptions }) => {
+      const left$ = hot('-----l--', { l: left('A') });
+      const src = hot('-a------', { a: report('A', LOW) });
+      src.pipe(perGuest<AgentReport, AgentReport>(left$, (_id, g) => g)).subscribe();
+      // left$ is subscribed once for groupBy's duration and once for the takeUntil; both end at 5.
+      expectSubscriptions(left$.subscriptions).toBe(['-^---!', '-^---!']);
+    });
+  });
+});
+
+describe('ticks', () => {
+  test('one tick per interval, stamped with the scheduler\'s now()', () => {
+    const ts = scheduler();
+    ts.run(({ expectObservable }) => {
+      expectObservable(ticks(3, ts), '^ 10ms !').toBe('3ms a 2ms b 2ms c', { a: tick(3), b: tick(6), c: tick(9) });
+    });
+  });
+
+  test('refuses a non-positive interval', () => {
+    assert.throws(() => ticks(0), /tick interval/);
+  });
+});
+
+describe('nonDecreasingAt', () => {
+  test('an input stamped before its predecessor enters at the predecessor\'s time', () => {
+    scheduler().run(({ cold, expectObservable }) => {
+      const src = cold('abcd|', { a: tick(5), b: tick(3), c: tick(7), d: tick(7) });
+      expectObservable(src.pipe(nonDecreasingAt())).toBe('abcd|', { a: tick(5), b: tick(5), c: tick(7), d: tick(7) });
+    });
+  });
+});
+
+describe('supervisorInputs', () => {
+  const sample = (at: number): HostSample => ({ type: 'host.sample', at, freeKiB: 1_000_000, dom0: { currentKiB: 500_000, committedKiB: 400_000 }, allocations: { A: 262144 } });
+
+  test('host events in order, reports smoothed per guest, ticks interleaved by time', () => {
+    const ts = scheduler();
+    ts.run(({ hot, expectObservable }) => {
+      const host$ = hot<HostEvent>('-g-h-a-b-s-c-l-d', {
+        g: { type: 'guest.appeared', at: 1, id: 'A', domid: 1, minKiB: 65536, maxKiB: 262144, currentKiB: 131072, shares: 1 },
+        h: { type: 'agent.hello', at: 3, id: 'A', protocol: 1, selfAdjust: true },
+        a: report('A', LOW, 5),
+        b: report('A', LOW, 7),
+        s: sample(9),
+        c: report('A', HIGH, 11), // a burst: smoothed to LOW
+        l: left('A', 13),
+        d: report('A', HIGH, 15), // A again, a fresh window
+      });
+      const out$ = supervisorInputs(host$, { tickMs: 6, scheduler: ts, smoothing: OPTS, reportMinIntervalMs: 0 });
+      expectObservable(out$, '^ 16ms !').toBe('-g-h-atb-s-cuI-d', {
+        g: { type: 'guest.appeared', at: 1, id: 'A', domid: 1, minKiB: 65536, maxKiB: 262144, currentKiB: 131072, shares: 1 },
+        h: { type: 'agent.hello', at: 3, id: 'A', protocol: 1, selfAdjust: true },
+        a: report('A', LOW, 5),
+        t: tick(6),
+        b: report('A', LOW, 7),
+        s: sample(9),
+        c: report('A', LOW, 11),
+        u: tick(12),
+        I: left('A', 13),
+        d: report('A', HIGH, 15),
+      } as Record<string, SupervisorInput>);
+    });
+  });
+
+  test('a flooding agent is rate-limited per guest without delaying a normal one, and never starved', () => {
+    const ts = scheduler();
+    ts.run(({ hot, expectObservable }) => {
+      // A reports every frame (a flood); B once. Limit: one per 4 frames, leading and trailing.
+      const host$ = hot<HostEvent>('abcdefghij', {
+        a: report('A', LOW, 0), b: report('B', LOW, 1), c: report('A', LOW + 1, 2), d: report('A', LOW + 2, 3),
+        e: report('A', LOW + 3, 4), f: report('A', LOW + 4, 5), g: report('A', LOW + 5, 6), h: report('A', LOW + 6, 7),
+        i: report('A', LOW + 7, 8), j: report('A', LOW + 8, 9),
+      });
+      const out$ = supervisorInputs(host$, { tickMs: 1000, scheduler: ts, smoothing: OPTS, reportMinIntervalMs: 4 });
+      // A: leading at 0, trailing (latest) at 4, then 8, ...; B passes at once.
+      expectObservable(out$, '^ 10ms !').toBe('ab--e---i-', {
+        a: report('A', LOW, 0),
+        b: report('B', LOW, 1),
+        e: report('A', LOW + 3, 4),
+        i: report('A', LOW + 7, 8),
+      });
+    });
+  });
+
+  test('a trailing rate-limited report is dropped when its guest leaves', () => {
+    const ts = scheduler();
+    ts.run(({ hot, expectObservable }) => {
+      const host$ = hot<HostEvent>('ab-l----', { a: report('A', LOW, 0), b: report('A', LOW, 1), l: left('A', 3) });
+      const out$ = supervisorInputs(host$, { tickMs: 1000, scheduler: ts, smoothing: OPTS, reportMinIntervalMs: 5 });
+      expectObservable(out$, '^ 8ms !').toBe('a--l----', { a: report('A', LOW, 0), l: left('A', 3) });
+    });
+  });
+
+  test('a synchronous host loses nothing (every branch is subscribed before the host is)', async () => {
+    const events: HostEvent[] = [report('A', LOW, 1), sample(2), report('A', HIGH, 3), left('A', 4)];
+    const out = await firstValueFrom(supervisorInputs(of(...events), { tickMs: 1000, smoothing: OPTS, reportMinIntervalMs: 0 }).pipe(take(4), toArray()));
+    assert.deepEqual(out, [report('A', LOW, 1), sample(2), report('A', LOW, 3), left('A', 4)]);
+  });
+
+  test('effect failures are merged in', () => {
+    const ts = scheduler();
+    ts.run(({ hot, expectObservable }) => {
+      const host$ = hot<HostEvent>('--');
+      const effects$ = hot('-f', { f: { type: 'effect.failed' as const, at: 1, id: 'A', effect: 'setTarget' as const, error: 'EACCES' } });
+      expectObservable(supervisorInputs(host$, { tickMs: 1000, scheduler: ts, effects$ }), '^ 2ms !').toBe('-f', {
+        f: { type: 'effect.failed', at: 1, id: 'A', effect: 'setTarget', error: 'EACCES' },
+      });
+    });
+  });
+});
