@@ -1,0 +1,627 @@
+#include "xs_handle.h"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "xs_errors.h"
+
+namespace memcoop {
+
+namespace {
+
+// ---- argument readers (the TS wrapper validates too; these keep a bad call from crashing) ----
+
+std::string PathArg(const Napi::CallbackInfo& info, size_t i) {
+  if (!info[i].IsString()) throw Napi::TypeError::New(info.Env(), "path must be a string");
+  return info[i].As<Napi::String>().Utf8Value();
+}
+
+xs_transaction_t TxArg(const Napi::CallbackInfo& info, size_t i) {
+  if (!info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), "transaction id must be a number");
+  return info[i].As<Napi::Number>().Uint32Value();
+}
+
+// ---- one request on the thread pool ----
+
+// Base of every request: holds the raw libxenstore handle (never the wrapper, which the GC may
+// collect at teardown), keeps the JS object alive through a reference while in flight, and
+// turns errno into a rejected promise on the JS thread.
+class XsOp : public Napi::AsyncWorker {
+ public:
+  XsOp(XsHandle* owner, const Napi::Object& self, const char* op, std::string path)
+      : Napi::AsyncWorker(self.Env(), "memcoop:xenstore"),
+        xsh_(owner->Raw()),
+        owner_(owner),
+        self_(Napi::Persistent(self)),
+        deferred_(Napi::Promise::Deferred::New(self.Env())),
+        op_(op),
+        path_(std::move(path)) {
+    owner_->OpStarted();
+  }
+
+  Napi::Promise Start() {
+    Napi::Promise p = deferred_.Promise();
+    Queue();
+    return p;
+  }
+
+ protected:
+  // Runs on a pool thread; returns false with errno set on failure.
+  virtual bool Run() = 0;
+  virtual Napi::Value Result(Napi::Env env) { return env.Undefined(); }
+
+  struct xs_handle* xsh_;
+
+ private:
+  void Execute() override {
+    errno = 0;
+    if (!Run()) err_ = errno != 0 ? errno : EIO;
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    owner_->OpFinished();
+    if (err_ != 0)
+      deferred_.Reject(MakeXsError(env, err_, op_, path_).Value());
+    else
+      deferred_.Resolve(Result(env));
+    owner_->MaybeFinishClose();
+  }
+
+  void OnError(const Napi::Error& e) override {
+    owner_->OpFinished();
+    deferred_.Reject(e.Value());
+    owner_->MaybeFinishClose();
+  }
+
+  XsHandle* owner_;
+  Napi::ObjectReference self_;  // keeps the handle's JS object (and so owner_) alive meanwhile
+  Napi::Promise::Deferred deferred_;
+  std::string op_;
+  std::string path_;
+  int err_ = 0;
+};
+
+class ReadOp : public XsOp {
+ public:
+  ReadOp(XsHandle* o, const Napi::Object& s, xs_transaction_t tx, std::string path)
+      : XsOp(o, s, "read", path), tx_(tx), key_(std::move(path)) {}
+  bool Run() override {
+    unsigned int len = 0;
+    void* v = xs_read(xsh_, tx_, key_.c_str(), &len);
+    if (!v) return false;
+    data_.assign(static_cast<char*>(v), static_cast<char*>(v) + len);
+    free(v);
+    return true;
+  }
+  Napi::Value Result(Napi::Env env) override {
+    return Napi::Buffer<char>::Copy(env, data_.data(), data_.size());
+  }
+
+ private:
+  xs_transaction_t tx_;
+  std::string key_;
+  std::vector<char> data_;
+};
+
+class WriteOp : public XsOp {
+ public:
+  WriteOp(XsHandle* o, const Napi::Object& s, xs_transaction_t tx, std::string path,
+          std::vector<char> data)
+      : XsOp(o, s, "write", path), tx_(tx), key_(std::move(path)), data_(std::move(data)) {}
+  bool Run() override {
+    return xs_write(xsh_, tx_, key_.c_str(), data_.data(), static_cast<unsigned int>(data_.size()));
+  }
+
+ private:
+  xs_transaction_t tx_;
+  std::string key_;
+  std::vector<char> data_;
+};
+
+class DirectoryOp : public XsOp {
+ public:
+  DirectoryOp(XsHandle* o, const Napi::Object& s, xs_transaction_t tx, std::string path)
+      : XsOp(o, s, "directory", path), tx_(tx), key_(std::move(path)) {}
+  bool Run() override {
+    unsigned int n = 0;
+    char** d = xs_directory(xsh_, tx_, key_.c_str(), &n);
+    if (!d) return false;
+    for (unsigned int i = 0; i < n; i++) names_.emplace_back(d[i]);
+    free(d);
+    return true;
+  }
+  Napi::Value Result(Napi::Env env) override {
+    Napi::Array a = Napi::Array::New(env, names_.size());
+    for (size_t i = 0; i < names_.size(); i++) a.Set(i, Napi::String::New(env, names_[i]));
+    return a;
+  }
+
+ private:
+  xs_transaction_t tx_;
+  std::string key_;
+  std::vector<std::string> names_;
+};
+
+class MkdirOp : public XsOp {
+ public:
+  MkdirOp(XsHandle* o, const Napi::Object& s, xs_transaction_t tx, std::string path)
+      : XsOp(o, s, "mkdir", path), tx_(tx), key_(std::move(path)) {}
+  bool Run() override { return xs_mkdir(xsh_, tx_, key_.c_str()); }
+
+ private:
+  xs_transaction_t tx_;
+  std::string key_;
+};
+
+class RmOp : public XsOp {
+ public:
+  RmOp(XsHandle* o, const Napi::Object& s, xs_transaction_t tx, std::string path)
+      : XsOp(o, s, "rm", path), tx_(tx), key_(std::move(path)) {}
+  bool Run() override { return xs_rm(xsh_, tx_, key_.c_str()); }
+
+ private:
+  xs_transaction_t tx_;
+  std::string key_;
+};
+
+class GetPermsOp : public XsOp {
+ public:
+  GetPermsOp(XsHandle* o, const Napi::Object& s, xs_transaction_t tx, std::string path)
+      : XsOp(o, s, "get_permissions", path), tx_(tx), key_(std::move(path)) {}
+  bool Run() override {
+    unsigned int n = 0;
+    struct xs_permissions* p = xs_get_permissions(xsh_, tx_, key_.c_str(), &n);
+    if (!p) return false;
+    perms_.assign(p, p + n);
+    free(p);
+    return true;
+  }
+  Napi::Value Result(Napi::Env env) override {
+    Napi::Array a = Napi::Array::New(env, perms_.size());
+    for (size_t i = 0; i < perms_.size(); i++) {
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("id", Napi::Number::New(env, perms_[i].id));
+      o.Set("perms", Napi::Number::New(env, perms_[i].perms));
+      a.Set(i, o);
+    }
+    return a;
+  }
+
+ private:
+  xs_transaction_t tx_;
+  std::string key_;
+  std::vector<struct xs_permissions> perms_;
+};
+
+class SetPermsOp : public XsOp {
+ public:
+  SetPermsOp(XsHandle* o, const Napi::Object& s, xs_transaction_t tx, std::string path,
+             std::vector<struct xs_permissions> perms)
+      : XsOp(o, s, "set_permissions", path), tx_(tx), key_(std::move(path)), perms_(std::move(perms)) {}
+  bool Run() override {
+    return xs_set_permissions(xsh_, tx_, key_.c_str(), perms_.data(),
+                              static_cast<unsigned int>(perms_.size()));
+  }
+
+ private:
+  xs_transaction_t tx_;
+  std::string key_;
+  std::vector<struct xs_permissions> perms_;
+};
+
+class TxStartOp : public XsOp {
+ public:
+  TxStartOp(XsHandle* o, const Napi::Object& s) : XsOp(o, s, "transaction_start", "") {}
+  bool Run() override {
+    tx_ = xs_transaction_start(xsh_);
+    return tx_ != XBT_NULL;
+  }
+  Napi::Value Result(Napi::Env env) override { return Napi::Number::New(env, tx_); }
+
+ private:
+  xs_transaction_t tx_ = XBT_NULL;
+};
+
+// EAGAIN here means another writer touched what the transaction read; the TS helper retries.
+class TxEndOp : public XsOp {
+ public:
+  TxEndOp(XsHandle* o, const Napi::Object& s, xs_transaction_t tx, bool abort)
+      : XsOp(o, s, "transaction_end", ""), tx_(tx), abort_(abort) {}
+  bool Run() override { return xs_transaction_end(xsh_, tx_, abort_); }
+
+ private:
+  xs_transaction_t tx_;
+  bool abort_;
+};
+
+class WatchOp : public XsOp {
+ public:
+  WatchOp(XsHandle* o, const Napi::Object& s, std::string path, std::string token, bool add)
+      : XsOp(o, s, add ? "watch" : "unwatch", path), key_(std::move(path)), token_(std::move(token)), add_(add) {}
+  bool Run() override {
+    return add_ ? xs_watch(xsh_, key_.c_str(), token_.c_str())
+                : xs_unwatch(xsh_, key_.c_str(), token_.c_str());
+  }
+
+ private:
+  std::string key_;
+  std::string token_;
+  bool add_;
+};
+
+}  // namespace
+
+// ---- the handle ----
+
+Napi::Function XsHandle::Init(Napi::Env env) {
+  return DefineClass(env, "XsHandle",
+                     {
+                         InstanceMethod<&XsHandle::Open>("open"),
+                         InstanceMethod<&XsHandle::Read>("read"),
+                         InstanceMethod<&XsHandle::Write>("write"),
+                         InstanceMethod<&XsHandle::Directory>("directory"),
+                         InstanceMethod<&XsHandle::Mkdir>("mkdir"),
+                         InstanceMethod<&XsHandle::Rm>("rm"),
+                         InstanceMethod<&XsHandle::GetPermissions>("getPermissions"),
+                         InstanceMethod<&XsHandle::SetPermissions>("setPermissions"),
+                         InstanceMethod<&XsHandle::TransactionStart>("transactionStart"),
+                         InstanceMethod<&XsHandle::TransactionEnd>("transactionEnd"),
+                         InstanceMethod<&XsHandle::Watch>("watch"),
+                         InstanceMethod<&XsHandle::Unwatch>("unwatch"),
+                         InstanceMethod<&XsHandle::SetWatchRef>("setWatchRef"),
+                         InstanceMethod<&XsHandle::Close>("close"),
+                     });
+}
+
+// new XsHandle(onWatch: (err: Error | null, path: string, token: string) => void)
+XsHandle::XsHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<XsHandle>(info) {
+  if (!info[0].IsFunction()) throw Napi::TypeError::New(info.Env(), "onWatch must be a function");
+  onWatch_ = Napi::Persistent(info[0].As<Napi::Function>());
+  watchContext_ = std::make_unique<Napi::AsyncContext>(info.Env(), "memcoop:xenstore-watch");
+}
+
+XsHandle::~XsHandle() {
+  // Reached when the JS object is collected without close(), or at environment teardown.
+  if (poll_ != nullptr && !pollClosing_) {
+    uv_poll_stop(poll_);
+    poll_->data = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t*>(poll_), OnPollClosed);
+    poll_ = nullptr;
+  }
+  // A request still on a pool thread uses the raw handle: leave it to the OS rather than free it
+  // underneath that thread (only possible at teardown, since requests keep the object alive).
+  if (xsh_ != nullptr && pending_ == 0) xs_close(xsh_);
+  xsh_ = nullptr;
+  RemoveCleanupHook();
+  if (envGone_) {
+    // The environment is being torn down: these references must not be released through it.
+    onWatch_.SuppressDestruct();
+    watchContext_.release();
+  }
+}
+
+// open(socketPath: string | undefined, socketOnly: boolean): void
+// Synchronous on purpose: XENSTORED_PATH is process-wide and libxenstore reads it inside xs_open,
+// so setting it, opening and restoring it must not interleave with another open. Opening is a
+// connect() to a local socket or an open() of /dev/xen/xenbus; neither waits on the daemon.
+Napi::Value XsHandle::Open(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (xsh_ != nullptr || closing_) throw Napi::Error::New(env, "xenstore handle already opened");
+  std::optional<std::string> socketPath;
+  if (info[0].IsString()) socketPath = info[0].As<Napi::String>().Utf8Value();
+  bool socketOnly = info[1].ToBoolean().Value();
+
+  std::optional<std::string> previous;
+  if (socketPath) {
+    if (const char* p = getenv("XENSTORED_PATH")) previous = p;
+    setenv("XENSTORED_PATH", socketPath->c_str(), 1);
+  }
+  std::string target = socketPath ? *socketPath : xs_daemon_socket();
+  struct xs_handle* h = nullptr;
+  int err = 0;
+  if (socketOnly) {
+    // libxenstore 4.17 ignores XS_OPEN_SOCKETONLY and falls back to the xenbus device, so check
+    // that the socket exists first.
+    struct stat st;
+    if (stat(target.c_str(), &st) != 0)
+      err = errno;
+    else if (!S_ISSOCK(st.st_mode))
+      err = ENOTSOCK;
+  }
+  if (err == 0) {
+    errno = 0;
+    h = xs_open(socketOnly ? XS_OPEN_SOCKETONLY : 0);
+    if (h == nullptr) err = errno != 0 ? errno : ECONNREFUSED;
+  }
+  if (socketPath) {
+    if (previous)
+      setenv("XENSTORED_PATH", previous->c_str(), 1);
+    else
+      unsetenv("XENSTORED_PATH");
+  }
+  if (h == nullptr) throw MakeXsError(env, err, "open", target);
+  xsh_ = h;
+  napi_add_async_cleanup_hook(env, OnEnvCleanup, this, &cleanupHook_);
+  return env.Undefined();
+}
+
+Napi::Value XsHandle::Unusable(Napi::Env env, const char* op, const std::string& path) {
+  if (xsh_ != nullptr && !closing_) return Napi::Value();
+  auto d = Napi::Promise::Deferred::New(env);
+  d.Reject(MakeXsError(env, EBADF, op, path).Value());
+  return d.Promise();
+}
+
+Napi::Value XsHandle::Read(const Napi::CallbackInfo& info) {
+  auto tx = TxArg(info, 0);
+  auto path = PathArg(info, 1);
+  if (auto r = Unusable(info.Env(), "read", path); !r.IsEmpty()) return r;
+  return (new ReadOp(this, Value(), tx, path))->Start();
+}
+
+Napi::Value XsHandle::Write(const Napi::CallbackInfo& info) {
+  auto tx = TxArg(info, 0);
+  auto path = PathArg(info, 1);
+  if (!info[2].IsBuffer()) throw Napi::TypeError::New(info.Env(), "value must be a Buffer");
+  auto buf = info[2].As<Napi::Buffer<char>>();
+  if (auto r = Unusable(info.Env(), "write", path); !r.IsEmpty()) return r;
+  std::vector<char> data(buf.Data(), buf.Data() + buf.Length());
+  return (new WriteOp(this, Value(), tx, path, std::move(data)))->Start();
+}
+
+Napi::Value XsHandle::Directory(const Napi::CallbackInfo& info) {
+  auto tx = TxArg(info, 0);
+  auto path = PathArg(info, 1);
+  if (auto r = Unusable(info.Env(), "directory", path); !r.IsEmpty()) return r;
+  return (new DirectoryOp(this, Value(), tx, path))->Start();
+}
+
+Napi::Value XsHandle::Mkdir(const Napi::CallbackInfo& info) {
+  auto tx = TxArg(info, 0);
+  auto path = PathArg(info, 1);
+  if (auto r = Unusable(info.Env(), "mkdir", path); !r.IsEmpty()) return r;
+  return (new MkdirOp(this, Value(), tx, path))->Start();
+}
+
+Napi::Value XsHandle::Rm(const Napi::CallbackInfo& info) {
+  auto tx = TxArg(info, 0);
+  auto path = PathArg(info, 1);
+  if (auto r = Unusable(info.Env(), "rm", path); !r.IsEmpty()) return r;
+  return (new RmOp(this, Value(), tx, path))->Start();
+}
+
+Napi::Value XsHandle::GetPermissions(const Napi::CallbackInfo& info) {
+  auto tx = TxArg(info, 0);
+  auto path = PathArg(info, 1);
+  if (auto r = Unusable(info.Env(), "get_permissions", path); !r.IsEmpty()) return r;
+  return (new GetPermsOp(this, Value(), tx, path))->Start();
+}
+
+// setPermissions(tx, path, [{id, perms}]): the first entry is the owner, whose perms apply to
+// every domain not listed.
+Napi::Value XsHandle::SetPermissions(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto tx = TxArg(info, 0);
+  auto path = PathArg(info, 1);
+  if (!info[2].IsArray()) throw Napi::TypeError::New(env, "permissions must be an array");
+  auto arr = info[2].As<Napi::Array>();
+  std::vector<struct xs_permissions> perms;
+  for (uint32_t i = 0; i < arr.Length(); i++) {
+    Napi::Value v = arr.Get(i);
+    if (!v.IsObject()) throw Napi::TypeError::New(env, "each permission must be {id, perms}");
+    auto o = v.As<Napi::Object>();
+    if (!o.Get("id").IsNumber() || !o.Get("perms").IsNumber())
+      throw Napi::TypeError::New(env, "each permission must be {id, perms}");
+    struct xs_permissions p;
+    p.id = o.Get("id").As<Napi::Number>().Uint32Value();
+    p.perms = o.Get("perms").As<Napi::Number>().Uint32Value();
+    perms.push_back(p);
+  }
+  if (auto r = Unusable(env, "set_permissions", path); !r.IsEmpty()) return r;
+  return (new SetPermsOp(this, Value(), tx, path, std::move(perms)))->Start();
+}
+
+Napi::Value XsHandle::TransactionStart(const Napi::CallbackInfo& info) {
+  if (auto r = Unusable(info.Env(), "transaction_start", ""); !r.IsEmpty()) return r;
+  return (new TxStartOp(this, Value()))->Start();
+}
+
+Napi::Value XsHandle::TransactionEnd(const Napi::CallbackInfo& info) {
+  auto tx = TxArg(info, 0);
+  bool abort = info[1].ToBoolean().Value();
+  if (auto r = Unusable(info.Env(), "transaction_end", ""); !r.IsEmpty()) return r;
+  return (new TxEndOp(this, Value(), tx, abort))->Start();
+}
+
+// watch(path, token): starts the poll on xs_fileno first, so that the event xenstored sends as
+// soon as the watch is registered is not missed.
+Napi::Value XsHandle::Watch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto path = PathArg(info, 0);
+  if (!info[1].IsString()) throw Napi::TypeError::New(env, "token must be a string");
+  auto token = info[1].As<Napi::String>().Utf8Value();
+  if (auto r = Unusable(env, "watch", path); !r.IsEmpty()) return r;
+  if (int err = EnsurePoll(env); err != 0) {
+    auto d = Napi::Promise::Deferred::New(env);
+    d.Reject(MakeXsError(env, err, "watch", path).Value());
+    return d.Promise();
+  }
+  return (new WatchOp(this, Value(), path, token, true))->Start();
+}
+
+Napi::Value XsHandle::Unwatch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto path = PathArg(info, 0);
+  if (!info[1].IsString()) throw Napi::TypeError::New(env, "token must be a string");
+  auto token = info[1].As<Napi::String>().Utf8Value();
+  if (auto r = Unusable(env, "unwatch", path); !r.IsEmpty()) return r;
+  return (new WatchOp(this, Value(), path, token, false))->Start();
+}
+
+// setWatchRef(ref): whether pending watches keep the event loop (and so the process) alive.
+Napi::Value XsHandle::SetWatchRef(const Napi::CallbackInfo& info) {
+  pollRef_ = info[0].ToBoolean().Value();
+  if (poll_ != nullptr && !pollClosing_) {
+    if (pollRef_)
+      uv_ref(reinterpret_cast<uv_handle_t*>(poll_));
+    else
+      uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
+  }
+  return info.Env().Undefined();
+}
+
+int XsHandle::EnsurePoll(Napi::Env env) {
+  if (poll_ != nullptr) return 0;
+  int fd = xs_fileno(xsh_);  // creates libxenstore's watch pipe
+  if (fd < 0) return errno != 0 ? errno : EIO;
+  uv_loop_t* loop = nullptr;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok) return EIO;
+  auto* poll = new uv_poll_t;
+  if (int r = uv_poll_init(loop, poll, fd); r != 0) {
+    delete poll;
+    return -r;
+  }
+  poll->data = this;
+  if (int r = uv_poll_start(poll, UV_READABLE, OnPoll); r != 0) {
+    uv_close(reinterpret_cast<uv_handle_t*>(poll), OnPollClosed);
+    return -r;
+  }
+  if (!pollRef_) uv_unref(reinterpret_cast<uv_handle_t*>(poll));
+  poll_ = poll;
+  return 0;
+}
+
+void XsHandle::OnPoll(uv_poll_t* poll, int status, int events) {
+  auto* self = static_cast<XsHandle*>(poll->data);
+  if (self == nullptr || self->closing_) return;
+  Napi::Env env = self->Env();
+  Napi::HandleScope scope(env);
+  if (status < 0) {
+    Napi::Error e = MakeXsError(env, -status, "watch_poll", "");
+    self->StopPoll();
+    self->CallOnWatch(env, {e.Value(), env.Undefined(), env.Undefined()});
+    return;
+  }
+  self->DeliverWatchEvents();
+}
+
+// Drains every queued event: libxenstore may leave the pipe unreadable while more are queued.
+void XsHandle::DeliverWatchEvents() {
+  Napi::Env env = Env();
+  while (!closing_ && xsh_ != nullptr) {
+    errno = 0;
+    char** w = xs_check_watch(xsh_);
+    if (w == nullptr) {
+      int err = errno;
+      if (err == EAGAIN) return;
+      // The connection is gone (libxenstore's reader thread stops on a read error).
+      StopPoll();
+      Napi::Error e = MakeXsError(env, err != 0 ? err : EIO, "watch", "");
+      CallOnWatch(env, {e.Value(), env.Undefined(), env.Undefined()});
+      return;
+    }
+    Napi::String path = Napi::String::New(env, w[XS_WATCH_PATH]);
+    Napi::String token = Napi::String::New(env, w[XS_WATCH_TOKEN]);
+    free(w);
+    CallOnWatch(env, {env.Null(), path, token});
+  }
+}
+
+// MakeCallback runs the microtask queue afterwards, as any callback from the event loop must.
+void XsHandle::CallOnWatch(Napi::Env env, std::initializer_list<napi_value> args) {
+  try {
+    onWatch_.MakeCallback(Value(), args, *watchContext_);
+  } catch (const Napi::Error& e) {
+    napi_fatal_exception(env, e.Value());  // surfaces as 'uncaughtException', as in any callback
+  }
+}
+
+void XsHandle::StopPoll() {
+  if (poll_ == nullptr || pollClosing_) return;
+  uv_poll_stop(poll_);
+  pollClosing_ = true;
+  uv_close(reinterpret_cast<uv_handle_t*>(poll_), OnPollClosed);
+}
+
+void XsHandle::OnPollClosed(uv_handle_t* handle) {
+  auto* poll = reinterpret_cast<uv_poll_t*>(handle);
+  auto* self = static_cast<XsHandle*>(poll->data);
+  delete poll;
+  if (self == nullptr) return;
+  self->poll_ = nullptr;
+  self->pollClosing_ = false;
+  if (self->envGone_) {
+    // Teardown: the hook must be removed whatever is still in flight, or Node waits for it.
+    if (self->pending_ == 0 && self->xsh_ != nullptr) {
+      xs_close(self->xsh_);
+      self->xsh_ = nullptr;
+    }
+    self->RemoveCleanupHook();
+    return;
+  }
+  Napi::HandleScope scope(self->Env());
+  self->MaybeFinishClose();
+}
+
+// close(): Promise<void>, resolved once in-flight requests have finished and the handle is shut.
+Napi::Value XsHandle::Close(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto d = Napi::Promise::Deferred::New(env);
+  if (xsh_ == nullptr && !closing_) {
+    d.Resolve(env.Undefined());
+    return d.Promise();
+  }
+  closing_ = true;
+  closeWaiters_.push_back(d);
+  StopPoll();
+  MaybeFinishClose();
+  return d.Promise();
+}
+
+void XsHandle::MaybeFinishClose() {
+  if (!closing_ || pending_ > 0 || poll_ != nullptr || xsh_ == nullptr) return;
+  xs_close(xsh_);
+  xsh_ = nullptr;
+  RemoveCleanupHook();
+  if (envGone_) return;
+  Napi::Env env = Env();
+  auto waiters = std::move(closeWaiters_);
+  closeWaiters_.clear();
+  for (auto& w : waiters) w.Resolve(env.Undefined());
+}
+
+void XsHandle::RemoveCleanupHook() {
+  if (cleanupHook_ == nullptr) return;
+  napi_remove_async_cleanup_hook(cleanupHook_);
+  cleanupHook_ = nullptr;
+}
+
+// At environment teardown (process exit, worker exit): close the poll handle through the loop,
+// then the connection; no JS runs from here on.
+void XsHandle::OnEnvCleanup(napi_async_cleanup_hook_handle hook, void* arg) {
+  auto* self = static_cast<XsHandle*>(arg);
+  self->envGone_ = true;
+  self->closing_ = true;
+  if (self->poll_ != nullptr && !self->pollClosing_) {
+    uv_poll_stop(self->poll_);
+    self->pollClosing_ = true;
+    uv_close(reinterpret_cast<uv_handle_t*>(self->poll_), OnPollClosed);
+    return;  // OnPollClosed -> MaybeFinishClose -> RemoveCleanupHook
+  }
+  if (self->poll_ == nullptr) {
+    if (self->pending_ == 0 && self->xsh_ != nullptr) {
+      xs_close(self->xsh_);
+      self->xsh_ = nullptr;
+    }
+    self->RemoveCleanupHook();
+  }
+}
+
+}  // namespace memcoop
