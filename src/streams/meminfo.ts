@@ -3,6 +3,7 @@
 // names the line (number and a truncated copy) so an operator can see what the guest sent.
 // Keys this program does not use are parsed (their lines must still be well formed) and ignored.
 import { InputError } from '../util/validate.ts';
+import type { AgentReport } from '../machines/events.ts';
 
 /**
  * Largest meminfo text accepted. A real one is ~1.5 KB (54 lines on Linux 6.x here, the longest
@@ -107,4 +108,18 @@ export function meminfoReport(m: Meminfo): MeminfoReport {
 /** parseMeminfo then meminfoReport: meminfo text to the report fields. */
 export function reportFromMeminfo(text: string): MeminfoReport {
   return meminfoReport(parseMeminfo(text));
+}
+
+/** A host's raw (unsmoothed) agent report from a guest's meminfo text; throws MeminfoError. */
+export function agentReportFromMeminfo(id: string, at: number, text: string): AgentReport {
+  const r = reportFromMeminfo(text);
+  return {
+    type: 'agent.report',
+    at,
+    id,
+    committedKiB: r.committedKiB,
+    freeKiB: r.memFreeKiB,
+    swapTotalKiB: r.swapTotalKiB,
+    swapFreeKiB: r.swapFreeKiB,
+  };
 }

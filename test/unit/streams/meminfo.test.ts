@@ -5,6 +5,7 @@ import { totalmem } from 'node:os';
 import {
   MAX_MEMINFO_CHARS,
   MeminfoError,
+  agentReportFromMeminfo,
   meminfoReport,
   parseMeminfo,
   reportFromMeminfo,
@@ -51,6 +52,18 @@ describe('parseMeminfo', () => {
       memTotalKiB: 262144,
       memFreeKiB: 40960,
       committedKiB: 300000,
+      swapTotalKiB: 524288,
+      swapFreeKiB: 500000,
+    });
+  });
+
+  test('makes the raw agent report a host emits', () => {
+    assert.deepEqual(agentReportFromMeminfo('vm1', 42, SAMPLE), {
+      type: 'agent.report',
+      at: 42,
+      id: 'vm1',
+      committedKiB: 300000,
+      freeKiB: 40960,
       swapTotalKiB: 524288,
       swapFreeKiB: 500000,
     });
