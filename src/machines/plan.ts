@@ -1,0 +1,151 @@
+// One tick of Algorithm 1 around the policy, pure: what the policy is asked (from the latest host
+// sample and each guest's facts) and what follows from its answer (each guest's new mode, and the
+// mode and target writes, decreases before increases). The supervisor only reads the guests,
+// calls these and enqueues the result.
+import type { WrittenMode } from '../hosts/host.ts';
+import { orderWrites } from '../policy/steps.ts';
+import type { DecideInput, Decision, GuestDecision, GuestInput as PolicyGuest, Policy } from '../policy/types.ts';
+import type { SupervisorConfig } from './config.ts';
+import { PROTOCOL_VERSION } from './events.ts';
+import { modeOfState, type DecidedMode, type GuestContext, type GuestStateName } from './guest.ts';
+import { DOM0_ID, type Write } from './writes.ts';
+
+/** Dom0 and host free memory, from the latest host.sample. */
+export interface HostFacts {
+  at: number;
+  freeKiB: number;
+  dom0: { currentKiB: number; committedKiB: number };
+}
+
+/** What the tick needs to know of one guest (read from its machine). */
+export interface GuestView {
+  id: string;
+  state: GuestStateName;
+  /** Registered, managed, with a report: takes part in the balance (agent: true). */
+  participates: boolean;
+  context: GuestContext;
+}
+
+/** The policy's input: guests that do not take part are held (agent: false) and counted as fully used. */
+export function buildDecideInput(config: SupervisorConfig, host: HostFacts, guests: readonly GuestView[]): DecideInput {
+  return {
+    params: config.params,
+    host: { freeKiB: host.freeKiB },
+    dom0: {
+      currentKiB: host.dom0.currentKiB,
+      committedKiB: host.dom0.committedKiB,
+      minKiB: config.dom0.minKiB,
+      maxKiB: config.dom0.maxKiB,
+    },
+    guests: guests.map((g): PolicyGuest => {
+      const c = g.context;
+      const r = g.participates ? c.report : null;
+      return {
+        id: g.id,
+        minKiB: c.minKiB,
+        maxKiB: c.maxKiB,
+        currentKiB: c.currentKiB,
+        committedKiB: r?.committedKiB ?? c.currentKiB,
+        freeKiB: r?.freeKiB ?? 0,
+        swapTotalKiB: r?.swapTotalKiB ?? 0,
+        swapFreeKiB: r?.swapFreeKiB ?? 0,
+        shares: c.shares,
+        agent: g.participates,
+      };
+    }),
+  };
+}
+
+/** What one guest is told after the tick (the `decided` event's payload). */
+export interface GuestOutcome {
+  mode: DecidedMode | null;
+  goalKiB: number;
+  targetKiB: number;
+  wroteMode: WrittenMode | null;
+  wroteTargetKiB: number | null;
+}
+
+export interface TickPlan {
+  /** Mode writes first, then target writes: decreases, holds, increases (Dom0 first within each). */
+  writes: Write[];
+  outcomes: Map<string, GuestOutcome>;
+  /** Dom0's target written this tick, or null if unchanged. */
+  dom0TargetKiB: number | null;
+}
+
+/** The mode a participating guest takes from the decision; null: it stays as it is. */
+export function decidedMode(d: GuestDecision, decision: Decision): DecidedMode | null {
+  if (d.mode === 'held') return null;
+  if (d.mode === 'global' && decision.dom0.reclaimKiB > 0) return 'reclaim';
+  return d.mode;
+}
+
+/**
+ * From a decision to writes. Modes: written whenever the mode the guest should have (from the
+ * decision if it took part, else from its state) differs from the last one written, and only to
+ * guests whose agent has said hello. Targets: written when they differ from the last written,
+ * only to guests that take part or that memcoop has managed before (a guest never touched is
+ * left alone); Dom0's whenever it changes.
+ */
+export function planTick(
+  decision: Decision,
+  guests: readonly GuestView[],
+  host: HostFacts,
+  dom0WrittenTargetKiB: number | null,
+): TickPlan {
+  const byId = new Map(decision.guests.map((d) => [d.id, d]));
+  const modeWrites: Write[] = [];
+  const outcomes = new Map<string, GuestOutcome>();
+  const current = new Map<string, number>();
+  const targets = new Map<string, number>();
+
+  let dom0TargetKiB: number | null = null;
+  if (decision.dom0.targetKiB !== dom0WrittenTargetKiB) {
+    dom0TargetKiB = decision.dom0.targetKiB;
+    current.set(DOM0_ID, host.dom0.currentKiB);
+    targets.set(DOM0_ID, dom0TargetKiB);
+  }
+
+  for (const g of guests) {
+    const c = g.context;
+    const d: GuestDecision = byId.get(g.id) ?? { id: g.id, mode: 'held', goalKiB: c.currentKiB, targetKiB: c.currentKiB };
+    const mode = g.participates ? decidedMode(d, decision) : null;
+    const shouldHave = mode ?? modeOfState(g.state);
+    let wroteMode: WrittenMode | null = null;
+    if (c.agentProtocol !== null && shouldHave !== null && shouldHave !== c.writtenMode) {
+      wroteMode = shouldHave;
+      modeWrites.push({ kind: 'mode', id: g.id, mode: shouldHave, protocol: PROTOCOL_VERSION });
+    }
+    let wroteTargetKiB: number | null = null;
+    if ((g.participates || c.touched) && d.targetKiB !== c.writtenTargetKiB) {
+      wroteTargetKiB = d.targetKiB;
+      current.set(g.id, c.currentKiB);
+      targets.set(g.id, d.targetKiB);
+    }
+    outcomes.set(g.id, { mode, goalKiB: d.goalKiB, targetKiB: d.targetKiB, wroteMode, wroteTargetKiB });
+  }
+
+  // Decreases before increases (the policy's own ordering); a target equal to the allocation
+  // (a hold: stop a balloon where it is) gives nothing and takes nothing, so it goes between.
+  const moving = orderWrites(current, targets);
+  const firstIncrease = moving.findIndex((w) => w.direction === 'increase');
+  const split = firstIncrease < 0 ? moving.length : firstIncrease;
+  const holds = [...targets].filter(([id, t]) => t === current.get(id)).map(([id, t]) => ({ id, fromKiB: t, toKiB: t }));
+  const targetWrites: Write[] = [...moving.slice(0, split), ...holds, ...moving.slice(split)].map((w) => ({
+    kind: 'target',
+    id: w.id,
+    targetKiB: w.toKiB,
+    fromKiB: w.fromKiB,
+  }));
+
+  return { writes: [...modeWrites, ...targetWrites], outcomes, dom0TargetKiB };
+}
+
+/** Runs the policy; a policy that throws costs this tick, not the daemon. */
+export function runPolicy(policy: Policy, input: DecideInput): { decision: Decision } | { error: string } {
+  try {
+    return { decision: policy(input) };
+  } catch (err) {
+    return { error: err instanceof Error ? err.message : String(err) };
+  }
+}

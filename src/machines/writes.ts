@@ -1,0 +1,47 @@
+// The effects the supervisor issues, as data: the named actions' parameters (what the shell
+// receives) and the `writes` list each tick's `decision` event carries (what replay and logs see).
+import type { WrittenMode } from '../hosts/host.ts';
+import type { Decision } from '../policy/types.ts';
+
+/**
+ * The id under which Dom0's own target is written (writeTarget params). Hosts map it to their
+ * control domain (Xen: domain 0; KVM: the host itself). A guest may not use it as its id.
+ */
+export const DOM0_ID = 'dom0';
+
+/** Parameters of the `writeTarget` action: move `id`'s balloon to targetKiB. */
+export interface TargetWriteParams {
+  id: string;
+  targetKiB: number;
+}
+
+/** Parameters of the `writeMode` action: tell `id`'s agent its mode, and the protocol we speak. */
+export interface ModeWriteParams {
+  id: string;
+  mode: WrittenMode;
+  protocol: number;
+}
+
+export type Write =
+  | ({ kind: 'mode' } & ModeWriteParams)
+  /** fromKiB: the allocation when the target was issued (decrease: targetKiB < fromKiB). */
+  | ({ kind: 'target'; fromKiB: number } & TargetWriteParams);
+
+/** Emitted once per tick that ran the policy, in the order the effects were issued. */
+export interface DecisionEvent {
+  type: 'decision';
+  at: number;
+  decision: Decision;
+  writes: Write[];
+}
+
+/** Emitted on every agent hello: what the supervisor answered. */
+export interface HandshakeEvent {
+  type: 'handshake';
+  at: number;
+  id: string;
+  accepted: boolean;
+  mode: WrittenMode;
+}
+
+export type SupervisorEmitted = DecisionEvent | HandshakeEvent;
