@@ -8,12 +8,12 @@ import { selfballoon } from './selfballoon.ts';
 import { squeezed } from './squeezed.ts';
 import { staticPolicy } from './static.ts';
 
-export const PEER_POLICIES: Readonly<Record<string, Policy>> = Object.freeze({
+export const PEER_POLICIES: Record<string, Policy> = {
   static: staticPolicy,
   selfballoon,
   qmemman,
   squeezed,
   mom,
-});
+};
 
 export { mom, qmemman, selfballoon, squeezed, staticPolicy };
