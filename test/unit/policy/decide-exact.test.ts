@@ -161,3 +161,47 @@ test('unaligned bounds are rounded inward to whole pages', () => {
   assert.equal(d.state, 'abundant');
   assert.deepEqual(d.guests[0], { id: 'u', mode: 'self', goalKiB: 524284, targetKiB: 524284 });
 });
+
+test('bonus: what a capped guest cannot take goes to the others in proportion to Nt, not evenly', () => {
+  // reserve 0, F = F' = 204800 (Dom0 at its commit). a capped at 300000; b as before;
+  // c like b but F = 65536 (A = 196608, tau*A = 147456, c = 0.25). All commit 600000: scarce.
+  // sum tau*A = 147456 + 98304 + 147456 = 393216; sum c = 0.30 + 0.25 + 0.25 = 0.80;
+  // M = 786432: t = (786432 - 393216) / 0.8 = 491520.
+  // Nt_a = 147456 + 0.30 t = 294912 (< 300000), Nt_b = 98304 + 0.25 t = 221184,
+  // Nt_c = 147456 + 0.25 t = 270336 (sum 786432).
+  // Bonus factor 1 + 204800 / 786432 would put a at 371712: a = 300000. The rest,
+  // 786432 + 204800 - 300000 = 691232, goes to b and c in proportion 221184 : 270336 = 0.45 : 0.55
+  // -> b = 311054.4 (77763.6 pages), c = 380177.6 (95044.4 pages); odd page to b:
+  // b = 311056, c = 380176.
+  // Steps (up 2): a +37856/2 = 18928, b +48912/2 = 24456, c +118032/2 = 59016 (sum 102400 <= F).
+  const params = { ...PAPER, reserveKiB: 0, upRatio: 2, downRatio: 4 };
+  const dom0 = { currentKiB: 512 * MIB, committedKiB: 512 * MIB, minKiB: 256 * MIB, maxKiB: 1024 * MIB };
+  const d = decide(
+    input(params, 204800, dom0, [
+      { ...a, maxKiB: 300000, committedKiB: 600000 },
+      { ...b, committedKiB: 600000 },
+      { ...b, id: 'c', freeKiB: 65536, committedKiB: 600000 },
+    ]),
+  );
+  assert.ok(d.price !== null && Math.abs(d.price - 0.8 / 393216) < 1e-15);
+  assert.deepEqual(d.guests, [
+    { id: 'a', mode: 'global', goalKiB: 300000, targetKiB: 281072 },
+    { id: 'b', mode: 'global', goalKiB: 311056, targetKiB: 286600 },
+    { id: 'c', mode: 'global', goalKiB: 380176, targetKiB: 321160 },
+  ]);
+});
+
+test('the paper price with t < 0: more swap use lowers a goal (why the swap property is narrowed)', () => {
+  // Dom0 reclaims so much that M = 393216 - 195904 = 197312 is below sum tau*A = 235929.6
+  // (a and b: A = 131072, tau = 0.9): t < 0, every price negative, and Nt_i = tau*A_i + c_i*t
+  // falls as c_i grows. a swapping more (c_a from 0.1 to 1.1) therefore loses memory to b.
+  const g = (id: string, swapFreeKiB: number) =>
+    guest(id, { minKiB: 0, maxKiB: 1024 * MIB, currentKiB: 131072, committedKiB: 1024 * MIB, freeKiB: 0, swapTotalKiB: 1024, swapFreeKiB });
+  const params = { tau: 0.9, eps: 1, reserveKiB: 0, upRatio: 1, downRatio: 1 };
+  const dom0 = { currentKiB: 4096, committedKiB: 200000, minKiB: 0, maxKiB: 400000 };
+  const c = guest('c', { minKiB: 0, maxKiB: 1024 * MIB, currentKiB: 131072, committedKiB: 1024 * MIB, freeKiB: 131072 });
+  const before = decide(input(params, 0, dom0, [g('a', 1024), g('b', 1024), c]));
+  const after = decide(input(params, 0, dom0, [g('a', 0), g('b', 1024), c]));
+  assert.ok(before.price !== null && before.price < 0);
+  assert.ok(after.guests[0]!.goalKiB < before.guests[0]!.goalKiB);
+});
