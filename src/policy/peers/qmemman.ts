@@ -158,6 +158,7 @@ export const qmemman: Policy = (input: DecideInput): Decision => {
     const d = doms[i];
     return d === undefined ? t : clamp(t, d.min, d.max);
   });
+  // Below the threshold the goals still say where qmemman would go, but nothing is written.
   const act = significant(doms, goals, input.host.freeKiB, input.params.reserveKiB);
 
   const wants: Want[] = doms.map((d, i) => ({
