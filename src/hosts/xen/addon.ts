@@ -1,0 +1,112 @@
+// Loads the native Xen addon (native/, built by `npm run build:native`) without ever throwing at
+// import time: memcoop runs everywhere else without it, and only the Xen host needs it.
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+/** Where node-gyp puts the addon. */
+export const XEN_ADDON_PATH = fileURLToPath(
+  new URL('../../../native/build/Release/memcoop_xen.node', import.meta.url),
+);
+
+/** Set to `absent` to make the loader behave as if the addon were not built (for tests). */
+export const XEN_ADDON_ENV = 'MEMCOOP_XEN_ADDON';
+
+/** What a machine without the addon must do, as one sentence. */
+export const XEN_ADDON_MISSING =
+  'The Xen addon is not built: install libxen-dev and pkg-config (apt-get install --no-install-recommends ' +
+  'libxen-dev pkg-config g++ make), then run `npm run build:native`.';
+
+/** One XenStore permission entry as libxenstore has it (perms: XS_PERM_* bits). */
+export interface NativeXsPerm {
+  id: number;
+  perms: number;
+}
+
+/** Called on the JS thread for each watch event, or once with an error if the connection dies. */
+export type NativeWatchCallback = (err: Error | null, path: string | undefined, token: string | undefined) => void;
+
+/** native/src/xs_handle.cc. `tx` 0 is "no transaction". */
+export interface NativeXsHandle {
+  open(socketPath: string | undefined, socketOnly: boolean): void;
+  read(tx: number, path: string): Promise<Buffer>;
+  write(tx: number, path: string, value: Buffer): Promise<void>;
+  directory(tx: number, path: string): Promise<string[]>;
+  mkdir(tx: number, path: string): Promise<void>;
+  rm(tx: number, path: string): Promise<void>;
+  getPermissions(tx: number, path: string): Promise<NativeXsPerm[]>;
+  setPermissions(tx: number, path: string, perms: NativeXsPerm[]): Promise<void>;
+  transactionStart(): Promise<number>;
+  transactionEnd(tx: number, abort: boolean): Promise<void>;
+  watch(path: string, token: string): Promise<void>;
+  unwatch(path: string, token: string): Promise<void>;
+  setWatchRef(ref: boolean): void;
+  close(): Promise<void>;
+}
+
+/** native/src/xc_handle.cc (only where libxenctrl was found at build time). */
+export interface NativeXcHandle {
+  open(): void;
+  close(): void;
+  physinfo(): { totalPages: number; freePages: number };
+  domainList(firstDomid?: number): Array<{
+    domid: number;
+    totPages: number;
+    maxPages: number;
+    dying: boolean;
+    shutdown: boolean;
+  }>;
+  setMaxMem(domid: number, maxKiB: number): void;
+}
+
+export interface NativeXenAddon {
+  XsHandle: new (onWatch: NativeWatchCallback) => NativeXsHandle;
+  XcHandle?: new () => NativeXcHandle;
+  hasXenctrl: boolean;
+}
+
+export type XenAddonLoad = { ok: true; addon: NativeXenAddon } | { ok: false; reason: string };
+
+let cached: XenAddonLoad | undefined;
+
+/** The addon, or one sentence saying why it is not there. Never throws. */
+export function loadXenAddon(): XenAddonLoad {
+  if (cached) return cached;
+  cached = tryLoad();
+  return cached;
+}
+
+function tryLoad(): XenAddonLoad {
+  if (process.env[XEN_ADDON_ENV] === 'absent' || !existsSync(XEN_ADDON_PATH)) {
+    return { ok: false, reason: XEN_ADDON_MISSING };
+  }
+  try {
+    const addon = createRequire(import.meta.url)(XEN_ADDON_PATH) as NativeXenAddon;
+    return { ok: true, addon };
+  } catch (e) {
+    // Typically libxenstore.so vanished since the build (package removed).
+    const why = e instanceof Error ? e.message.split('\n')[0] : String(e);
+    return {
+      ok: false,
+      reason:
+        `The Xen addon could not be loaded (${why}): install xenstore-utils and libxen-dev, ` +
+        'then run `npm run build:native`.',
+    };
+  }
+}
+
+/** Thrown by openXenStore/openXenCtrl when the addon is not there; `message` says what to do. */
+export class XenAddonUnavailableError extends Error {
+  readonly code = 'XEN_ADDON_UNAVAILABLE';
+  constructor(reason: string) {
+    super(reason);
+    this.name = 'XenAddonUnavailableError';
+  }
+}
+
+/** The addon, or throw XenAddonUnavailableError. */
+export function requireXenAddon(): NativeXenAddon {
+  const r = loadXenAddon();
+  if (!r.ok) throw new XenAddonUnavailableError(r.reason);
+  return r.addon;
+}

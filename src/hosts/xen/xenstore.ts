@@ -1,0 +1,323 @@
+// XenStore for memcoop: a promise API over the native libxenstore binding (native/), with
+// transactions retried on conflict and watches dispatched by token on the JS thread.
+import { requireXenAddon, type NativeXsHandle, type NativeXsPerm } from './addon.ts';
+
+/** XS_PERM_READ / XS_PERM_WRITE from xenstore_lib.h. */
+const XS_PERM_READ = 0x01;
+const XS_PERM_WRITE = 0x02;
+
+/** "No transaction" (XBT_NULL in xenstore.h). */
+const XBT_NULL = 0;
+
+/**
+ * Retries of a conflicting transaction before giving up. libxl retries without bound; a
+ * balancer should rather report a key that is being fought over. Conflicts on these daemons
+ * clear on the next attempt unless another writer keeps writing the same keys.
+ */
+export const DEFAULT_TX_MAX_RETRIES = 8;
+
+export type XsAccess = 'none' | 'read' | 'write' | 'both';
+
+/**
+ * A node's permissions in XenStore's order: the first entry names the owner, and its access is
+ * what every domain not listed gets; later entries grant access to particular domains.
+ */
+export interface XsPermission {
+  domid: number;
+  access: XsAccess;
+}
+
+/** A failed XenStore request: `code` is the errno name (ENOENT, EAGAIN, E2BIG, EACCES ...). */
+export class XenStoreError extends Error {
+  constructor(
+    message: string,
+    readonly code: string,
+    readonly op: string,
+    readonly path: string,
+    readonly errno?: number,
+  ) {
+    super(message);
+    this.name = 'XenStoreError';
+  }
+}
+
+export function isXenStoreError(e: unknown, code?: string): e is XenStoreError {
+  return e instanceof XenStoreError && (code === undefined || e.code === code);
+}
+
+/** Requests that can run inside a transaction as well as outside one. */
+export interface XsOps {
+  /** The value, or null when the node does not exist. */
+  read(path: string): Promise<string | null>;
+  write(path: string, value: string | Uint8Array): Promise<void>;
+  directory(path: string): Promise<string[]>;
+  mkdir(path: string): Promise<void>;
+  rm(path: string): Promise<void>;
+  getPermissions(path: string): Promise<XsPermission[]>;
+  setPermissions(path: string, perms: XsPermission[]): Promise<void>;
+}
+
+export type XsWatchCallback = (path: string, token: string) => void;
+
+export interface XsWatch {
+  readonly path: string;
+  readonly token: string;
+  /** Stops delivery at once, then removes the watch from xenstored. */
+  unwatch(): Promise<void>;
+  /** Keep the process alive while this watch is registered (the default). */
+  ref(): XsWatch;
+  /** Let the process exit even though this watch is registered. */
+  unref(): XsWatch;
+}
+
+export interface TransactionOptions {
+  /** Retries after an EAGAIN conflict; the last EAGAIN is thrown. */
+  maxRetries?: number;
+}
+
+export interface XenStore extends XsOps {
+  /**
+   * Runs fn inside a transaction and commits. A conflict (EAGAIN, at commit or from a request)
+   * aborts and runs fn again, up to maxRetries times; any other error aborts and is rethrown.
+   * fn may run more than once, so it must only do XenStore requests through `tx`.
+   */
+  transaction<T>(fn: (tx: XsOps, attempt: number) => Promise<T>, options?: TransactionOptions): Promise<T>;
+  /**
+   * Registers a watch; xenstored fires it once at once, then on every change at or below path.
+   * Tokens are unique per connection. Resolves once xenstored has accepted it.
+   */
+  watch(path: string, token: string, cb: XsWatchCallback): Promise<XsWatch>;
+  close(): Promise<void>;
+}
+
+export interface OpenXenStoreOptions {
+  /** A xenstored unix socket; sets XENSTORED_PATH for this open only. */
+  socketPath?: string;
+  /** Refuse to fall back to /dev/xen/xenbus. */
+  socketOnly?: boolean;
+  /**
+   * Called if the connection fails while watches are registered (xenstored gone). Without it the
+   * error is emitted as a process warning.
+   */
+  onWatchError?: (err: XenStoreError) => void;
+}
+
+/**
+ * Opens a XenStore connection. Rejects with XenAddonUnavailableError (one sentence naming what
+ * to install) when the addon is not built, or with XenStoreError (op 'open') if xenstored is not
+ * reachable.
+ */
+export async function openXenStore(options: OpenXenStoreOptions = {}): Promise<XenStore> {
+  const addon = requireXenAddon();
+  return new XenStoreConnection(addon.XsHandle, options);
+}
+
+function toXenStoreError(e: unknown): unknown {
+  if (e instanceof XenStoreError || typeof e !== 'object' || e === null) return e;
+  const { code, op, path, errno, message } = e as Record<string, unknown>;
+  if (typeof code !== 'string' || typeof op !== 'string') return e;
+  return new XenStoreError(
+    String(message),
+    code,
+    op,
+    typeof path === 'string' ? path : '',
+    typeof errno === 'number' ? errno : undefined,
+  );
+}
+
+async function call<T>(p: () => Promise<T>): Promise<T> {
+  try {
+    return await p();
+  } catch (e) {
+    throw toXenStoreError(e);
+  }
+}
+
+function toNativePerms(perms: XsPermission[]): NativeXsPerm[] {
+  return perms.map((p) => {
+    if (!Number.isInteger(p.domid) || p.domid < 0) throw new TypeError(`bad domid ${p.domid}`);
+    const bits =
+      (p.access === 'read' || p.access === 'both' ? XS_PERM_READ : 0) |
+      (p.access === 'write' || p.access === 'both' ? XS_PERM_WRITE : 0);
+    return { id: p.domid, perms: bits };
+  });
+}
+
+function fromNativePerms(perms: NativeXsPerm[]): XsPermission[] {
+  return perms.map(({ id, perms: bits }) => {
+    const r = (bits & XS_PERM_READ) !== 0;
+    const w = (bits & XS_PERM_WRITE) !== 0;
+    const access: XsAccess = r && w ? 'both' : r ? 'read' : w ? 'write' : 'none';
+    return { domid: id, access };
+  });
+}
+
+/** Requests bound to one transaction id (XBT_NULL for none). */
+class BoundOps implements XsOps {
+  constructor(
+    protected readonly h: NativeXsHandle,
+    private readonly tx: number,
+    private readonly check: (op: string, path: string) => void = () => {},
+  ) {}
+
+  async read(path: string): Promise<string | null> {
+    this.check('read', path);
+    try {
+      return (await this.h.read(this.tx, path)).toString('utf8');
+    } catch (e) {
+      const err = toXenStoreError(e);
+      if (isXenStoreError(err, 'ENOENT')) return null;
+      throw err;
+    }
+  }
+
+  write(path: string, value: string | Uint8Array): Promise<void> {
+    this.check('write', path);
+    const buf = typeof value === 'string' ? Buffer.from(value, 'utf8') : Buffer.from(value);
+    return call(() => this.h.write(this.tx, path, buf));
+  }
+
+  directory(path: string): Promise<string[]> {
+    this.check('directory', path);
+    return call(() => this.h.directory(this.tx, path));
+  }
+
+  mkdir(path: string): Promise<void> {
+    this.check('mkdir', path);
+    return call(() => this.h.mkdir(this.tx, path));
+  }
+
+  rm(path: string): Promise<void> {
+    this.check('rm', path);
+    return call(() => this.h.rm(this.tx, path));
+  }
+
+  async getPermissions(path: string): Promise<XsPermission[]> {
+    this.check('get_permissions', path);
+    return fromNativePerms(await call(() => this.h.getPermissions(this.tx, path)));
+  }
+
+  setPermissions(path: string, perms: XsPermission[]): Promise<void> {
+    this.check('set_permissions', path);
+    const native = toNativePerms(perms);
+    return call(() => this.h.setPermissions(this.tx, path, native));
+  }
+}
+
+interface WatchEntry {
+  path: string;
+  cb: XsWatchCallback;
+  refd: boolean;
+}
+
+class XenStoreConnection extends BoundOps implements XenStore {
+  private readonly watches = new Map<string, WatchEntry>();
+  private readonly onWatchError: (err: XenStoreError) => void;
+
+  constructor(
+    XsHandle: new (cb: (err: Error | null, path?: string, token?: string) => void) => NativeXsHandle,
+    options: OpenXenStoreOptions,
+  ) {
+    const h = new XsHandle((err, path, token) => this.dispatch(err, path, token));
+    try {
+      h.open(options.socketPath, options.socketOnly === true);
+    } catch (e) {
+      throw toXenStoreError(e);
+    }
+    super(h, XBT_NULL);
+    this.onWatchError =
+      options.onWatchError ?? ((err) => process.emitWarning(`xenstore watch: ${err.message}`, 'XenStoreWarning'));
+  }
+
+  async transaction<T>(
+    fn: (tx: XsOps, attempt: number) => Promise<T>,
+    options: TransactionOptions = {},
+  ): Promise<T> {
+    const maxRetries = options.maxRetries ?? DEFAULT_TX_MAX_RETRIES;
+    for (let attempt = 0; ; attempt++) {
+      const id = await call(() => this.h.transactionStart());
+      let open = true;
+      const ops = new BoundOps(this.h, id, (op, path) => {
+        if (!open) throw new XenStoreError(`xenstore ${op} ${path}: transaction already ended`, 'EINVAL', op, path);
+      });
+      let result: T;
+      try {
+        result = await fn(ops, attempt);
+      } catch (e) {
+        open = false;
+        await this.h.transactionEnd(id, true).catch(() => {}); // abort; the first error matters
+        if (isXenStoreError(e, 'EAGAIN') && attempt < maxRetries) continue;
+        throw e;
+      }
+      open = false;
+      try {
+        await call(() => this.h.transactionEnd(id, false));
+        return result;
+      } catch (e) {
+        if (isXenStoreError(e, 'EAGAIN') && attempt < maxRetries) continue;
+        throw e;
+      }
+    }
+  }
+
+  async watch(path: string, token: string, cb: XsWatchCallback): Promise<XsWatch> {
+    if (this.watches.has(token)) {
+      throw new XenStoreError(`xenstore watch ${path}: token ${token} already in use`, 'EEXIST', 'watch', path);
+    }
+    // Registered before asking xenstored, which sends the first event straight after accepting.
+    const entry: WatchEntry = { path, cb, refd: true };
+    this.watches.set(token, entry);
+    this.syncRef();
+    try {
+      await call(() => this.h.watch(path, token));
+    } catch (e) {
+      if (this.watches.get(token) === entry) this.watches.delete(token);
+      this.syncRef();
+      throw e;
+    }
+    const handle: XsWatch = {
+      path,
+      token,
+      unwatch: async () => {
+        if (this.watches.get(token) !== entry) return;
+        this.watches.delete(token);
+        this.syncRef();
+        await call(() => this.h.unwatch(path, token));
+      },
+      ref: () => {
+        entry.refd = true;
+        this.syncRef();
+        return handle;
+      },
+      unref: () => {
+        entry.refd = false;
+        this.syncRef();
+        return handle;
+      },
+    };
+    return handle;
+  }
+
+  async close(): Promise<void> {
+    this.watches.clear();
+    await this.h.close();
+  }
+
+  private syncRef(): void {
+    let any = false;
+    for (const w of this.watches.values()) any ||= w.refd;
+    this.h.setWatchRef(any);
+  }
+
+  private dispatch(err: Error | null, path: string | undefined, token: string | undefined): void {
+    if (err) {
+      const e = toXenStoreError(err);
+      this.onWatchError(e instanceof XenStoreError ? e : new XenStoreError(err.message, 'EIO', 'watch', ''));
+      return;
+    }
+    if (path === undefined || token === undefined) return;
+    const entry = this.watches.get(token);
+    if (!entry) return; // unwatched: late events are dropped
+    entry.cb(path, token);
+  }
+}
