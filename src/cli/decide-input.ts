@@ -1,0 +1,119 @@
+// Strict reading of `memcoop decide` input (untrusted JSON): every field checked and named on
+// error, unknown fields rejected, optional params filled from the policy's defaults.
+import { DEFAULT_PARAMS } from '../policy/decide.ts';
+import type { DecideInput, Dom0Input, GuestInput, PolicyParams } from '../policy/types.ts';
+import {
+  array,
+  boolean,
+  InputError,
+  integer,
+  noUnknownKeys,
+  number,
+  object,
+  optional,
+  required,
+  string,
+} from '../util/validate.ts';
+
+/** Upper bound on guests in one input: far beyond any host (Xen 4.17 caps domains at 32k). */
+const MAX_GUESTS = 100_000;
+/** 2^50 KiB = 1 EiB: no host is larger, and every sum of such values stays an exact double. */
+const MAX_KIB = 2 ** 50;
+
+const kib = (v: unknown, p: string) => integer(v, p, { min: 0, max: MAX_KIB });
+
+function fraction(v: unknown, p: string): number {
+  const x = number(v, p, { min: 0 });
+  if (x >= 1) throw new InputError(p, `must be < 1, got ${x}`);
+  return x;
+}
+
+function positive(v: unknown, p: string): number {
+  const x = number(v, p);
+  if (!(x > 0)) throw new InputError(p, `must be > 0, got ${x}`);
+  return x;
+}
+
+function ordered(o: { minKiB: number; maxKiB: number }, path: string): void {
+  if (o.minKiB > o.maxKiB) throw new InputError(`${path}.minKiB`, `must be <= maxKiB (${o.maxKiB}), got ${o.minKiB}`);
+}
+
+function readParams(v: unknown, path: string): PolicyParams {
+  const o = object(v, path);
+  noUnknownKeys(o, path, ['tau', 'eps', 'reserveKiB', 'upRatio', 'downRatio']);
+  return {
+    tau: optional(o, 'tau', path, fraction, DEFAULT_PARAMS.tau),
+    eps: optional(o, 'eps', path, (x, p) => number(x, p, { min: 0 }), DEFAULT_PARAMS.eps),
+    reserveKiB: optional(o, 'reserveKiB', path, kib, DEFAULT_PARAMS.reserveKiB),
+    upRatio: optional(o, 'upRatio', path, (x, p) => number(x, p, { min: 1 }), DEFAULT_PARAMS.upRatio),
+    downRatio: optional(o, 'downRatio', path, (x, p) => number(x, p, { min: 1 }), DEFAULT_PARAMS.downRatio),
+  };
+}
+
+function readDom0(v: unknown, path: string): Dom0Input {
+  const o = object(v, path);
+  noUnknownKeys(o, path, ['currentKiB', 'committedKiB', 'minKiB', 'maxKiB']);
+  const d = {
+    currentKiB: required(o, 'currentKiB', path, kib),
+    committedKiB: required(o, 'committedKiB', path, kib),
+    minKiB: required(o, 'minKiB', path, kib),
+    maxKiB: required(o, 'maxKiB', path, kib),
+  };
+  ordered(d, path);
+  return d;
+}
+
+const GUEST_KEYS = [
+  'id',
+  'minKiB',
+  'maxKiB',
+  'currentKiB',
+  'committedKiB',
+  'freeKiB',
+  'swapTotalKiB',
+  'swapFreeKiB',
+  'shares',
+  'agent',
+] as const;
+
+function readGuest(v: unknown, path: string): GuestInput {
+  const o = object(v, path);
+  noUnknownKeys(o, path, GUEST_KEYS);
+  const g: GuestInput = {
+    id: required(o, 'id', path, (x, p) => string(x, p, 128)),
+    minKiB: required(o, 'minKiB', path, kib),
+    maxKiB: required(o, 'maxKiB', path, kib),
+    currentKiB: required(o, 'currentKiB', path, kib),
+    committedKiB: required(o, 'committedKiB', path, kib),
+    freeKiB: required(o, 'freeKiB', path, kib),
+    swapTotalKiB: required(o, 'swapTotalKiB', path, kib),
+    swapFreeKiB: required(o, 'swapFreeKiB', path, kib),
+    shares: optional(o, 'shares', path, positive, 1),
+    agent: optional(o, 'agent', path, boolean, true),
+  };
+  ordered(g, path);
+  if (g.swapFreeKiB > g.swapTotalKiB) {
+    throw new InputError(`${path}.swapFreeKiB`, `must be <= swapTotalKiB (${g.swapTotalKiB}), got ${g.swapFreeKiB}`);
+  }
+  return g;
+}
+
+/** Parses and checks a decide input; throws InputError naming the first bad field. */
+export function readDecideInput(v: unknown): DecideInput {
+  const path = 'input';
+  const o = object(v, path);
+  noUnknownKeys(o, path, ['params', 'host', 'dom0', 'guests']);
+  const params = optional(o, 'params', path, readParams, { ...DEFAULT_PARAMS });
+  const hostObj = required(o, 'host', path, object);
+  noUnknownKeys(hostObj, `${path}.host`, ['freeKiB']);
+  const host = { freeKiB: required(hostObj, 'freeKiB', `${path}.host`, kib) };
+  const dom0 = required(o, 'dom0', path, readDom0);
+  const list = required(o, 'guests', path, (x, p) => array(x, p, MAX_GUESTS));
+  const guests = list.map((g, i) => readGuest(g, `${path}.guests[${i}]`));
+  const seen = new Set<string>();
+  guests.forEach((g, i) => {
+    if (seen.has(g.id)) throw new InputError(`${path}.guests[${i}].id`, `duplicate id ${JSON.stringify(g.id)}`);
+    seen.add(g.id);
+  });
+  return { params, host, dom0, guests };
+}

@@ -1,0 +1,84 @@
+// `memcoop decide [FILE]`: the policy once, as a command. JSON in (FILE, or stdin), JSON out.
+import { readFile } from 'node:fs/promises';
+import { decide } from '../policy/decide.ts';
+import { InputError } from '../util/validate.ts';
+import { readDecideInput } from './decide-input.ts';
+
+/** Input larger than this is refused: 100,000 guests at ~300 bytes each fits well inside. */
+const MAX_INPUT_BYTES = 64 * 1024 * 1024;
+
+export const HELP = `usage: memcoop decide [FILE]
+
+Runs memcoop's policy (Zhang et al. 2011: Dom0 first, self adjustment while memory is
+abundant, the equal idle-memory price balance when it is scarce) once and prints the decision.
+Reads JSON from FILE, or from standard input when no FILE is given:
+
+  {"params": {"tau", "eps", "reserveKiB", "upRatio", "downRatio"}   (optional, each optional)
+   "host":   {"freeKiB"},
+   "dom0":   {"currentKiB", "committedKiB", "minKiB", "maxKiB"},
+   "guests": [{"id", "minKiB", "maxKiB", "currentKiB", "committedKiB", "freeKiB",
+               "swapTotalKiB", "swapFreeKiB", "shares" (default 1), "agent" (default true)}]}
+
+Prints:
+
+  {"state": "abundant"|"scarce", "overcommitted": bool, "price": number|null,
+   "dom0": {"goalKiB", "targetKiB", "reclaimKiB"},
+   "guests": [{"id", "mode": "self"|"global"|"held", "goalKiB", "targetKiB"}]}
+
+goal: where the policy wants the domain; target: this tick's step toward it.
+Memory is in KiB. Exit status 2 on bad input, naming the field.`;
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of process.stdin) {
+    const b = chunk as Buffer;
+    size += b.length;
+    if (size > MAX_INPUT_BYTES) throw new InputError('input', `larger than ${MAX_INPUT_BYTES} bytes`);
+    chunks.push(b);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export async function run(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log(HELP);
+    return 0;
+  }
+  const unknown = argv.find((a) => a.startsWith('-') && a !== '-');
+  if (unknown !== undefined || argv.length > 1) {
+    console.error(`memcoop decide: ${unknown !== undefined ? `unknown option ${unknown}` : 'at most one FILE'}\n\n${HELP}`);
+    return 2;
+  }
+  const file = argv[0];
+  let text: string;
+  try {
+    if (file === undefined || file === '-') {
+      text = await readStdin();
+    } else {
+      text = await readFile(file, 'utf8');
+      if (text.length > MAX_INPUT_BYTES) throw new InputError('input', `larger than ${MAX_INPUT_BYTES} bytes`);
+    }
+  } catch (e) {
+    console.error(`memcoop decide: ${e instanceof Error ? e.message : String(e)}`);
+    return 2;
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (e) {
+    console.error(`memcoop decide: input is not JSON: ${e instanceof Error ? e.message : String(e)}`);
+    return 2;
+  }
+  try {
+    const input = readDecideInput(parsed);
+    console.log(JSON.stringify(decide(input), null, 2));
+    return 0;
+  } catch (e) {
+    if (e instanceof InputError) {
+      console.error(`memcoop decide: ${e.message}`);
+      return 2;
+    }
+    throw e;
+  }
+}
