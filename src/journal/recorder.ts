@@ -1,0 +1,24 @@
+// Records a running supervisor: every input goes to the journal first and only then to the
+// actor, so the journal holds everything the supervisor saw, in the order it saw it, and a
+// replay of it (replay.ts) makes the same decisions.
+import type { SupervisorInput } from '../machines/events.ts';
+import type { SupervisorActor } from '../machines/supervisor.ts';
+import type { JournalWriter } from './writer.ts';
+
+export interface Recorder {
+  /** Journals the input, then sends it. An input the journal refuses is not sent (it throws). */
+  send(input: SupervisorInput): void;
+  readonly actor: SupervisorActor;
+  readonly writer: JournalWriter;
+}
+
+export function createRecorder(actor: SupervisorActor, writer: JournalWriter): Recorder {
+  return {
+    actor,
+    writer,
+    send(input) {
+      writer.append(input);
+      actor.send(input);
+    },
+  };
+}
