@@ -6,6 +6,9 @@ import { createGuestMachine, guestStateName, participates, type GuestEvent, type
 import { MIB, assertPlainJson } from './harness.ts';
 
 const LIMITS = { silenceTicks: 3, stuckTicks: 2, stuckRetryTicks: 4, balloonSlackKiB: 1024 };
+/** Omit distributed over the union, so each event keeps its own fields. */
+type WithoutAt<E> = E extends unknown ? Omit<E, 'at'> : never;
+
 const INPUT: GuestInput = { id: 'vm1', domid: 7, minKiB: 128 * MIB, maxKiB: 1024 * MIB, currentKiB: 512 * MIB, shares: 1, limits: LIMITS };
 const REPORT = { committedKiB: 600 * MIB, freeKiB: 50 * MIB, swapTotalKiB: 0, swapFreeKiB: 0 };
 
@@ -14,7 +17,7 @@ function start() {
   const actor = createActor(createGuestMachine(), { input: INPUT, clock });
   actor.start();
   let at = 0;
-  const send = (e: Omit<GuestEvent, 'at'>) => {
+  const send = (e: WithoutAt<GuestEvent>) => {
     at += 1000;
     clock.set(at);
     actor.send({ ...e, at } as GuestEvent);
