@@ -1,0 +1,334 @@
+// The supervisor on a SimulatedClock, with the paper's policy unless a test says otherwise, and
+// effects recorded instead of written.
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { decide } from '../../../src/policy/decide.ts';
+import type { DecideInput, Decision, Policy } from '../../../src/policy/types.ts';
+import { guestSystemId } from '../../../src/machines/supervisor.ts';
+import { DOM0_ID } from '../../../src/machines/writes.ts';
+import { MIB, Run, assertPlainJson, capturingLogger, type Effect } from './harness.ts';
+
+const CONFIG = { silenceTicks: 3, stuckTicks: 3, stuckRetryTicks: 5, dom0: { minKiB: 256 * MIB, maxKiB: 2048 * MIB } };
+const DOM0 = { currentKiB: 512 * MIB, committedKiB: 512 * MIB };
+
+/** Two registered, reporting guests a (domid 1) and b (domid 2) at 512 MiB each. */
+function twoGuests(run: Run, prefs: [boolean, boolean] = [true, true]): void {
+  run.appear('a', 1);
+  run.appear('b', 2);
+  run.hello('a', prefs[0]);
+  run.hello('b', prefs[1]);
+}
+
+const modes = (effects: Effect[]) => effects.filter((e) => e.kind === 'mode').map((e) => e.kind === 'mode' && `${e.id}=${e.mode}`);
+
+describe('supervisor: the handshake', () => {
+  test("answers with the agent's preference and moves the guest there", () => {
+    const run = new Run({ config: CONFIG });
+    twoGuests(run, [true, false]);
+    assert.deepEqual(run.effects, [
+      { kind: 'mode', id: 'a', mode: 'self', protocol: 1 },
+      { kind: 'mode', id: 'b', mode: 'global', protocol: 1 },
+    ]);
+    assert.equal(run.state('a'), 'selfAdjusting');
+    assert.equal(run.state('b'), 'globallyControlled');
+    assert.deepEqual(run.handshakes.map((h) => [h.id, h.accepted, h.mode]), [['a', true, 'self'], ['b', true, 'global']]);
+  });
+
+  test('an unsupported protocol version leaves the guest unmanaged, told so, and logged', () => {
+    const cap = capturingLogger();
+    const run = new Run({ config: CONFIG, logger: cap.logger });
+    run.appear('a', 4);
+    run.hello('a', true, 2);
+    assert.equal(run.state('a'), 'unmanaged');
+    assert.deepEqual(run.effects, [{ kind: 'mode', id: 'a', mode: 'held', protocol: 1 }]);
+    const line = cap.lines.find((l) => String(l.msg).includes('unsupported protocol'));
+    assert.ok(line, 'a log line says why');
+    assert.equal(line.domid, 4);
+    assert.equal(line.protocol, 2);
+  });
+
+  test('from then on only the supervisor changes the mode', () => {
+    const run = new Run({ config: CONFIG });
+    twoGuests(run, [true, true]);
+    // Scarce: both want more than the host has free.
+    run.report('a', 900 * MIB);
+    run.report('b', 800 * MIB);
+    run.sample(0, DOM0, { a: 512 * MIB, b: 512 * MIB });
+    const before = run.effects.length;
+    run.tick();
+    assert.equal(run.decisions.at(-1)?.decision.state, 'scarce');
+    assert.deepEqual(modes(run.since(before)), ['a=global', 'b=global']);
+    assert.equal(run.state('a'), 'globallyControlled');
+    // The agent restarts and prefers self adjustment again: it is told the mode it has.
+    const hello = run.effects.length;
+    run.hello('a', true);
+    assert.deepEqual(run.since(hello), [{ kind: 'mode', id: 'a', mode: 'global', protocol: 1 }]);
+    assert.equal(run.state('a'), 'globallyControlled');
+    // Reports do not move it either; the next scarce tick leaves it where it is, with no mode write.
+    run.report('a', 100 * MIB);
+    assert.equal(run.state('a'), 'globallyControlled');
+    run.report('a', 900 * MIB);
+    run.report('b', 800 * MIB);
+    const quiet = run.effects.length;
+    run.sample(0, DOM0, { a: 512 * MIB, b: 512 * MIB });
+    run.tick();
+    assert.deepEqual(modes(run.since(quiet)), []);
+  });
+});
+
+describe('supervisor: each tick', () => {
+  test('a silent agent makes its guest unmanaged after silenceTicks; it is then held and told so', () => {
+    const seen: DecideInput[] = [];
+    const spy: Policy = (input) => (seen.push(input), decide(input));
+    const run = new Run({ config: CONFIG, policy: spy });
+    twoGuests(run);
+    for (let t = 0; t < CONFIG.silenceTicks; t++) {
+      run.report('a', 512 * MIB); // only a's agent reports (and a sits at its commit: no balloon moves)
+      run.sample(4096 * MIB, DOM0, { a: 512 * MIB, b: 512 * MIB });
+      run.tick();
+    }
+    assert.equal(run.state('a'), 'selfAdjusting');
+    assert.equal(run.state('b'), 'unmanaged');
+    const before = run.effects.length;
+    run.report('a', 512 * MIB);
+    run.tick();
+    assert.deepEqual(seen.at(-1)!.guests.map((g) => [g.id, g.agent]), [['a', true], ['b', false]]);
+    assert.equal(run.decisions.at(-1)!.decision.guests.find((g) => g.id === 'b')!.mode, 'held');
+    assert.deepEqual(modes(run.since(before)), ['b=held']);
+    assert.ok(!run.since(before).some((e) => e.kind === 'target' && e.id === 'b'), 'b was never managed: its target is left alone');
+    // Its agent comes back: managed again, in the mode it had, and told so on the next tick.
+    run.report('b', 512 * MIB);
+    assert.equal(run.state('b'), 'selfAdjusting');
+    const back = run.effects.length;
+    run.report('a', 512 * MIB);
+    run.tick();
+    assert.deepEqual(modes(run.since(back)), ['b=self']);
+  });
+
+  test('Dom0 first: when host free cannot cover Dom0, guests reclaim for it, shrinking', () => {
+    const cap = capturingLogger();
+    const run = new Run({ config: CONFIG, logger: cap.logger });
+    twoGuests(run, [true, false]);
+    run.report('a', 400 * MIB);
+    run.report('b', 400 * MIB);
+    run.sample(60 * MIB, { currentKiB: 512 * MIB, committedKiB: 900 * MIB }, { a: 512 * MIB, b: 512 * MIB });
+    const before = run.effects.length;
+    run.tick();
+    const d = run.decisions.at(-1)!.decision;
+    assert.ok(d.dom0.reclaimKiB > 0, 'the decision reclaims for Dom0');
+    assert.equal(run.state('a'), 'reclaimingForDom0');
+    assert.equal(run.state('b'), 'reclaimingForDom0');
+    const issued = run.since(before);
+    assert.deepEqual(modes(issued), ['a=reclaim', 'b=reclaim']);
+    for (const e of issued) if (e.kind === 'target' && e.id !== DOM0_ID) assert.ok(e.targetKiB < 512 * MIB, `${e.id} shrinks`);
+    assert.ok(cap.lines.some((l) => String(l.msg).startsWith('reclaiming memory from the guests for Dom0') && l.reclaimKiB === d.dom0.reclaimKiB));
+    // Dom0 got its memory (its commit is covered): the guests leave reclaim, by the supervisor's word.
+    run.report('a', 400 * MIB);
+    run.report('b', 400 * MIB);
+    run.sample(2048 * MIB, { currentKiB: 900 * MIB, committedKiB: 900 * MIB }, { a: 450 * MIB, b: 450 * MIB });
+    const after = run.effects.length;
+    run.tick();
+    assert.equal(run.decisions.at(-1)!.decision.dom0.reclaimKiB, 0);
+    assert.equal(run.state('a'), 'selfAdjusting');
+    assert.deepEqual(modes(run.since(after)), ['a=self', 'b=self']);
+  });
+
+  test('every tick issues decreases before increases (checked over a closed loop)', () => {
+    const run = new Run({ config: CONFIG });
+    const ids = ['a', 'b', 'c', 'd'];
+    ids.forEach((id, i) => run.appear(id, i + 1, { currentKiB: 400 * MIB }));
+    ids.forEach((id) => run.hello(id, true));
+    // The test plays the host: each written target lands by the next sample (an ideal balloon).
+    const alloc: Record<string, number> = Object.fromEntries(ids.map((id) => [id, 400 * MIB]));
+    let dom0 = 512 * MIB;
+    const total = 4096 * MIB;
+    const wants = (t: number): Record<string, number> => ({
+      a: (t % 6 < 3 ? 900 : 200) * MIB, // working sets that swap places every three ticks
+      b: (t % 6 < 3 ? 200 : 900) * MIB,
+      c: 600 * MIB,
+      d: (300 + 50 * t) * MIB,
+    });
+    let mixedTicks = 0;
+    for (let t = 0; t < 24; t++) {
+      const w = wants(t);
+      ids.forEach((id) => run.report(id, w[id]!, 16 * MIB));
+      const used = dom0 + ids.reduce((s, id) => s + alloc[id]!, 0);
+      run.sample(total - used, { currentKiB: dom0, committedKiB: 600 * MIB }, { ...alloc });
+      const before = run.effects.length;
+      run.tick();
+      const targets = run.since(before).filter((e) => e.kind === 'target');
+      const writes = run.decisions.at(-1)!.writes.filter((e) => e.kind === 'target');
+      assert.deepEqual(targets.map((e) => [e.id, e.targetKiB]), writes.map((e) => [e.id, e.targetKiB]), 'effects issued as the decision says');
+      const dirs = writes.map((e) => Math.sign(e.targetKiB - e.fromKiB));
+      const firstUp = dirs.indexOf(1);
+      const lastDown = dirs.lastIndexOf(-1);
+      if (firstUp >= 0 && lastDown >= 0) {
+        mixedTicks++;
+        assert.ok(lastDown < firstUp, `tick ${t}: decreases first, got ${JSON.stringify(writes)}`);
+      }
+      for (const e of writes) if (e.kind === 'target') e.id === DOM0_ID ? (dom0 = e.targetKiB) : (alloc[e.id] = e.targetKiB);
+      assert.ok(dom0 + ids.reduce((s, id) => s + alloc[id]!, 0) <= total, `tick ${t}: never more handed out than the host has`);
+    }
+    assert.ok(mixedTicks >= 3, `the loop must exercise ticks with both directions (got ${mixedTicks})`);
+  });
+
+  test('the order holds whatever order the policy lists guests in', () => {
+    // A stand-in policy that lists the increase first: the supervisor, not the policy, orders writes.
+    const scripted: Policy = (input): Decision => ({
+      state: 'scarce',
+      overcommitted: false,
+      price: 1,
+      dom0: { goalKiB: input.dom0.currentKiB, targetKiB: input.dom0.currentKiB, reclaimKiB: 0 },
+      guests: [
+        { id: 'a', mode: 'global', goalKiB: 600 * MIB, targetKiB: 600 * MIB },
+        { id: 'b', mode: 'global', goalKiB: 400 * MIB, targetKiB: 400 * MIB },
+      ],
+    });
+    const run = new Run({ config: CONFIG, policy: scripted });
+    twoGuests(run);
+    run.report('a', 600 * MIB);
+    run.report('b', 400 * MIB);
+    run.sample(0, DOM0, { a: 512 * MIB, b: 512 * MIB });
+    const before = run.effects.length;
+    run.tick();
+    assert.deepEqual(
+      run.since(before).filter((e) => e.kind === 'target').map((e) => e.kind === 'target' && `${e.id}=${e.targetKiB / MIB}`),
+      ['b=400', 'dom0=512', 'a=600'],
+    );
+  });
+
+  test('a balloon that will not move is stuck: left out of the balance and held where it is', () => {
+    const seen: DecideInput[] = [];
+    const spy: Policy = (input) => (seen.push(input), decide(input));
+    const run = new Run({ config: CONFIG, policy: spy });
+    twoGuests(run);
+    // a wants to grow; the host has room; its balloon never moves (the sample keeps saying 512).
+    for (let t = 0; t < CONFIG.stuckTicks + 1; t++) {
+      run.report('a', 900 * MIB);
+      run.report('b', 512 * MIB);
+      run.sample(2048 * MIB, DOM0, { a: 512 * MIB, b: 512 * MIB });
+      run.tick();
+    }
+    assert.equal(run.state('a'), 'stuck');
+    assert.equal(run.state('b'), 'selfAdjusting');
+    const before = run.effects.length;
+    run.report('a', 900 * MIB);
+    run.report('b', 512 * MIB);
+    run.tick();
+    assert.deepEqual(seen.at(-1)!.guests.map((g) => [g.id, g.agent]), [['a', false], ['b', true]]);
+    assert.deepEqual(
+      run.since(before).filter((e) => e.id === 'a'),
+      [
+        { kind: 'mode', id: 'a', mode: 'held', protocol: 1 },
+        { kind: 'target', id: 'a', targetKiB: 512 * MIB }, // stop asking for what does not come
+      ],
+    );
+  });
+
+  test('a failed target write is re-issued on the next tick', () => {
+    const run = new Run({ config: CONFIG });
+    twoGuests(run);
+    run.report('a', 700 * MIB);
+    run.report('b', 300 * MIB);
+    run.sample(2048 * MIB, DOM0, { a: 512 * MIB, b: 512 * MIB });
+    run.tick();
+    const aTarget = run.decisions.at(-1)!.decision.guests.find((g) => g.id === 'a')!.targetKiB;
+    run.send({ type: 'effect.failed', at: run.now + 1, id: 'a', effect: 'setTarget', error: 'EAGAIN' });
+    run.send({ type: 'effect.failed', at: run.now + 1, id: DOM0_ID, effect: 'setTarget', error: 'EAGAIN' });
+    run.report('a', 700 * MIB);
+    run.report('b', 300 * MIB);
+    const before = run.effects.length;
+    run.tick(); // nothing has moved: same decision, but a's and Dom0's targets go out again
+    const again = run.since(before).filter((e) => e.kind === 'target');
+    assert.ok(again.some((e) => e.id === 'a' && e.targetKiB === aTarget), 'a re-issued');
+    assert.ok(again.some((e) => e.id === DOM0_ID), 'Dom0 re-issued');
+    assert.ok(!again.some((e) => e.id === 'b'), 'b unchanged: not re-issued');
+  });
+});
+
+describe('supervisor: guests coming and going, and bad input', () => {
+  test('a guest leaving stops its machine and frees its child', () => {
+    const run = new Run({ config: CONFIG });
+    twoGuests(run);
+    assert.ok(run.actor.system.get(guestSystemId('a')));
+    run.left('a');
+    assert.equal(run.actor.system.get(guestSystemId('a')), undefined);
+    assert.deepEqual(Object.keys(run.actor.getSnapshot().children), [guestSystemId('b')]);
+    assert.deepEqual(run.actor.getSnapshot().context.guestIds, ['b']);
+    // Late inputs for it are ignored; the same id may come back as a new guest.
+    const before = run.effects.length;
+    run.report('a', 100 * MIB);
+    run.hello('a', true);
+    run.send({ type: 'effect.failed', at: run.now + 1, id: 'a', effect: 'setMode', error: 'ENOENT' });
+    run.left('a');
+    assert.deepEqual(run.since(before), []);
+    run.appear('a', 9);
+    assert.equal(run.state('a'), 'registering');
+    assert.equal(run.guest('a')!.context.domid, 9);
+  });
+
+  test('a duplicate guest.appeared, unknown ids, and Dom0 id do not disturb anything', () => {
+    const cap = capturingLogger();
+    const run = new Run({ config: CONFIG, logger: cap.logger });
+    run.appear('a', 1);
+    run.appear('a', 5, { minKiB: 1 * MIB });
+    assert.equal(run.guest('a')!.context.domid, 1);
+    assert.equal(run.guest('a')!.context.minKiB, 128 * MIB);
+    run.appear(DOM0_ID, 0);
+    assert.equal(run.guest(DOM0_ID), undefined);
+    run.report('nobody', 1);
+    run.hello('nobody', true);
+    run.sample(1024 * MIB, DOM0, { a: 512 * MIB, nobody: 1 });
+    run.tick();
+    assert.equal(run.actor.getSnapshot().status, 'active');
+    assert.equal(run.decisions.length, 1);
+    assert.ok(cap.lines.some((l) => l.level === 40 && String(l.msg).includes('already known')));
+  });
+
+  test('no sample yet: no decision; a policy that throws costs one tick, not the daemon', () => {
+    let fail = true;
+    const flaky: Policy = (input) => {
+      if (fail) throw new Error('policy bug');
+      return decide(input);
+    };
+    const cap = capturingLogger();
+    const run = new Run({ config: CONFIG, policy: flaky, logger: cap.logger });
+    twoGuests(run);
+    run.tick();
+    assert.equal(run.decisions.length, 0);
+    run.sample(1024 * MIB, DOM0, { a: 512 * MIB, b: 512 * MIB });
+    run.tick();
+    assert.equal(run.decisions.length, 0);
+    assert.ok(cap.lines.some((l) => l.level === 50 && l.error === 'policy bug'));
+    fail = false;
+    run.tick();
+    assert.equal(run.decisions.length, 1);
+    assert.equal(run.actor.getSnapshot().status, 'active');
+  });
+
+  test('the persisted snapshot is plain JSON, children included', () => {
+    const run = new Run({ config: CONFIG });
+    twoGuests(run);
+    run.report('a', 700 * MIB);
+    run.sample(1024 * MIB, DOM0, { a: 512 * MIB, b: 512 * MIB });
+    run.tick();
+    const p = run.actor.getPersistedSnapshot() as unknown as { children: Record<string, unknown> };
+    assertPlainJson(p);
+    assert.deepEqual(Object.keys(p.children).sort(), [guestSystemId('a'), guestSystemId('b')]);
+  });
+
+  test('nothing in the machines or the replay reads the wall clock', () => {
+    const root = join(import.meta.dirname, '../../../src');
+    const files = [
+      ...readdirSync(join(root, 'machines')).map((f) => join(root, 'machines', f)),
+      join(root, 'journal', 'replay.ts'),
+      join(root, 'journal', 'recorder.ts'),
+    ];
+    for (const f of files) {
+      const code = readFileSync(f, 'utf8').replace(/\/\/.*$/gm, '');
+      assert.doesNotMatch(code, /Date\.now|performance\.now|new Date\(|hrtime/, f);
+    }
+  });
+});
