@@ -1,0 +1,186 @@
+// Record and replay: a run of the real supervisor (paper's policy, recording effects, the test
+// playing an ideal-balloon host) is journaled through createRecorder + JournalWriter; replaying
+// the file gives the same decisions and the same final persisted snapshot. Also `memcoop replay`
+// as a real process.
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { createActor } from 'xstate';
+import { readJournalFile } from '../../src/journal/format.ts';
+import { JournalWriter } from '../../src/journal/writer.ts';
+import { createRecorder } from '../../src/journal/recorder.ts';
+import { replay } from '../../src/journal/replay.ts';
+import { parseSupervisorConfig } from '../../src/machines/config.ts';
+import type { SupervisorInput } from '../../src/machines/events.ts';
+import { createSupervisorMachine } from '../../src/machines/supervisor.ts';
+import { DOM0_ID, type DecisionEvent, type Write } from '../../src/machines/writes.ts';
+
+const MIB = 1024;
+const TICK_MS = 1000;
+const HOST_KIB = 2560 * MIB;
+const ROOT = join(import.meta.dirname, '../..');
+
+interface Recorded {
+  file: string;
+  decisions: DecisionEvent[];
+  /** Effects issued during each tick, keyed by the tick's `at`. */
+  tickEffects: Map<number, Write[]>;
+  snapshot: unknown;
+  inputs: number;
+}
+
+/** A scripted three-to-four-guest run with a host the test plays (targets land by the next sample). */
+function recordRun(file: string): Recorded {
+  const config = parseSupervisorConfig({ silenceTicks: 4, stuckTicks: 3, dom0: { minKiB: 256 * MIB, maxKiB: 2048 * MIB } });
+  const tickEffects = new Map<number, Write[]>();
+  let now = 1_700_000_000_000; // an arbitrary epoch: the shell's clock, only ever seen as `at`
+  const pending: { id: string; targetKiB: number }[] = [];
+  const machine = createSupervisorMachine().provide({
+    actions: {
+      writeTarget: (_, p) => {
+        pending.push(p);
+        const list = tickEffects.get(now) ?? [];
+        list.push({ kind: 'target', ...p, fromKiB: -1 });
+        tickEffects.set(now, list);
+      },
+      writeMode: (_, p) => {
+        const list = tickEffects.get(now) ?? [];
+        list.push({ kind: 'mode', ...p });
+        tickEffects.set(now, list);
+      },
+    },
+  });
+  const actor = createActor(machine, { input: config }); // the default clock: the machine never reads it
+  const decisions: DecisionEvent[] = [];
+  actor.on('decision', (e) => void decisions.push(e));
+  actor.start();
+  const writer = JournalWriter.open(file, { startedAt: now, config });
+  const rec = createRecorder(actor, writer);
+  const send = (e: Omit<SupervisorInput, 'at'>, dt = 1) => {
+    now += dt;
+    rec.send({ ...e, at: now } as SupervisorInput);
+  };
+
+  const alloc: Record<string, number> = {};
+  let dom0 = 512 * MIB;
+  const appear = (id: string, domid: number, kib: number) => {
+    alloc[id] = kib;
+    send({ type: 'guest.appeared', id, domid, minKiB: 128 * MIB, maxKiB: 1536 * MIB, currentKiB: kib, shares: 1 } as never);
+  };
+  appear('web', 1, 512 * MIB);
+  appear('db', 2, 768 * MIB);
+  appear('batch', 3, 384 * MIB);
+  send({ type: 'agent.hello', id: 'web', protocol: 1, selfAdjust: true } as never);
+  send({ type: 'agent.hello', id: 'db', protocol: 1, selfAdjust: false } as never);
+  send({ type: 'agent.hello', id: 'batch', protocol: 3, selfAdjust: true } as never); // refused
+
+  for (let t = 0; t < 40; t++) {
+    // Working sets: web grows then shrinks, db steady, a Dom0 burst in the middle.
+    const web = (t < 20 ? 400 + 40 * t : 1200 - 40 * (t - 20)) * MIB;
+    const dom0Commit = (t >= 15 && t < 22 ? 1200 : 600) * MIB;
+    if (t === 10) send({ type: 'agent.report', id: 'nobody', committedKiB: 1, freeKiB: 1, swapTotalKiB: 0, swapFreeKiB: 0 } as never);
+    if (t === 12) appear('late', 4, 256 * MIB);
+    if (t === 13) send({ type: 'agent.hello', id: 'late', protocol: 1, selfAdjust: true } as never);
+    if (t === 30) {
+      send({ type: 'guest.left', id: 'db' } as never);
+      delete alloc['db'];
+    }
+    send({ type: 'agent.report', id: 'web', committedKiB: web, freeKiB: 20 * MIB, swapTotalKiB: 512 * MIB, swapFreeKiB: (t % 7) * 64 * MIB } as never);
+    if (alloc['db'] !== undefined && t % 9 !== 8) {
+      send({ type: 'agent.report', id: 'db', committedKiB: 700 * MIB, freeKiB: 100 * MIB, swapTotalKiB: 0, swapFreeKiB: 0 } as never);
+    }
+    if (t >= 13) send({ type: 'agent.report', id: 'late', committedKiB: 500 * MIB, freeKiB: 10 * MIB, swapTotalKiB: 0, swapFreeKiB: 0 } as never);
+    // The host: last tick's targets have landed, except one write that failed.
+    for (const w of pending.splice(0)) {
+      if (t === 25 && w.id === 'web') {
+        send({ type: 'effect.failed', id: 'web', effect: 'setTarget', error: 'EAGAIN (test host)' } as never);
+        continue;
+      }
+      if (w.id === DOM0_ID) dom0 = w.targetKiB;
+      else if (alloc[w.id] !== undefined) alloc[w.id] = w.targetKiB;
+    }
+    const used = dom0 + Object.values(alloc).reduce((s, x) => s + x, 0);
+    send({ type: 'host.sample', freeKiB: Math.max(0, HOST_KIB - used), dom0: { currentKiB: dom0, committedKiB: dom0Commit }, allocations: { ...alloc } } as never);
+    now = (Math.floor(now / TICK_MS) + 1) * TICK_MS;
+    send({ type: 'tick' } as never, 0);
+  }
+  writer.close();
+  const snapshot = JSON.parse(JSON.stringify(actor.getPersistedSnapshot())) as unknown;
+  actor.stop();
+  return { file, decisions, tickEffects, snapshot, inputs: writer.appended };
+}
+
+describe('journal record and replay', () => {
+  let dir: string;
+  let rec: Recorded;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'memcoop-replay-'));
+    rec = recordRun(join(dir, 'run.jsonl'));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  test('the recorded run is not trivial', () => {
+    assert.equal(rec.decisions.length, 40);
+    const states = new Set(rec.decisions.map((d) => d.decision.state));
+    assert.ok(states.has('abundant') && states.has('scarce'), `both states seen: ${[...states]}`);
+    assert.ok(rec.decisions.some((d) => d.decision.dom0.reclaimKiB > 0), 'a Dom0 reclaim happens');
+    assert.ok(rec.decisions.filter((d) => d.writes.some((w) => w.kind === 'target')).length > 20, 'targets move');
+  });
+
+  test('what each tick emitted is what it issued', () => {
+    for (const d of rec.decisions) {
+      const issued = (rec.tickEffects.get(d.at) ?? []).map((w) => (w.kind === 'target' ? { ...w, fromKiB: 0 } : w));
+      assert.deepEqual(issued, d.writes.map((w) => (w.kind === 'target' ? { ...w, fromKiB: 0 } : w)), `tick at ${d.at}`);
+    }
+  });
+
+  test('replaying the file gives the same decisions and the same final snapshot', async () => {
+    const journal = await readJournalFile(rec.file);
+    assert.equal(journal.inputs.length, rec.inputs);
+    const out = replay(journal.header, journal.inputs);
+    assert.deepEqual(out.decisions, rec.decisions);
+    assert.deepEqual(out.finalSnapshot, rec.snapshot);
+  });
+
+  test('a journal changed by one report replays to different decisions', async () => {
+    const journal = await readJournalFile(rec.file);
+    const i = journal.inputs.findIndex((e) => e.type === 'agent.report' && e.id === 'web' && e.at > journal.inputs[0]!.at + 20 * TICK_MS);
+    const changed = journal.inputs.map((e, k) => (k === i && e.type === 'agent.report' ? { ...e, committedKiB: e.committedKiB + 300 * MIB, freeKiB: e.freeKiB + 200 * MIB } : e));
+    const out = replay(journal.header, changed);
+    assert.notDeepEqual(out.decisions, rec.decisions);
+  });
+
+  test('memcoop replay prints a line per decision, or the decisions as JSON', () => {
+    const bin = join(ROOT, 'bin/memcoop.mjs');
+    const text = spawnSync(process.execPath, [bin, 'replay', rec.file], { encoding: 'utf8', cwd: ROOT });
+    assert.equal(text.status, 0, text.stderr);
+    const lines = text.stdout.trimEnd().split('\n');
+    assert.equal(lines.length, rec.decisions.length);
+    assert.match(lines[0]!, /^t=\d+ {2}(abundant|scarce)/);
+    assert.ok(lines.some((l) => l.includes('web=') && l.includes('dom0=')));
+    const json = spawnSync(process.execPath, [bin, 'replay', rec.file, '--json'], { encoding: 'utf8', cwd: ROOT });
+    assert.equal(json.status, 0, json.stderr);
+    const parsed = json.stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as DecisionEvent);
+    assert.deepEqual(parsed, rec.decisions);
+  });
+
+  test('memcoop replay refuses a bad journal with its own error, exit 2', () => {
+    const bin = join(ROOT, 'bin/memcoop.mjs');
+    const lines = readFileSync(rec.file, 'utf8').split('\n');
+    lines[5] = lines[5]!.replace('"at":', '"at":"soon","was":');
+    const bad = join(dir, 'bad.jsonl');
+    writeFileSync(bad, lines.join('\n'));
+    const r = spawnSync(process.execPath, [bin, 'replay', bad], { encoding: 'utf8', cwd: ROOT });
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /bad\.jsonl line 6/);
+    assert.equal(r.stdout, '');
+    const missing = spawnSync(process.execPath, [bin, 'replay', join(dir, 'nope.jsonl')], { encoding: 'utf8', cwd: ROOT });
+    assert.equal(missing.status, 2);
+    assert.match(missing.stderr, /cannot read/);
+    const usage = spawnSync(process.execPath, [bin, 'replay'], { encoding: 'utf8', cwd: ROOT });
+    assert.equal(usage.status, 2);
+  });
+});
