@@ -131,6 +131,8 @@ function stalledThisTick(c: GuestContext): boolean {
   return moved <= 0;
 }
 
+const TICK_ACTIONS = [{ type: 'recordTick', params: { count: 'stall' } }, { type: 'logTarget' }] as const;
+
 export interface GuestMachineOptions {
   /** Parent logger; each guest logs through guestLogger(parent, domid). */
   logger?: Logger;
@@ -156,8 +158,10 @@ export function createGuestMachine(opts: GuestMachineOptions = {}) {
       events: {} as GuestEvent,
     },
     actions: {
-      storeReport: assign(({ event }) => (event.type === 'report' ? { report: event.report } : {})),
-      heardFromAgent: assign({ silentTicks: 0 }),
+      /** Keeps the report; `heard`: it also counts as the agent being alive (not while registering). */
+      storeReport: assign(({ event }, params: { heard: boolean }) =>
+        event.type === 'report' ? (params.heard ? { report: event.report, silentTicks: 0 } : { report: event.report }) : {},
+      ),
       storeAllocation: assign(({ event }) => (event.type === 'allocation' ? { currentKiB: event.currentKiB } : {})),
       acceptAgent: assign(({ event }) =>
         event.type === 'registered'
@@ -175,10 +179,13 @@ export function createGuestMachine(opts: GuestMachineOptions = {}) {
           ? { agentProtocol: event.protocol, writtenMode: 'held' as const, unmanagedReason: 'protocol' as const }
           : {},
       ),
-      /** Stall bookkeeping: before recordTick, which moves writtenTargetKiB and allocAtLastTick on. */
-      countStall: assign(({ context }) => ({ stalledTicks: stalledThisTick(context) ? context.stalledTicks + 1 : 0 })),
-      countStuck: assign(({ context }) => ({ stuckForTicks: context.stuckForTicks + 1 })),
-      recordTick: assign(({ context, event }) => {
+      /**
+       * One tick's bookkeeping, in one assign (a guest gets one of these every tick, so it is kept
+       * cheap): what was decided and written, the agent's silence, and the balloon's progress
+       * toward the target written before this tick (`count: 'stall'` while managed) or the time
+       * spent stuck (`count: 'stuck'`).
+       */
+      recordTick: assign(({ context, event }, params: { count: 'stall' | 'stuck' | 'none' }) => {
         if (event.type !== 'decided') return {};
         return {
           goalKiB: event.goalKiB,
@@ -188,6 +195,8 @@ export function createGuestMachine(opts: GuestMachineOptions = {}) {
           touched: context.touched || event.wroteTargetKiB !== null,
           silentTicks: Math.min(context.silentTicks + 1, context.limits.silenceTicks),
           allocAtLastTick: context.currentKiB,
+          stalledTicks: params.count === 'stall' && stalledThisTick(context) ? context.stalledTicks + 1 : 0,
+          stuckForTicks: params.count === 'stuck' ? context.stuckForTicks + 1 : context.stuckForTicks,
         };
       }),
       forgetFailedWrite: assign(({ event }) => {
@@ -267,11 +276,11 @@ export function createGuestMachine(opts: GuestMachineOptions = {}) {
     initial: 'registering',
     on: {
       allocation: { actions: 'storeAllocation' },
-      report: { actions: ['storeReport', 'heardFromAgent'] },
+      report: { actions: { type: 'storeReport', params: { heard: true } } },
       // An agent that says hello again (it restarted) is told the mode it already has.
       registered: { actions: ['acceptAgent', 'logRegistered'] },
       rejected: { target: '#guest.unmanaged', actions: ['rejectAgent', 'logRejected'] },
-      decided: { actions: ['recordTick', 'logTarget'] },
+      decided: { actions: [{ type: 'recordTick', params: { count: 'none' } }, 'logTarget'] },
       effectFailed: { actions: ['forgetFailedWrite', 'logEffectFailed'] },
       left: { target: '#guest.gone' },
     },
@@ -282,7 +291,7 @@ export function createGuestMachine(opts: GuestMachineOptions = {}) {
         always: { guard: 'silent', target: 'unmanaged', actions: { type: 'markUnmanaged', params: { reason: 'noAgent' } } },
         on: {
           // A report before the hello is kept, but only a hello ends the wait.
-          report: { actions: 'storeReport' },
+          report: { actions: { type: 'storeReport', params: { heard: false } } },
           registered: handshakeTransitions(),
         },
       },
@@ -318,7 +327,7 @@ export function createGuestMachine(opts: GuestMachineOptions = {}) {
           { guard: 'silent', target: 'unmanaged', actions: { type: 'markUnmanaged', params: { reason: 'silent' } } },
           { guard: 'retryDue', target: '#guest.managed.hist', actions: 'logRetry' },
         ],
-        on: { decided: { actions: ['countStuck', 'recordTick', 'logTarget'] } },
+        on: { decided: { actions: [{ type: 'recordTick', params: { count: 'stuck' } }, 'logTarget'] } },
       },
       /** No agent, a silent one, or one we cannot speak to: held where it is, counted as fully active. */
       unmanaged: {
@@ -328,9 +337,9 @@ export function createGuestMachine(opts: GuestMachineOptions = {}) {
             {
               guard: 'wasSilent',
               target: '#guest.managed.hist',
-              actions: ['storeReport', 'heardFromAgent', { type: 'markUnmanaged', params: { reason: null } }, 'logRevived'],
+              actions: [{ type: 'storeReport', params: { heard: true } }, { type: 'markUnmanaged', params: { reason: null } }, 'logRevived'],
             },
-            { actions: 'storeReport' },
+            { actions: { type: 'storeReport', params: { heard: false } } },
           ],
           registered: handshakeTransitions(),
         },
@@ -358,9 +367,9 @@ export function createGuestMachine(opts: GuestMachineOptions = {}) {
       ...MANAGED_STATES.filter((s) => s !== here).map((s) => ({
         guard: { type: 'decidedMode' as const, params: { mode: MODE_OF_MANAGED[s] } },
         target: s,
-        actions: ['countStall' as const, 'recordTick' as const, 'logTarget' as const],
+        actions: TICK_ACTIONS,
       })),
-      { actions: ['countStall' as const, 'recordTick' as const, 'logTarget' as const] },
+      { actions: TICK_ACTIONS },
     ];
   }
 }
