@@ -71,7 +71,7 @@ export function balance(guests: readonly BalanceGuest[], totalKiB: number, tau: 
  * over going to the others in the same proportion (water filling; s solves
  * sum min(H_i, Nt_i (1 + s)) = sum Nt + extra). Everyone at H_i when that is not enough room.
  */
-export function addBonus(nt: Float64Array, maxKiB: ArrayLike<number>, extraKiB: number): Float64Array {
+export function addBonus(nt: Float64Array, maxKiB: Float64Array, extraKiB: number): Float64Array {
   const n = nt.length;
   if (extraKiB <= 0) return nt;
   let sumNt = 0;

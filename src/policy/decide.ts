@@ -104,7 +104,7 @@ export const decide: Policy = (input: DecideInput): Decision => {
     } else {
       const { nt, t } = balance(managed, M, tau, eps);
       if (t !== null && t !== 0) price = 1 / t;
-      const maxes = managed.map((m) => m.maxKiB);
+      const maxes = Float64Array.from(managed, (m) => m.maxKiB);
       const withBonus = addBonus(nt, maxes, extra);
       let sumH = 0;
       for (const h of maxes) sumH += h;
@@ -131,18 +131,21 @@ export const decide: Policy = (input: DecideInput): Decision => {
   const steps = managed.map((m, k) => stepToward(m.currentKiB, goals[k]!, upRatio, downRatio));
   const wanted = steps.map((s, k) => Math.max(0, s - managed[k]!.currentKiB));
   const grants = shareIncreases(wanted, budget);
-  const targets = steps.map((s, k) => (wanted[k]! > 0 ? managed[k]!.currentKiB + grants[k]! : s));
 
   const mode = abundant ? 'self' : 'global';
-  const guests: GuestDecision[] = input.guests.map((g) => ({
-    id: g.id,
-    mode: 'held',
-    goalKiB: g.currentKiB,
-    targetKiB: g.currentKiB,
-  }));
-  managed.forEach((m, k) => {
-    guests[m.index] = { id: input.guests[m.index]!.id, mode, goalKiB: goals[k]!, targetKiB: targets[k]! };
-  });
+  const guests: GuestDecision[] = new Array(input.guests.length);
+  let k = 0; // managed[] is in input order
+  for (let i = 0; i < input.guests.length; i++) {
+    const g = input.guests[i]!;
+    const m = managed[k];
+    if (m !== undefined && m.index === i) {
+      const targetKiB = wanted[k]! > 0 ? m.currentKiB + grants[k]! : steps[k]!;
+      guests[i] = { id: g.id, mode, goalKiB: goals[k]!, targetKiB };
+      k++;
+    } else {
+      guests[i] = { id: g.id, mode: 'held', goalKiB: g.currentKiB, targetKiB: g.currentKiB };
+    }
+  }
 
   return {
     state: abundant ? 'abundant' : 'scarce',

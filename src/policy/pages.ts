@@ -85,11 +85,22 @@ export function roundPagesExact(
 /** Indices sorted by ascending remainder (values[i] - floors[i]) in pages. */
 function orderByRemainder(values: ArrayLike<number>, floors: ArrayLike<number>): ArrayLike<number> {
   const n = values.length;
+  const frac = new Float64Array(n);
+  for (let i = 0; i < n; i++) frac[i] = (values[i]! - floors[i]!) / PAGE_KIB;
+  return orderByFraction(frac);
+}
+
+/**
+ * Indices ordered by ascending fraction (values in [0, 1), clamped into it); equal fractions
+ * (to 2^-32) in ascending index order. Numeric Float64Array sort of packed keys, no comparator.
+ */
+export function orderByFraction(frac: Float64Array): ArrayLike<number> {
+  const n = frac.length;
   if (n < INDEX_LIMIT) {
     const keys = new Float64Array(n);
     for (let i = 0; i < n; i++) {
-      const frac = clamp((values[i]! - floors[i]!) / PAGE_KIB, 0, 1 - 1 / FRACTION_BITS);
-      keys[i] = Math.floor(frac * FRACTION_BITS) * INDEX_LIMIT + i;
+      const f = clamp(frac[i]!, 0, 1 - 1 / FRACTION_BITS);
+      keys[i] = Math.floor(f * FRACTION_BITS) * INDEX_LIMIT + i;
     }
     keys.sort();
     const order = new Uint32Array(n);
@@ -97,6 +108,5 @@ function orderByRemainder(values: ArrayLike<number>, floors: ArrayLike<number>):
     return order;
   }
   const idx = Array.from({ length: n }, (_, i) => i);
-  const rem = (i: number) => values[i]! - floors[i]!;
-  return idx.sort((a, b) => rem(a) - rem(b) || a - b);
+  return idx.sort((a, b) => frac[a]! - frac[b]! || a - b);
 }

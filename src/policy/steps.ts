@@ -1,6 +1,6 @@
 // Algorithm 2's steps toward a goal, the two-phase rule for increases, and the order in which
 // a tick's targets are written.
-import { PAGE_KIB, pageDown } from './pages.ts';
+import { orderByFraction, PAGE_KIB, pageDown } from './pages.ts';
 
 /**
  * One tick toward the goal: up by (goal - N) / upRatio, down by (N - goal) / downRatio, as a
@@ -21,7 +21,7 @@ export function stepToward(currentKiB: number, goalKiB: number, upRatio: number,
 /**
  * Shares budgetKiB (a page multiple) among wanted increases (page multiples) so that nobody
  * gets more than they want and the grants sum to min(budget, sum wanted): proportional to
- * what each wants, whole pages, odd pages by largest remainder (ties: lower index).
+ * what each wants, whole pages, odd pages by largest remainder (ties: the later index).
  * Deterministic; O(n log n) only when the budget falls short.
  */
 export function shareIncreases(wantedKiB: readonly number[], budgetKiB: number): number[] {
@@ -42,9 +42,9 @@ export function shareIncreases(wantedKiB: readonly number[], budgetKiB: number):
   }
   let left = budgetPages - given;
   if (left > 0) {
-    const idx = Array.from({ length: n }, (_, i) => i).sort((a, b) => rem[b]! - rem[a]! || a - b);
-    for (const i of idx) {
-      if (left === 0) break;
+    const order = orderByFraction(rem);
+    for (let k = n - 1; k >= 0 && left > 0; k--) {
+      const i = order[k]!;
       if ((grants[i]! + 1) * PAGE_KIB <= wantedKiB[i]!) {
         grants[i]!++;
         left--;
