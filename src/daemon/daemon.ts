@@ -1,0 +1,112 @@
+// The imperative shell: a Host's events and the tick become the supervisor's inputs (streams),
+// each input is journaled and then sent (recorder), and the supervisor's named effects are run
+// against the host. A failed effect comes back as an `effect.failed` input, journaled like any
+// other, so a replay sees the same failures.
+import { Subject, asyncScheduler, type Observable, type SchedulerLike, type Subscription } from 'rxjs';
+import { createActor } from 'xstate';
+import type { Host } from '../hosts/host.ts';
+import type { Logger } from '../log/logger.ts';
+import type { SupervisorConfig } from '../machines/config.ts';
+import type { EffectFailed, SupervisorInput } from '../machines/events.ts';
+import { createSupervisorMachine, type SupervisorActor } from '../machines/supervisor.ts';
+import type { DecisionEvent, HandshakeEvent } from '../machines/writes.ts';
+import type { Policy } from '../policy/types.ts';
+import { supervisorInputs, type InputStreamOptions } from '../streams/inputs.ts';
+import { JournalWriter } from '../journal/writer.ts';
+import { createRecorder } from '../journal/recorder.ts';
+
+/** An effect's error text is cut to this before it enters the journal (format.ts bounds it too). */
+const MAX_EFFECT_ERROR_CHARS = 200;
+
+export interface DaemonOptions {
+  host: Host;
+  config: SupervisorConfig;
+  logger: Logger;
+  /** Default: the paper's policy. */
+  policy?: Policy;
+  /** Where to record every input (JSONL); none when absent. */
+  journalPath?: string;
+  /** The shell's clock for ticks, rate limits and effect failures (the simulator passes its virtual one). */
+  scheduler?: SchedulerLike;
+  tickMs?: number;
+  smoothing?: InputStreamOptions['smoothing'];
+}
+
+export interface Daemon {
+  readonly actor: SupervisorActor;
+  readonly decisions$: Observable<DecisionEvent>;
+  readonly handshakes$: Observable<HandshakeEvent>;
+  /** Inputs as they reach the supervisor (after the journal took them). */
+  readonly inputs$: Observable<SupervisorInput>;
+  readonly journal: JournalWriter | null;
+  /** Stops the inputs, the actor, the journal and the host. */
+  stop(): Promise<void>;
+}
+
+export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
+  const { host, config, logger } = opts;
+  const scheduler = opts.scheduler ?? asyncScheduler;
+  const effects$ = new Subject<EffectFailed>();
+  const decisions$ = new Subject<DecisionEvent>();
+  const handshakes$ = new Subject<HandshakeEvent>();
+  const inputs$ = new Subject<SupervisorInput>();
+
+  const failed = (id: string, effect: EffectFailed['effect']) => (err: unknown) => {
+    const error = (err instanceof Error ? err.message : String(err)).slice(0, MAX_EFFECT_ERROR_CHARS) || 'unknown error';
+    logger.warn({ effect, error }, `${effect} failed`);
+    effects$.next({ type: 'effect.failed', at: scheduler.now(), id, effect, error });
+  };
+
+  const machine = createSupervisorMachine({ ...(opts.policy ? { policy: opts.policy } : {}), logger }).provide({
+    actions: {
+      writeTarget: (_, { id, targetKiB }) => {
+        host.setTarget(id, targetKiB).catch(failed(id, 'setTarget'));
+      },
+      writeMode: (_, { id, mode, protocol }) => {
+        host.setMode(id, mode, protocol).catch(failed(id, 'setMode'));
+      },
+    },
+  });
+  const actor = createActor(machine, { input: config });
+  actor.on('decision', (e) => decisions$.next(e));
+  actor.on('handshake', (e) => handshakes$.next(e));
+  actor.start();
+
+  const journal = opts.journalPath ? JournalWriter.open(opts.journalPath, { startedAt: scheduler.now(), config }) : null;
+  // Journal first: what the supervisor saw is exactly what a replay will see.
+  const send = journal ? createRecorder(actor, journal).send : (input: SupervisorInput) => actor.send(input);
+
+  const sub: Subscription = supervisorInputs(host.events$, {
+    scheduler,
+    effects$,
+    ...(opts.tickMs !== undefined ? { tickMs: opts.tickMs } : {}),
+    ...(opts.smoothing ? { smoothing: opts.smoothing } : {}),
+  }).subscribe({
+    next: (input) => {
+      send(input);
+      inputs$.next(input);
+    },
+    error: (err) => logger.error({ err }, 'input stream failed'),
+  });
+  await host.start();
+  logger.info({ host: host.kind, journal: opts.journalPath ?? null }, 'memcoop supervisor started');
+
+  let stopped = false;
+  return {
+    actor,
+    decisions$,
+    handshakes$,
+    inputs$,
+    journal,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      sub.unsubscribe();
+      actor.stop();
+      journal?.close();
+      await host.close();
+      for (const s of [effects$, decisions$, handshakes$, inputs$]) s.complete();
+      logger.info('memcoop supervisor stopped');
+    },
+  };
+}
