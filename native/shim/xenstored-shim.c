@@ -11,6 +11,8 @@
  *    readable (no event channel ever fires).
  *  - open("/proc/xen/xsd_port") -> memfd holding "1"; open("/proc/xen/xsd_kva") -> zeroed 4 KiB
  *    memfd, mapped by the C xenstored as dom0's ring (it stays empty, so dom0 never speaks on it).
+ *  - with MEMCOOP_SHIM_PARENT_PID set, the daemon dies with the process that started it
+ *    (PR_SET_PDEATHSIG), so a test runner killed by a signal leaves no daemon behind.
  *  - xc_domain_getinfo: every ordinary domid exists, as on a host whose guests are running (the C
  *    xenstored asks while introducing dom0 and for every domid named in a permission list; a
  *    "no such domain" answer would make it refuse permissions naming a guest with ENOENT).
@@ -25,7 +27,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -49,6 +53,14 @@ static void shim_log(const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
+}
+
+__attribute__((constructor)) static void shim_init(void)
+{
+    const char *parent = getenv("MEMCOOP_SHIM_PARENT_PID");
+    if (!parent) return;
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != (pid_t)atoi(parent)) _exit(1); /* it died before prctl took effect */
 }
 
 /* ---- setrlimit ---- */

@@ -574,7 +574,7 @@ void XsHandle::OnPollClosed(uv_handle_t* handle) {
 Napi::Value XsHandle::Close(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto d = Napi::Promise::Deferred::New(env);
-  if (xsh_ == nullptr && !closing_) {
+  if (xsh_ == nullptr) {  // never opened, or already closed
     d.Resolve(env.Undefined());
     return d.Promise();
   }

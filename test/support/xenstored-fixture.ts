@@ -113,13 +113,18 @@ function oxenstoredConf(dir: string): string {
   );
 }
 
+/** The daemon dies with this process even when a signal kills it (the exit hook would not run). */
+function shimEnv(shim: string): Record<string, string> {
+  return { LD_PRELOAD: shim, MEMCOOP_SHIM_PARENT_PID: String(process.pid) };
+}
+
 function spawnDaemon(kind: XenstoredKind, dir: string, shim: string): ChildProcess {
   const log = openSync(join(dir, 'daemon.out'), 'a');
   try {
     if (kind === 'cxenstored') {
       // Without -D: --no-domain-init is broken in 4.17 (TESTBEDS.md); the shim fakes dom0's ring.
       return spawn(DAEMON_BIN.cxenstored, ['--no-fork', '--pid-file', join(dir, 'xenstored.pid')], {
-        env: { ...process.env, LD_PRELOAD: shim, XENSTORED_RUNDIR: dir, XENSTORED_ROOTDIR: dir },
+        env: { ...process.env, ...shimEnv(shim), XENSTORED_RUNDIR: dir, XENSTORED_ROOTDIR: dir },
         stdio: ['ignore', log, log],
       });
     }
@@ -127,11 +132,12 @@ function spawnDaemon(kind: XenstoredKind, dir: string, shim: string): ChildProce
     writeFileSync(conf, oxenstoredConf(dir));
     mkdirSync(OXENSTORED_RUNDIR, { recursive: true }); // the mount point; stays empty outside
     // unshare and sh exec in turn, so the pid spawned here is oxenstored's own.
+    // The shim is preloaded into oxenstored only, not into unshare, sh and mount.
     const script = 'mount --bind "$1" "$2" && exec env LD_PRELOAD="$3" "$4" --no-fork --no-domain-init --config-file "$5"';
     return spawn(
       'unshare',
       ['--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', dir, OXENSTORED_RUNDIR, shim, DAEMON_BIN.oxenstored, conf],
-      { env: process.env, stdio: ['ignore', log, log] },
+      { env: { ...process.env, MEMCOOP_SHIM_PARENT_PID: String(process.pid) }, stdio: ['ignore', log, log] },
     );
   } finally {
     closeSync(log);
