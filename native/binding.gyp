@@ -10,7 +10,7 @@
       "target_name": "memcoop_xen",
       "sources": ["src/addon.cc", "src/xs_errors.cc", "src/xs_handle.cc", "src/xc_handle.cc"],
       "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
-      "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+      "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"],
       "cflags_cc": ["-Wall", "-Wextra", "-Wno-unused-parameter"],
       "cflags": ["<!@(pkg-config --cflags xenstore)"],
       "libraries": ["<!@(pkg-config --libs xenstore)"],

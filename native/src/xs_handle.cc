@@ -67,16 +67,24 @@ class XsOp : public Napi::AsyncWorker {
   void OnOK() override {
     Napi::Env env = Env();
     owner_->OpFinished();
-    if (err_ != 0)
-      deferred_.Reject(MakeXsError(env, err_, op_, path_).Value());
-    else
-      deferred_.Resolve(Result(env));
+    try {
+      if (err_ != 0)
+        deferred_.Reject(MakeXsError(env, err_, op_, path_).Value());
+      else
+        deferred_.Resolve(Result(env));
+    } catch (const Napi::Error&) {
+      // Only when the environment is terminating (worker.terminate()): no JS is left to tell.
+    }
     owner_->MaybeFinishClose();
   }
 
   void OnError(const Napi::Error& e) override {
     owner_->OpFinished();
-    deferred_.Reject(e.Value());
+    try {
+      deferred_.Reject(e.Value());
+    } catch (const Napi::Error&) {
+      // as above
+    }
     owner_->MaybeFinishClose();
   }
 

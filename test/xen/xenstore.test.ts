@@ -7,7 +7,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { loadXenAddon, XEN_ADDON_ENV, XEN_ADDON_MISSING } from '../../src/hosts/xen/addon.ts';
-import { isXenStoreError, openXenStore, XenStoreError, type XenStore } from '../../src/hosts/xen/xenstore.ts';
+import { isConnectionLost, isXenStoreError, openXenStore, XenStoreError, type XenStore } from '../../src/hosts/xen/xenstore.ts';
 import { isXenCtrlUnavailable, openXenCtrl } from '../../src/hosts/xen/xenctrl.ts';
 import { startXenstored, xenstoredUnavailable, type XenstoredFixture, type XenstoredKind } from '../support/xenstored-fixture.ts';
 
@@ -267,13 +267,47 @@ for (const kind of ['oxenstored', 'cxenstored'] as const) {
       await assert.rejects(xs.write(key, 'x'.repeat(XENSTORE_PAYLOAD_MAX + 1)), (e: unknown) => isXenStoreError(e, 'E2BIG'));
     });
 
+    test('after xenstored restarts, requests on old connections fail as connection lost', async () => {
+      const own = await startXenstored(kind); // its own daemon: the shared one stays up
+      try {
+        const plain = await openXenStore({ socketPath: own.socketPath });
+        const watching = await openXenStore({ socketPath: own.socketPath });
+        await plain.write('/memcoop-test/restart', 'before');
+        await watching.watch('/memcoop-test/restart', 'r', () => {});
+        const oldPid = own.pid;
+        await own.restart();
+        assert.notEqual(own.pid, oldPid);
+        for (const c of [plain, watching]) {
+          const e = await c.read('/memcoop-test/restart').then(
+            () => null,
+            (err: unknown) => err,
+          );
+          assert.ok(isConnectionLost(c, e), `expected a connection-lost error, got ${String(e)}`);
+          await c.close();
+        }
+        const fresh = await openXenStore({ socketPath: own.socketPath });
+        assert.equal(await fresh.read('/memcoop-test/restart'), null, 'a restarted daemon starts with an empty tree');
+        await fresh.write('/memcoop-test/restart', 'after');
+        assert.equal(await fresh.read('/memcoop-test/restart'), 'after');
+        await fresh.close();
+      } finally {
+        await own.stop();
+      }
+    });
+
     test('a closed connection refuses requests with EBADF', async () => {
       const c = await openXenStore({ socketPath: fx.socketPath });
       await c.write('/memcoop-test/closed', '1');
       const w = await c.watch('/memcoop-test/closed', 'c', () => {});
       await c.close();
       await c.close(); // twice is fine
-      await assert.rejects(c.read('/memcoop-test/closed'), (e: unknown) => isXenStoreError(e, 'EBADF'));
+      assert.equal(c.closed, true);
+      const e = await c.read('/memcoop-test/closed').then(
+        () => null,
+        (err: unknown) => err,
+      );
+      assert.ok(isXenStoreError(e, 'EBADF'));
+      assert.equal(isConnectionLost(c, e), false, 'our own close is not a lost connection');
       await w.unwatch(); // after close: a no-op, not an error
     });
   });

@@ -45,6 +45,19 @@ export function isXenStoreError(e: unknown, code?: string): e is XenStoreError {
   return e instanceof XenStoreError && (code === undefined || e.code === code);
 }
 
+/**
+ * Codes a request fails with once xenstored has gone (seen when the fixture's daemon is stopped
+ * under an open connection: EPIPE without watches, EBADF once libxenstore's reader thread has
+ * dropped the socket). A watch alone does not notice: libxenstore does not wake the watch pipe
+ * when its reader thread stops, so a client that must notice has to make a request.
+ */
+export const CONNECTION_LOST_CODES: ReadonlySet<string> = new Set(['EPIPE', 'EBADF', 'ECONNRESET', 'ENOTCONN', 'EIO']);
+
+/** True when a request on a connection that is not closed failed because xenstored went away. */
+export function isConnectionLost(store: XenStore, e: unknown): boolean {
+  return !store.closed && e instanceof XenStoreError && CONNECTION_LOST_CODES.has(e.code);
+}
+
 /** Requests that can run inside a transaction as well as outside one. */
 export interface XsOps {
   /** The value, or null when the node does not exist. */
@@ -87,6 +100,8 @@ export interface XenStore extends XsOps {
    * Tokens are unique per connection. Resolves once xenstored has accepted it.
    */
   watch(path: string, token: string, cb: XsWatchCallback): Promise<XsWatch>;
+  /** True once close() has been called. */
+  readonly closed: boolean;
   close(): Promise<void>;
 }
 
@@ -213,6 +228,7 @@ interface WatchEntry {
 class XenStoreConnection extends BoundOps implements XenStore {
   private readonly watches = new Map<string, WatchEntry>();
   private readonly onWatchError: (err: XenStoreError) => void;
+  closed = false;
 
   constructor(
     XsHandle: new (cb: (err: Error | null, path?: string, token?: string) => void) => NativeXsHandle,
@@ -299,6 +315,7 @@ class XenStoreConnection extends BoundOps implements XenStore {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     this.watches.clear();
     await this.h.close();
   }
