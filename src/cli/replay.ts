@@ -4,11 +4,13 @@ import { readJournalFile } from '../journal/format.ts';
 import { replay } from '../journal/replay.ts';
 import type { DecisionEvent } from '../machines/writes.ts';
 import { InputError } from '../util/validate.ts';
+import { POLICY_NAMES, policyByName } from '../sim/policies.ts';
 
-const USAGE = `usage: memcoop replay FILE [--json]
+const USAGE = `usage: memcoop replay FILE [--json] [--policy NAME]
 
 Feeds the journal FILE (written by 'memcoop sim' or 'memcoop run') into a fresh supervisor on a
-simulated clock, with the paper's policy, and prints each tick's decision:
+simulated clock, with the paper's policy (or --policy NAME, the one the run used: one of
+${POLICY_NAMES.join(', ')}), and prints each tick's decision:
   t=<ms>  <abundant|scarce>[ OVERCOMMITTED]  price=<1/t or ->  dom0=<target>  <guest>=<target>/<mode> ...
 (targets in KiB; mode: self, global or held). With --json, one JSON object per decision:
   {"type":"decision","at","decision":{...},"writes":[...]}
@@ -32,7 +34,16 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const json = argv.includes('--json');
-  const rest = argv.filter((a) => a !== '--json');
+  let rest = argv.filter((a) => a !== '--json');
+  const p = rest.indexOf('--policy');
+  const policyName = p >= 0 ? rest[p + 1] : undefined;
+  if (p >= 0) {
+    if (policyName === undefined || !POLICY_NAMES.includes(policyName)) {
+      console.error(`memcoop replay: --policy needs one of ${POLICY_NAMES.join(', ')}\n\n${USAGE}`);
+      return 2;
+    }
+    rest = rest.filter((_, i) => i !== p && i !== p + 1);
+  }
   const unknown = rest.filter((a) => a.startsWith('-'));
   if (unknown.length > 0 || rest.length !== 1) {
     console.error(unknown.length > 0 ? `memcoop replay: unknown option ${unknown[0]}\n\n${USAGE}` : USAGE);
@@ -42,7 +53,7 @@ export async function run(argv: string[]): Promise<number> {
   let decisions: DecisionEvent[];
   try {
     const journal = await readJournalFile(file);
-    ({ decisions } = replay(journal.header, journal.inputs));
+    ({ decisions } = replay(journal.header, journal.inputs, policyName ? { policy: policyByName(policyName) } : {}));
   } catch (err) {
     if (err instanceof InputError) {
       console.error(`memcoop replay: ${err.message}`);

@@ -1,0 +1,269 @@
+// The simulator runner behind `memcoop sim`, the scenario tests, bench:sim and the sweep: the
+// production shell (startDaemon: host -> input streams -> journal -> supervisor and its guest
+// machines -> effects back to the host) against a SimHost, on a VirtualClock that the runner
+// advances, so virtual time runs as fast as the CPU allows and every run is reproducible.
+//
+// Each tick: step the simulator tickMs/stepMs times; after each step its events (reports, the
+// host sample) reach the supervisor at the step's instant, and then whatever the clock has due at
+// that instant runs (the tick at tick boundaries: Algorithm 1 decides on that sample and its
+// writes land on the simulator as requests). Then the invariants are checked on the host as it
+// stands (snapshotOf + checkInvariants against the previous tick's snapshot).
+import { performance } from 'node:perf_hooks';
+import { startDaemon } from '../daemon/daemon.ts';
+import { checkInvariants, snapshotOf, type InvariantRule, type Snapshot, type Violation } from '../hosts/sim/invariants.ts';
+import type { Scenario } from '../hosts/sim/scenario.ts';
+import { SimHost, memoryOf, type GuestOutcome } from '../hosts/sim/sim-host.ts';
+import { hostFreeKiB } from '../hosts/sim/state.ts';
+import { currentPhase } from '../hosts/sim/step.ts';
+import { unsafePolicy } from '../hosts/sim/unsafe.ts';
+import type { WrittenMode } from '../hosts/host.ts';
+import { silentLogger, type Logger } from '../log/logger.ts';
+import { DEFAULT_SUPERVISOR_CONFIG, type SupervisorConfig } from '../machines/config.ts';
+import { guestStateName, type GuestSnapshot, type GuestStateName } from '../machines/guest.ts';
+import { guestSystemId } from '../machines/supervisor.ts';
+import type { DecisionEvent } from '../machines/writes.ts';
+import { DEFAULT_PARAMS } from '../policy/defaults.ts';
+import type { Decision, PolicyParams } from '../policy/types.ts';
+import { MEMCOOP_POLICY, policyByName } from './policies.ts';
+import { reseed } from './seed.ts';
+import { SteppedHost } from './stepped-host.ts';
+import { VirtualClock } from './virtual-clock.ts';
+
+/** One guest at the end of a tick: what the supervisor thinks and what the simulator knows. */
+export interface GuestTick {
+  id: string;
+  /** The guest machine's state; null when the supervisor has no machine for it. */
+  machine: GuestStateName | null;
+  /** The mode last written to the guest's agent (null: none yet). */
+  mode: WrittenMode | null;
+  actualKiB: number;
+  /** The target last written (null: none yet). */
+  targetKiB: number | null;
+  /** The policy's goal for the guest at the last tick (null: none yet). */
+  goalKiB: number | null;
+  /** The guest kernel's Committed_AS. */
+  committedKiB: number;
+  /** What the current phase touches (anonymous + file pages); 0 once the workload is done. */
+  workingSetKiB: number;
+  /** The current phase's label; null once done. */
+  phase: string | null;
+  done: boolean;
+}
+
+export interface TickRecord {
+  at: number;
+  /** The last decision's classification (null before the first decision). */
+  state: Decision['state'] | null;
+  hostFreeKiB: number;
+  dom0: { actualKiB: number; targetKiB: number | null; committedKiB: number };
+  /** Live guests, in the scenario's order. */
+  guests: GuestTick[];
+}
+
+export interface RunOptions {
+  /** A name from POLICIES (default memcoop). The scenario's `unsafe` switches wrap it. */
+  policy?: string;
+  /** Policy parameters over the scenario's own (the sweep). */
+  params?: Partial<PolicyParams>;
+  /** Re-seeds the scenario's random sources (seed.ts); absent: the scenario's own seeds. */
+  seed?: number;
+  /** Where to write the journal; none when absent. */
+  journalPath?: string;
+  logger?: Logger;
+  /** Keep a TickRecord per tick (default true; bench:sim turns it off at 1,000 guests). */
+  trace?: boolean;
+  /** Keep every decision event (for replay checks). */
+  keepDecisions?: boolean;
+  /** Called after each tick (the live table); awaited, so it may pace the run in wall time. */
+  onTick?: (rec: TickRecord) => void | Promise<void>;
+  /** End the run as soon as every one of these rules has been violated (must-fail scenarios). */
+  stopWhenViolated?: readonly InvariantRule[];
+  /** Time the simulator's steps and the supervisor's work per tick (performance.now()). */
+  measure?: boolean;
+}
+
+export interface TickTiming {
+  /** The simulator stepping (the pure model), ms. */
+  simMs: number;
+  /** Streams + journal + supervisor + machines + policy on this tick's inputs, ms. */
+  supervisorMs: number;
+}
+
+export interface RunResult {
+  scenario: string;
+  policy: string;
+  seed: number | null;
+  params: PolicyParams;
+  ticks: number;
+  endMs: number;
+  /** Every workload finished (or was killed) before the scenario's duration ran out. */
+  completed: boolean;
+  outcomes: GuestOutcome[];
+  violations: Violation[];
+  decisions: DecisionEvent[];
+  decisionCount: number;
+  trace: TickRecord[];
+  journalPath: string | null;
+  journaledInputs: number;
+  rejectedReports: ReadonlyMap<string, number>;
+  timings: TickTiming[];
+}
+
+/** The supervisor config a scenario runs with: the policy parameters and Dom0's bounds from it. */
+export function supervisorConfigFor(scenario: Scenario, params: PolicyParams): SupervisorConfig {
+  return {
+    ...DEFAULT_SUPERVISOR_CONFIG,
+    params: { ...params },
+    dom0: { minKiB: scenario.sim.dom0.minKiB, maxKiB: scenario.sim.dom0.maxKiB },
+  };
+}
+
+/** The policy a run uses: the named one with the scenario's safety switches applied. */
+export function runPolicyFor(scenario: Scenario, name: string) {
+  return unsafePolicy(policyByName(name), scenario.unsafe);
+}
+
+/** Lets every settled promise's handlers run (effect failures reach the supervisor here). */
+function drainMicrotasks(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+export async function runScenario(scenarioIn: Scenario, opts: RunOptions = {}): Promise<RunResult> {
+  const scenario = reseed(scenarioIn, opts.seed);
+  const policyName = opts.policy ?? MEMCOOP_POLICY;
+  const policy = runPolicyFor(scenario, policyName);
+  const params: PolicyParams = { ...DEFAULT_PARAMS, ...scenario.params, ...opts.params };
+  const config = supervisorConfigFor(scenario, params);
+  const logger = opts.logger ?? silentLogger();
+  const keepTrace = opts.trace ?? true;
+  const measure = opts.measure ?? false;
+  const clock = new VirtualClock();
+  const sim = new SimHost(scenario.sim, { logger });
+  const host = new SteppedHost(sim);
+
+  const daemon = await startDaemon({
+    host,
+    config,
+    logger,
+    policy,
+    scheduler: clock,
+    tickMs: scenario.tickMs,
+    ...(opts.journalPath !== undefined ? { journalPath: opts.journalPath } : {}),
+  });
+  const decisions: DecisionEvent[] = [];
+  let lastDecision: Decision | null = null;
+  let decisionCount = 0;
+  daemon.decisions$.subscribe((e) => {
+    lastDecision = e.decision;
+    decisionCount += 1;
+    if (opts.keepDecisions) decisions.push(e);
+  });
+
+  const violations: Violation[] = [];
+  const seen = new Set<InvariantRule>();
+  const stopRules = opts.stopWhenViolated ?? [];
+  const trace: TickRecord[] = [];
+  const timings: TickTiming[] = [];
+  const stepsPerTick = Math.round(scenario.tickMs / scenario.stepMs);
+  let prev: Snapshot | null = snapshotOf(sim.state);
+  let ticks = 0;
+
+  const record = (): TickRecord => {
+    const s = sim.state;
+    const guests: GuestTick[] = [];
+    for (const g of s.guests) {
+      if (g.status !== 'running') continue;
+      const ref = daemon.actor.system.get(guestSystemId(g.config.id)) as { getSnapshot(): GuestSnapshot } | undefined;
+      const snap = ref?.getSnapshot();
+      const phase = currentPhase(g);
+      guests.push({
+        id: g.config.id,
+        machine: snap ? guestStateName(snap) : null,
+        mode: g.mode,
+        actualKiB: g.balloon.actualKiB,
+        targetKiB: g.balloon.targetKiB,
+        goalKiB: snap?.context.goalKiB ?? null,
+        committedKiB: memoryOf(g).committedKiB,
+        workingSetKiB: phase === null ? 0 : phase.anonKiB + phase.fileKiB,
+        phase: phase?.label ?? null,
+        done: g.finishedAtMs !== null || g.killedAtMs !== null,
+      });
+    }
+    const last = lastDecision as Decision | null;
+    return {
+      at: s.atMs,
+      state: last?.state ?? null,
+      hostFreeKiB: hostFreeKiB(s),
+      dom0: { actualKiB: s.dom0.balloon.actualKiB, targetKiB: s.dom0.balloon.targetKiB, committedKiB: s.dom0.committedKiB },
+      guests,
+    };
+  };
+
+  try {
+    while (sim.now < scenario.durationMs && !sim.allDone()) {
+      let simMs = 0;
+      let supMs = 0;
+      for (let k = 0; k < stepsPerTick; k++) {
+        const t = sim.now + scenario.stepMs;
+        let t0 = measure ? performance.now() : 0;
+        clock.advanceTo(t); // rate-limit timers due before this instant
+        let t1 = measure ? performance.now() : 0;
+        supMs += t1 - t0;
+        host.step(scenario.stepMs);
+        t0 = measure ? performance.now() : 0;
+        simMs += t0 - t1;
+        host.deliver(); // this instant's reports and sample
+        clock.runDue(); // and the tick, when this is a tick boundary
+        t1 = measure ? performance.now() : 0;
+        supMs += t1 - t0;
+      }
+      await drainMicrotasks();
+      if (measure) timings.push({ simMs, supervisorMs: supMs });
+      const cur = snapshotOf(sim.state);
+      for (const v of checkInvariants(prev, cur, { reserveKiB: params.reserveKiB })) {
+        violations.push(v);
+        seen.add(v.rule);
+      }
+      prev = cur;
+      ticks += 1;
+      if (keepTrace || opts.onTick) {
+        const rec = record();
+        if (keepTrace) trace.push(rec);
+        if (opts.onTick) await opts.onTick(rec);
+      }
+      if (stopRules.length > 0 && stopRules.every((r) => seen.has(r))) break;
+    }
+  } finally {
+    await daemon.stop();
+  }
+
+  const journaledInputs = daemon.journal?.appended ?? 0;
+  return {
+    scenario: scenario.name,
+    policy: policyName,
+    seed: opts.seed ?? null,
+    params,
+    ticks,
+    endMs: sim.now,
+    completed: sim.allDone(),
+    outcomes: sim.outcomes(),
+    violations,
+    decisions,
+    decisionCount,
+    trace,
+    journalPath: opts.journalPath ?? null,
+    journaledInputs,
+    rejectedReports: sim.rejectedReports,
+    timings,
+  };
+}
+
+/** Sum of the guests' runtimes, or null if any did not finish (killed or out of time). */
+export function totalRuntimeS(outcomes: readonly GuestOutcome[]): number | null {
+  let sum = 0;
+  for (const o of outcomes) {
+    if (o.runtimeS === null) return null;
+    sum += o.runtimeS;
+  }
+  return sum;
+}

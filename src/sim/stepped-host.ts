@@ -1,0 +1,51 @@
+// The SimHost as the daemon sees it: the same Host, except that the events a simulator step
+// produces are held until the runner delivers them (at the same virtual instant, before anything
+// else happens). That keeps the simulator's own work (the step) apart from the supervisor's
+// (streams and machines handling what the step produced), so the runner and bench:sim can time
+// them separately; nothing the supervisor sees changes.
+import { Subject, type Observable } from 'rxjs';
+import type { Host, HostEvent, WrittenMode } from '../hosts/host.ts';
+import type { SimHost } from '../hosts/sim/sim-host.ts';
+
+export class SteppedHost implements Host {
+  readonly kind = 'sim';
+  private readonly subject = new Subject<HostEvent>();
+  readonly events$: Observable<HostEvent> = this.subject.asObservable();
+  private held: HostEvent[] = [];
+
+  constructor(readonly sim: SimHost) {
+    sim.events$.subscribe((e) => this.held.push(e));
+  }
+
+  async start(): Promise<void> {
+    await this.sim.start();
+    this.deliver();
+  }
+
+  /** Advances the simulator by dtMs; its events wait for deliver(). */
+  step(dtMs: number): void {
+    this.sim.step(dtMs);
+  }
+
+  /** Hands the held events to the daemon, in the order the simulator produced them. */
+  deliver(): number {
+    const events = this.held;
+    this.held = [];
+    for (const e of events) this.subject.next(e);
+    return events.length;
+  }
+
+  setTarget(id: string, targetKiB: number): Promise<void> {
+    return this.sim.setTarget(id, targetKiB);
+  }
+
+  setMode(id: string, mode: WrittenMode, protocol: number): Promise<void> {
+    return this.sim.setMode(id, mode, protocol);
+  }
+
+  async close(): Promise<void> {
+    this.held = [];
+    this.subject.complete();
+    await this.sim.close();
+  }
+}
