@@ -5,6 +5,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { PolicyParams } from '../../policy/types.ts';
+import { PEER_POLICIES } from '../../policy/peers/index.ts';
 import {
   array,
   boolean,
@@ -42,7 +43,16 @@ export interface Scenario {
   unsafe: UnsafeSwitches;
   /** Rules that must be violated (a must-fail scenario); empty: none may be. */
   expectViolations: InvariantRule[];
+  /**
+   * Peer policies (src/policy/peers) that must hold every invariant on this scenario too;
+   * memcoop's own policy always must. A peer left out may break one by design (selfballoon
+   * never serves Dom0 first: it runs inside the guests).
+   */
+  expectPolicies: string[];
 }
+
+/** Policy names `expect.policies` may list. */
+export const PEER_POLICY_NAMES: readonly string[] = Object.keys(PEER_POLICIES);
 
 /** Largest scenario file read (a scenario is a page of YAML). */
 export const MAX_SCENARIO_CHARS = 256 * 1024;
@@ -249,7 +259,7 @@ export function readScenario(v: unknown, where = 'scenario'): Scenario {
   const stepMs = optional(o, 'stepS', where, (x, p) => Math.max(1, seconds(x, p)), Math.min(100, tickMs));
   if (tickMs % stepMs !== 0) throw new InputError(`${where}.stepS`, `must divide tickS (${tickMs / 1000} s)`);
   const expect = optional(o, 'expect', where, object, {});
-  noUnknownKeys(expect, `${where}.expect`, ['violations']);
+  noUnknownKeys(expect, `${where}.expect`, ['violations', 'policies']);
   return {
     name: required(o, 'name', where, (x, p) => string(x, p, 64)),
     description: optional(o, 'description', where, (x, p) => string(x, p, 4096), ''),
@@ -260,6 +270,7 @@ export function readScenario(v: unknown, where = 'scenario'): Scenario {
     sim: { hostTotalKiB, dom0, guests },
     unsafe: optional(o, 'unsafe', where, readUnsafe, { ...SAFE }),
     expectViolations: optional(expect, 'violations', `${where}.expect`, (x, p) => array(x, p, 10).map((e, i) => oneOf(e, `${p}[${i}]`, INVARIANT_RULES)), []),
+    expectPolicies: optional(expect, 'policies', `${where}.expect`, (x, p) => array(x, p, 16).map((e, i) => oneOf(e, `${p}[${i}]`, PEER_POLICY_NAMES)), []),
   };
 }
 
