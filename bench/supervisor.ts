@@ -47,7 +47,7 @@ interface Report {
 
 /** The reports of one round, as the supervisor's input stream delivers them. */
 function sendReports(actor: SupervisorActor, at: number, reports: Report[]): void {
-  for (const r of reports) actor.send({ type: 'agent.report', at, ...r });
+  actor.send({ type: 'agent.reports', at, reports });
 }
 
 function setup(n: number, regime: Regime) {

@@ -3,16 +3,17 @@
 // so a journal that a hand edit or a crash has damaged is refused with the line and field named
 // rather than replayed into different decisions.
 //
-//   {"kind":"memcoop-journal","v":1,"startedAt":<ms>,"config":<any JSON>}
+//   {"kind":"memcoop-journal","v":2,"startedAt":<ms>,"config":<any JSON>}
 //   {"type":"tick","at":1000}
-//   {"type":"agent.report","at":1003,"id":"vm1","committedKiB":...,...}
+//   {"type":"agent.reports","at":1003,"reports":[{"id":"vm1","committedKiB":...,...},...]}
 //
 // Each line ends with "\n". The writer (writer.ts) encodes with the same checks it reads with,
 // so whatever it writes reads back.
 import { open } from 'node:fs/promises';
-import type { SupervisorInput, SupervisorInputType } from '../machines/events.ts';
+import type { ReportEntry, SupervisorInput, SupervisorInputType } from '../machines/events.ts';
 import {
   InputError,
+  array,
   boolean,
   integer,
   noUnknownKeys,
@@ -24,7 +25,15 @@ import {
 } from '../util/validate.ts';
 
 /** Format version; bump it when a line's shape changes, and keep reading the old one or refuse it. */
-export const JOURNAL_VERSION = 1;
+export const JOURNAL_VERSION = 2;
+/**
+ * Why each older version is refused. v1 carried one `agent.report` line per report, and the
+ * supervisor that wrote it handled each alone (no prompt self adjustment), so even converted to
+ * batches it would not replay to the decisions it recorded.
+ */
+const RETIRED_VERSIONS: Record<number, string> = {
+  1: 'v1 journals hold one agent.report per line, from before reports were batched (agent.reports) and self adjustment became prompt; the decisions they recorded cannot be reproduced by this supervisor. Replay a v1 journal with the memcoop that wrote it',
+};
 /** The header's `kind`: tells a journal from any other JSONL file. */
 export const JOURNAL_KIND = 'memcoop-journal';
 /**
@@ -37,6 +46,11 @@ export const MAX_JOURNAL_LINE_CHARS = 4 * 1024 * 1024;
 export const MAX_ID_CHARS = 256;
 /** Longest effect error message kept. */
 export const MAX_ERROR_CHARS = 4096;
+/**
+ * Most reports one agent.reports line may carry: one per guest, and Xen domids stop below
+ * 32,752 (DOMID_FIRST_RESERVED), so no host has more guests than this.
+ */
+export const MAX_BATCH_REPORTS = 32768;
 
 export interface JournalHeader {
   kind: typeof JOURNAL_KIND;
@@ -117,15 +131,17 @@ function canonicalize(e: SupervisorInput): SupervisorInput {
       return { type: e.type, at: e.at, id: e.id };
     case 'agent.hello':
       return { type: e.type, at: e.at, id: e.id, protocol: e.protocol, selfAdjust: e.selfAdjust };
-    case 'agent.report':
+    case 'agent.reports':
       return {
         type: e.type,
         at: e.at,
-        id: e.id,
-        committedKiB: e.committedKiB,
-        freeKiB: e.freeKiB,
-        swapTotalKiB: e.swapTotalKiB,
-        swapFreeKiB: e.swapFreeKiB,
+        reports: Array.isArray(e.reports)
+          ? e.reports.map((r) =>
+              r === null || typeof r !== 'object'
+                ? r
+                : { id: r.id, committedKiB: r.committedKiB, freeKiB: r.freeKiB, swapTotalKiB: r.swapTotalKiB, swapFreeKiB: r.swapFreeKiB },
+            )
+          : e.reports,
       };
     case 'host.sample':
       return {
@@ -152,7 +168,7 @@ const INPUT_TYPES: readonly SupervisorInputType[] = [
   'guest.appeared',
   'guest.left',
   'agent.hello',
-  'agent.report',
+  'agent.reports',
   'host.sample',
   'tick',
   'effect.failed',
@@ -163,7 +179,7 @@ const FIELDS: Record<SupervisorInputType, readonly string[]> = {
   'guest.appeared': ['type', 'at', 'id', 'domid', 'minKiB', 'maxKiB', 'currentKiB', 'shares'],
   'guest.left': ['type', 'at', 'id'],
   'agent.hello': ['type', 'at', 'id', 'protocol', 'selfAdjust'],
-  'agent.report': ['type', 'at', 'id', 'committedKiB', 'freeKiB', 'swapTotalKiB', 'swapFreeKiB'],
+  'agent.reports': ['type', 'at', 'reports'],
   'host.sample': ['type', 'at', 'freeKiB', 'dom0', 'allocations'],
   tick: ['type', 'at'],
   'effect.failed': ['type', 'at', 'id', 'effect', 'error'],
@@ -172,6 +188,30 @@ const FIELDS: Record<SupervisorInputType, readonly string[]> = {
 const kib = (v: unknown, p: string): number => integer(v, p, { min: 0 });
 const id = (v: unknown, p: string): string => string(v, p, MAX_ID_CHARS);
 const timestamp = (v: unknown, p: string): number => number(v, p, { min: 0 });
+const REPORT_FIELDS = ['id', 'committedKiB', 'freeKiB', 'swapTotalKiB', 'swapFreeKiB'] as const;
+
+/** A non-empty list of reports, each with exactly its fields, at most one per guest id. */
+function reportEntries(v: unknown, path: string): ReportEntry[] {
+  const list = array(v, path, MAX_BATCH_REPORTS);
+  if (list.length === 0) throw new InputError(path, 'must not be empty');
+  const seen = new Map<string, number>();
+  return list.map((x, i) => {
+    const p = `${path}[${i}]`;
+    const o = object(x, p);
+    noUnknownKeys(o, p, REPORT_FIELDS);
+    const rid = required(o, 'id', p, id);
+    const first = seen.get(rid);
+    if (first !== undefined) throw new InputError(`${p}.id`, `duplicate id ${JSON.stringify(rid)} (entry ${first} has it too): one report per guest per batch`);
+    seen.set(rid, i);
+    return {
+      id: rid,
+      committedKiB: required(o, 'committedKiB', p, kib),
+      freeKiB: required(o, 'freeKiB', p, kib),
+      swapTotalKiB: required(o, 'swapTotalKiB', p, kib),
+      swapFreeKiB: required(o, 'swapFreeKiB', p, kib),
+    };
+  });
+}
 
 function checkHeader(v: unknown, path: string): JournalHeader {
   const o = object(v, path);
@@ -181,7 +221,8 @@ function checkHeader(v: unknown, path: string): JournalHeader {
   }
   const ver = required(o, 'v', path, (x, p) => integer(x, p, { min: 1 }));
   if (ver !== JOURNAL_VERSION) {
-    throw new InputError(`${path}.v`, `journal version ${ver} is not supported (this memcoop reads ${JOURNAL_VERSION})`);
+    const why = RETIRED_VERSIONS[ver];
+    throw new InputError(`${path}.v`, `journal version ${ver} is not supported (this memcoop reads ${JOURNAL_VERSION})${why ? `: ${why}` : ''}`);
   }
   const startedAt = required(o, 'startedAt', path, timestamp);
   if (!('config' in o)) throw new InputError(`${path}.config`, 'is required');
@@ -217,16 +258,8 @@ function checkInput(v: unknown, path: string): SupervisorInput {
         protocol: required(o, 'protocol', path, (x, p) => integer(x, p, { min: 0 })),
         selfAdjust: required(o, 'selfAdjust', path, boolean),
       };
-    case 'agent.report':
-      return {
-        type,
-        at,
-        id: required(o, 'id', path, id),
-        committedKiB: required(o, 'committedKiB', path, kib),
-        freeKiB: required(o, 'freeKiB', path, kib),
-        swapTotalKiB: required(o, 'swapTotalKiB', path, kib),
-        swapFreeKiB: required(o, 'swapFreeKiB', path, kib),
-      };
+    case 'agent.reports':
+      return { type, at, reports: required(o, 'reports', path, reportEntries) };
     case 'host.sample': {
       const freeKiB = required(o, 'freeKiB', path, kib);
       const d = required(o, 'dom0', path, object);

@@ -31,7 +31,11 @@ export interface AgentHello {
   selfAdjust: boolean;
 }
 
-/** One meminfo report from a guest's agent, already parsed, validated and smoothed. */
+/**
+ * One meminfo report from a guest's agent, as a host emits it (parsed and validated). Hosts emit
+ * these one at a time; the input stream smooths and rate-limits them and hands the supervisor
+ * `agent.reports` batches instead (src/streams/inputs.ts).
+ */
 export interface AgentReport {
   type: 'agent.report';
   at: number;
@@ -40,6 +44,26 @@ export interface AgentReport {
   freeKiB: number;
   swapTotalKiB: number;
   swapFreeKiB: number;
+}
+
+/** One guest's report inside an `agent.reports` batch: smoothed, rate-limited. */
+export interface ReportEntry {
+  id: string;
+  committedKiB: number;
+  freeKiB: number;
+  swapTotalKiB: number;
+  swapFreeKiB: number;
+}
+
+/**
+ * The reports that reached the input stream within one short window (REPORT_BATCH_MS), as one
+ * input: one supervisor event however many guests reported. At most one entry per guest (the
+ * latest), in the order the guests first reported; `at` is the latest report's time.
+ */
+export interface AgentReports {
+  type: 'agent.reports';
+  at: number;
+  reports: ReportEntry[];
 }
 
 /** What the host itself says: free memory, Dom0, and each guest's current allocation. */
@@ -71,7 +95,7 @@ export type SupervisorInput =
   | GuestAppeared
   | GuestLeft
   | AgentHello
-  | AgentReport
+  | AgentReports
   | HostSample
   | Tick
   | EffectFailed;

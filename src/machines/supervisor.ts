@@ -149,15 +149,19 @@ export function createSupervisorMachine(opts: SupervisorOptions = {}) {
           enqueue.emit({ type: 'handshake', at: event.at, id: event.id, accepted: true, mode });
         }),
       },
-      'agent.report': {
+      'agent.reports': {
         actions: enqueueActions(({ event, enqueue, system }) => {
-          const ref = guestRef(system, event.id);
-          if (ref === undefined) {
-            log.debug({ at: event.at }, 'agent.report for an unknown guest; ignored');
-            return;
+          let unknown = 0;
+          for (const r of event.reports) {
+            const ref = guestRef(system, r.id);
+            if (ref === undefined) {
+              unknown++;
+              continue;
+            }
+            const { committedKiB, freeKiB, swapTotalKiB, swapFreeKiB } = r;
+            enqueue.sendTo(ref, { type: 'report', at: event.at, report: { committedKiB, freeKiB, swapTotalKiB, swapFreeKiB } });
           }
-          const { committedKiB, freeKiB, swapTotalKiB, swapFreeKiB } = event;
-          enqueue.sendTo(ref, { type: 'report', at: event.at, report: { committedKiB, freeKiB, swapTotalKiB, swapFreeKiB } });
+          if (unknown > 0) log.debug({ at: event.at, unknown }, 'agent.reports names guests not known; ignored');
         }),
       },
       'host.sample': {

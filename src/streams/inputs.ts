@@ -1,6 +1,7 @@
 // Host events + ticks (+ effect failures) -> the supervisor's input stream. Agent reports are
-// rate-limited and smoothed per guest here; every other event passes through as it came. This
-// is the one place the supervisor's inputs are timed, so it is also where the journal taps them.
+// rate-limited and smoothed per guest here, then gathered into `agent.reports` batches (batch.ts);
+// every other event passes through as it came. This is the one place the supervisor's inputs are
+// timed, so it is also where the journal taps them.
 import {
   asyncScheduler,
   filter,
@@ -12,6 +13,7 @@ import {
   type SchedulerLike,
 } from 'rxjs';
 import type { AgentReport, EffectFailed, GuestLeft, SupervisorInput } from '../machines/events.ts';
+import { batchReports, REPORT_BATCH_MS } from './batch.ts';
 import type { HostEvent } from '../hosts/host.ts';
 import { DEFAULT_SMOOTH_OPTIONS, smoothFreeKiB, type SmoothFreeOptions } from './smooth.ts';
 import { perGuest } from './per-guest.ts';
@@ -33,6 +35,8 @@ export interface InputStreamOptions {
   smoothing?: SmoothFreeOptions;
   /** 0 turns the per-guest rate limit off. */
   reportMinIntervalMs?: number;
+  /** How long a batch of reports stays open (default REPORT_BATCH_MS); 0: one batch per report, at once. */
+  reportBatchMs?: number;
   /** Failures of the effects the shell ran for the supervisor. */
   effects$?: Observable<EffectFailed>;
 }
@@ -75,5 +79,8 @@ export function supervisorInputs(host$: Observable<HostEvent>, opts: InputStream
       return merge(others$, reports$);
     }),
   );
-  return merge(fromHost$, tick$, opts.effects$ ?? EMPTY).pipe(nonDecreasingAt());
+  return merge(fromHost$, tick$, opts.effects$ ?? EMPTY).pipe(
+    batchReports<Exclude<SupervisorInput, { type: 'agent.reports' }>>(opts.reportBatchMs ?? REPORT_BATCH_MS, scheduler),
+    nonDecreasingAt(),
+  );
 }

@@ -8,6 +8,7 @@ import type { SupervisorInput } from '../../src/machines/events.ts';
 import {
   JOURNAL_VERSION,
   JournalError,
+  MAX_BATCH_REPORTS,
   MAX_JOURNAL_LINE_CHARS,
   encodeHeader,
   encodeInput,
@@ -24,7 +25,14 @@ const HEADER = encodeHeader({ startedAt: 1_700_000_000_000, config: CONFIG });
 const ALL_KINDS: SupervisorInput[] = [
   { type: 'guest.appeared', at: 0, id: 'vm1', domid: 3, minKiB: 131072, maxKiB: 262144, currentKiB: 131072, shares: 1 },
   { type: 'agent.hello', at: 5, id: 'vm1', protocol: 1, selfAdjust: true },
-  { type: 'agent.report', at: 5, id: 'vm1', committedKiB: 200000, freeKiB: 40000, swapTotalKiB: 0, swapFreeKiB: 0 },
+  {
+    type: 'agent.reports',
+    at: 5,
+    reports: [
+      { id: 'vm1', committedKiB: 200000, freeKiB: 40000, swapTotalKiB: 0, swapFreeKiB: 0 },
+      { id: 'vm2', committedKiB: 300000, freeKiB: 1000, swapTotalKiB: 524288, swapFreeKiB: 262144 },
+    ],
+  },
   { type: 'host.sample', at: 900, freeKiB: 1048576, dom0: { currentKiB: 524288, committedKiB: 400000 }, allocations: { vm1: 131072 } },
   { type: 'tick', at: 1000 },
   { type: 'effect.failed', at: 1001, id: 'vm1', effect: 'setTarget', error: 'ENOENT: no such domain' },
@@ -57,7 +65,7 @@ describe('journal format: round trip', () => {
   });
 
   test('the header line is the documented shape', () => {
-    assert.deepEqual(JSON.parse(HEADER), { kind: 'memcoop-journal', v: 1, startedAt: 1_700_000_000_000, config: CONFIG });
+    assert.deepEqual(JSON.parse(HEADER), { kind: 'memcoop-journal', v: 2, startedAt: 1_700_000_000_000, config: CONFIG });
   });
 
   test('encodeInput writes exactly the type fields: stray properties never reach the journal', () => {
@@ -66,8 +74,10 @@ describe('journal format: round trip', () => {
   });
 
   test('encodeInput refuses what would not read back', () => {
-    const bad = { type: 'agent.report', at: 1, id: 'a', committedKiB: 1.5, freeKiB: 0, swapTotalKiB: 0, swapFreeKiB: 0 } as SupervisorInput;
-    assert.throws(() => encodeInput(bad), (e: unknown) => e instanceof InputError && /committedKiB/.test(e.message));
+    const bad = { type: 'agent.reports', at: 1, reports: [{ id: 'a', committedKiB: 1.5, freeKiB: 0, swapTotalKiB: 0, swapFreeKiB: 0 }] } as SupervisorInput;
+    assert.throws(() => encodeInput(bad), (e: unknown) => e instanceof InputError && /reports\[0\]\.committedKiB/.test(e.message));
+    const dup = { type: 'agent.reports', at: 1, reports: [{ id: 'a', committedKiB: 1, freeKiB: 0, swapTotalKiB: 0, swapFreeKiB: 0 }, { id: 'a', committedKiB: 2, freeKiB: 0, swapTotalKiB: 0, swapFreeKiB: 0 }] } as SupervisorInput;
+    assert.throws(() => encodeInput(dup), (e: unknown) => e instanceof InputError && /reports\[1\]\.id: duplicate id "a"/.test(e.message));
     assert.throws(() => encodeInput({ type: 'nope', at: 1 } as unknown as SupervisorInput), /unknown input type/);
   });
 
@@ -78,7 +88,10 @@ describe('journal format: round trip', () => {
       fc.record({ type: fc.constant('guest.appeared' as const), id, domid: fc.nat(), minKiB: kib, maxKiB: kib, currentKiB: kib, shares: fc.double({ min: 0, max: 100, noNaN: true }) }),
       fc.record({ type: fc.constant('guest.left' as const), id }),
       fc.record({ type: fc.constant('agent.hello' as const), id, protocol: fc.nat(9), selfAdjust: fc.boolean() }),
-      fc.record({ type: fc.constant('agent.report' as const), id, committedKiB: kib, freeKiB: kib, swapTotalKiB: kib, swapFreeKiB: kib }),
+      fc.record({
+        type: fc.constant('agent.reports' as const),
+        reports: fc.uniqueArray(fc.record({ id, committedKiB: kib, freeKiB: kib, swapTotalKiB: kib, swapFreeKiB: kib }), { minLength: 1, maxLength: 5, selector: (r) => r.id }),
+      }),
       fc.record({
         type: fc.constant('host.sample' as const),
         freeKiB: kib,
@@ -121,8 +134,15 @@ const BAD: [string, string, number, RegExp][] = [
   ['a missing at', journal('{"type":"tick"}'), 2, /line 2\.at: is required/],
   ['a negative at', journal('{"type":"tick","at":-1}'), 2, /line 2\.at: must be >= 0/],
   ['at going back', journal('{"type":"tick","at":10}', '{"type":"tick","at":9}'), 3, /line 3\.at: 9 is earlier than the previous line's 10/],
-  ['a missing field', journal('{"type":"agent.report","at":1,"id":"a","committedKiB":1,"freeKiB":1,"swapTotalKiB":0}'), 2, /line 2\.swapFreeKiB: is required/],
-  ['a fractional KiB', journal('{"type":"agent.report","at":1,"id":"a","committedKiB":1,"freeKiB":1.5,"swapTotalKiB":0,"swapFreeKiB":0}'), 2, /line 2\.freeKiB: expected a whole number/],
+  ['a missing field', journal('{"type":"agent.reports","at":1,"reports":[{"id":"a","committedKiB":1,"freeKiB":1,"swapTotalKiB":0}]}'), 2, /line 2\.reports\[0\]\.swapFreeKiB: is required/],
+  ['a fractional KiB', journal('{"type":"agent.reports","at":1,"reports":[{"id":"b","committedKiB":1,"freeKiB":1,"swapTotalKiB":0,"swapFreeKiB":0},{"id":"a","committedKiB":1,"freeKiB":1.5,"swapTotalKiB":0,"swapFreeKiB":0}]}'), 2, /line 2\.reports\[1\]\.freeKiB: expected a whole number/],
+  ['a v1 single report', journal('{"type":"agent.report","at":1,"id":"a","committedKiB":1,"freeKiB":1,"swapTotalKiB":0,"swapFreeKiB":0}'), 2, /line 2\.type: expected one of/],
+  ['an empty batch', journal('{"type":"agent.reports","at":1,"reports":[]}'), 2, /line 2\.reports: must not be empty/],
+  ['reports not a list', journal('{"type":"agent.reports","at":1,"reports":{"id":"a"}}'), 2, /line 2\.reports: expected an array/],
+  ['a report that is not an object', journal('{"type":"agent.reports","at":1,"reports":[7]}'), 2, /line 2\.reports\[0\]: expected an object/],
+  ['an unknown report field', journal('{"type":"agent.reports","at":1,"reports":[{"id":"a","committedKiB":1,"freeKiB":1,"swapTotalKiB":0,"swapFreeKiB":0,"at":3}]}'), 2, /line 2\.reports\[0\]\.at: unknown field/],
+  ['two reports of one guest', journal('{"type":"agent.reports","at":1,"reports":[{"id":"a","committedKiB":1,"freeKiB":1,"swapTotalKiB":0,"swapFreeKiB":0},{"id":"a","committedKiB":2,"freeKiB":1,"swapTotalKiB":0,"swapFreeKiB":0}]}'), 2, /line 2\.reports\[1\]\.id: duplicate id "a" \(entry 0 has it too\)/],
+  ['too many reports', journal(JSON.stringify({ type: 'agent.reports', at: 1, reports: Array.from({ length: MAX_BATCH_REPORTS + 1 }, (_, i) => ({ id: `g${i}`, committedKiB: 1, freeKiB: 1, swapTotalKiB: 0, swapFreeKiB: 0 })) })), 2, /line 2\.reports: at most 32768 entries/],
   ['a KiB as a string', journal('{"type":"guest.appeared","at":1,"id":"a","domid":1,"minKiB":"1","maxKiB":2,"currentKiB":1,"shares":1}'), 2, /line 2\.minKiB: expected a whole number/],
   ['a negative KiB', journal('{"type":"guest.appeared","at":1,"id":"a","domid":1,"minKiB":1,"maxKiB":2,"currentKiB":-4,"shares":1}'), 2, /line 2\.currentKiB: must be >= 0/],
   ['a fractional domid', journal('{"type":"guest.appeared","at":1,"id":"a","domid":1.5,"minKiB":1,"maxKiB":2,"currentKiB":1,"shares":1}'), 2, /line 2\.domid/],
@@ -136,9 +156,10 @@ const BAD: [string, string, number, RegExp][] = [
   ['a line too long', journal(`{"type":"guest.left","at":1,"id":"${'x'.repeat(MAX_JOURNAL_LINE_CHARS)}"}`), 2, /line 2: longer than/],
   ['no header: an input first', '{"type":"tick","at":1}\n', 1, /line 1\.kind: is required/],
   ['a header of another kind', '{"kind":"other","v":1,"startedAt":0,"config":{}}\n', 1, /line 1\.kind: not a memcoop journal/],
-  ['a future version', '{"kind":"memcoop-journal","v":2,"startedAt":0,"config":{}}\n', 1, /line 1\.v: journal version 2 is not supported/],
-  ['a header without config', '{"kind":"memcoop-journal","v":1,"startedAt":0}\n', 1, /line 1\.config: is required/],
-  ['a header with an unknown field', '{"kind":"memcoop-journal","v":1,"startedAt":0,"config":1,"host":"x"}\n', 1, /line 1\.host: unknown field/],
+  ['a future version', '{"kind":"memcoop-journal","v":3,"startedAt":0,"config":{}}\n', 1, /line 1\.v: journal version 3 is not supported \(this memcoop reads 2\)$/],
+  ['a v1 journal', '{"kind":"memcoop-journal","v":1,"startedAt":0,"config":{}}\n', 1, /line 1\.v: journal version 1 is not supported \(this memcoop reads 2\): v1 journals hold one agent\.report per line.*Replay a v1 journal with the memcoop that wrote it/],
+  ['a header without config', '{"kind":"memcoop-journal","v":2,"startedAt":0}\n', 1, /line 1\.config: is required/],
+  ['a header with an unknown field', '{"kind":"memcoop-journal","v":2,"startedAt":0,"config":1,"host":"x"}\n', 1, /line 1\.host: unknown field/],
 ];
 
 describe('journal format: every line is checked', () => {
@@ -168,7 +189,7 @@ describe('journal format: every line is checked', () => {
 });
 
 describe('journal format: a truncated last line', () => {
-  const cut = journal('{"type":"tick","at":1}', '{"type":"tick","at":2}') + '{"type":"agent.report","at":3,"id":"vm1","commi';
+  const cut = journal('{"type":"tick","at":1}', '{"type":"tick","at":2}') + '{"type":"agent.reports","at":3,"reports":[{"id":"vm1","commi';
 
   test('is an error by default, naming the line and saying it was cut off', () => {
     assert.throws(
@@ -219,7 +240,7 @@ describe('journal writer', () => {
       const w = JournalWriter.open(path, { startedAt: 0, config: null });
       const inputs: SupervisorInput[] = [];
       for (let i = 0; i < 20_000; i++) {
-        const e: SupervisorInput = { type: 'agent.report', at: i, id: `vm-é-${i % 7}`, committedKiB: i, freeKiB: i * 3, swapTotalKiB: 0, swapFreeKiB: 0 };
+        const e: SupervisorInput = { type: 'agent.reports', at: i, reports: [{ id: `vm-é-${i % 7}`, committedKiB: i, freeKiB: i * 3, swapTotalKiB: 0, swapFreeKiB: 0 }] };
         inputs.push(e);
         w.append(e);
       }

@@ -14,7 +14,7 @@ import { JournalWriter } from '../../src/journal/writer.ts';
 import { createRecorder } from '../../src/journal/recorder.ts';
 import { replay } from '../../src/journal/replay.ts';
 import { parseSupervisorConfig } from '../../src/machines/config.ts';
-import type { SupervisorInput } from '../../src/machines/events.ts';
+import type { ReportEntry, SupervisorInput } from '../../src/machines/events.ts';
 import { createSupervisorMachine } from '../../src/machines/supervisor.ts';
 import { DOM0_ID, type DecisionEvent, type Write } from '../../src/machines/writes.ts';
 
@@ -81,18 +81,20 @@ function recordRun(file: string): Recorded {
     // Working sets: web grows then shrinks, db steady, a Dom0 burst in the middle.
     const web = (t < 20 ? 400 + 40 * t : 1200 - 40 * (t - 20)) * MIB;
     const dom0Commit = (t >= 15 && t < 22 ? 1200 : 600) * MIB;
-    if (t === 10) send({ type: 'agent.report', id: 'nobody', committedKiB: 1, freeKiB: 1, swapTotalKiB: 0, swapFreeKiB: 0 } as never);
+    if (t === 10) send({ type: 'agent.reports', reports: [{ id: 'nobody', committedKiB: 1, freeKiB: 1, swapTotalKiB: 0, swapFreeKiB: 0 }] } as never);
     if (t === 12) appear('late', 4, 256 * MIB);
     if (t === 13) send({ type: 'agent.hello', id: 'late', protocol: 1, selfAdjust: true } as never);
     if (t === 30) {
       send({ type: 'guest.left', id: 'db' } as never);
       delete alloc['db'];
     }
-    send({ type: 'agent.report', id: 'web', committedKiB: web, freeKiB: 20 * MIB, swapTotalKiB: 512 * MIB, swapFreeKiB: (t % 7) * 64 * MIB } as never);
-    if (alloc['db'] !== undefined && t % 9 !== 8) {
-      send({ type: 'agent.report', id: 'db', committedKiB: 700 * MIB, freeKiB: 100 * MIB, swapTotalKiB: 0, swapFreeKiB: 0 } as never);
-    }
-    if (t >= 13) send({ type: 'agent.report', id: 'late', committedKiB: 500 * MIB, freeKiB: 10 * MIB, swapTotalKiB: 0, swapFreeKiB: 0 } as never);
+    // This tick's reports: one batch, except every fifth tick, when late's comes on its own.
+    const batch: ReportEntry[] = [{ id: 'web', committedKiB: web, freeKiB: 20 * MIB, swapTotalKiB: 512 * MIB, swapFreeKiB: (t % 7) * 64 * MIB }];
+    if (alloc['db'] !== undefined && t % 9 !== 8) batch.push({ id: 'db', committedKiB: 700 * MIB, freeKiB: 100 * MIB, swapTotalKiB: 0, swapFreeKiB: 0 });
+    const late: ReportEntry = { id: 'late', committedKiB: 500 * MIB, freeKiB: 10 * MIB, swapTotalKiB: 0, swapFreeKiB: 0 };
+    if (t >= 13 && t % 5 !== 0) batch.push(late);
+    send({ type: 'agent.reports', reports: batch } as never);
+    if (t >= 13 && t % 5 === 0) send({ type: 'agent.reports', reports: [late] } as never);
     // The host: last tick's targets have landed, except one write that failed.
     for (const w of pending.splice(0)) {
       if (t === 25 && w.id === 'web') {
@@ -147,8 +149,13 @@ describe('journal record and replay', () => {
 
   test('a journal changed by one report replays to different decisions', async () => {
     const journal = await readJournalFile(rec.file);
-    const i = journal.inputs.findIndex((e) => e.type === 'agent.report' && e.id === 'web' && e.at > journal.inputs[0]!.at + 20 * TICK_MS);
-    const changed = journal.inputs.map((e, k) => (k === i && e.type === 'agent.report' ? { ...e, committedKiB: e.committedKiB + 300 * MIB, freeKiB: e.freeKiB + 200 * MIB } : e));
+    const i = journal.inputs.findIndex((e) => e.type === 'agent.reports' && e.reports[0]!.id === 'web' && e.at > journal.inputs[0]!.at + 20 * TICK_MS);
+    assert.ok(i > 0);
+    const changed = journal.inputs.map((e, k) =>
+      k === i && e.type === 'agent.reports'
+        ? { ...e, reports: e.reports.map((r) => (r.id === 'web' ? { ...r, committedKiB: r.committedKiB + 300 * MIB, freeKiB: r.freeKiB + 200 * MIB } : r)) }
+        : e,
+    );
     const out = replay(journal.header, changed);
     assert.notDeepEqual(out.decisions, rec.decisions);
   });

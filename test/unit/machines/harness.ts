@@ -4,7 +4,7 @@ import { Writable } from 'node:stream';
 import { createActor, SimulatedClock } from 'xstate';
 import { createLogger, type Logger } from '../../../src/log/logger.ts';
 import { DEFAULT_SUPERVISOR_CONFIG, type SupervisorConfig } from '../../../src/machines/config.ts';
-import type { GuestAppeared, HostSample, SupervisorInput } from '../../../src/machines/events.ts';
+import type { GuestAppeared, HostSample, ReportEntry, SupervisorInput } from '../../../src/machines/events.ts';
 import { guestStateName, type GuestSnapshot } from '../../../src/machines/guest.ts';
 import { createSupervisorMachine, guestSystemId, type SupervisorActor } from '../../../src/machines/supervisor.ts';
 import type { DecisionEvent, HandshakeEvent, ModeWriteParams, TargetWriteParams } from '../../../src/machines/writes.ts';
@@ -79,8 +79,13 @@ export class Run {
   hello(id: string, selfAdjust: boolean, protocol = 1): void {
     this.send({ type: 'agent.hello', at: this.now + 1, id, protocol, selfAdjust });
   }
+  /** One guest's report, alone in its batch. */
   report(id: string, committedKiB: number, freeKiB = 32 * MIB, swapTotalKiB = 0, swapFreeKiB = 0): void {
-    this.send({ type: 'agent.report', at: this.now + 1, id, committedKiB, freeKiB, swapTotalKiB, swapFreeKiB });
+    this.reports([{ id, committedKiB, freeKiB, swapTotalKiB, swapFreeKiB }]);
+  }
+  /** Several guests' reports as one agent.reports batch. */
+  reports(reports: ReportEntry[]): void {
+    this.send({ type: 'agent.reports', at: this.now + 1, reports });
   }
   sample(freeKiB: number, dom0: HostSample['dom0'], allocations: Record<string, number>): void {
     this.send({ type: 'host.sample', at: this.now + 1, freeKiB, dom0, allocations });

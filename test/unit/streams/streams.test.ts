@@ -4,7 +4,8 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { TestScheduler } from 'rxjs/testing';
 import { finalize, of, take, toArray, firstValueFrom, type Observable } from 'rxjs';
-import type { AgentReport, GuestLeft, SupervisorInput, HostSample, Tick } from '../../../src/machines/events.ts';
+import type { AgentReport, AgentReports, GuestLeft, SupervisorInput, HostSample, Tick } from '../../../src/machines/events.ts';
+import { batchReports, REPORT_BATCH_MS } from '../../../src/streams/batch.ts';
 import type { HostEvent } from '../../../src/hosts/host.ts';
 import { FMD_KIB } from '../../../src/policy/smoothing.ts';
 import { smoothFreeKiB } from '../../../src/streams/smooth.ts';
@@ -24,6 +25,14 @@ function report(id: string, freeKiB: number, at = 0): AgentReport {
   return { type: 'agent.report', at, id, committedKiB: 200_000, freeKiB, swapTotalKiB: 0, swapFreeKiB: 0 };
 }
 const left = (id: string, at = 0): GuestLeft => ({ type: 'guest.left', at, id });
+/** The agent.reports input carrying these reports, stamped `at`. */
+function batch(at: number, ...reports: AgentReport[]): AgentReports {
+  return {
+    type: 'agent.reports',
+    at,
+    reports: reports.map(({ id, committedKiB, freeKiB, swapTotalKiB, swapFreeKiB }) => ({ id, committedKiB, freeKiB, swapTotalKiB, swapFreeKiB })),
+  };
+}
 const tick = (at: number): Tick => ({ type: 'tick', at });
 
 const OPTS = { k: 3, fmdKiB: FMD_KIB };
@@ -174,18 +183,18 @@ describe('supervisorInputs', () => {
         l: left('A', 13),
         d: report('A', HIGH, 15), // A again, a fresh window
       });
-      const out$ = supervisorInputs(host$, { tickMs: 6, scheduler: ts, smoothing: OPTS, reportMinIntervalMs: 0 });
+      const out$ = supervisorInputs(host$, { tickMs: 6, scheduler: ts, smoothing: OPTS, reportMinIntervalMs: 0, reportBatchMs: 0 });
       expectObservable(out$, '^ 16ms !').toBe('-g-h-atb-s-cuI-d', {
         g: { type: 'guest.appeared', at: 1, id: 'A', domid: 1, minKiB: 65536, maxKiB: 262144, currentKiB: 131072, shares: 1 },
         h: { type: 'agent.hello', at: 3, id: 'A', protocol: 1, selfAdjust: true },
-        a: report('A', LOW, 5),
+        a: batch(5, report('A', LOW)),
         t: tick(6),
-        b: report('A', LOW, 7),
+        b: batch(7, report('A', LOW)),
         s: sample(9),
-        c: report('A', LOW, 11),
+        c: batch(11, report('A', LOW)),
         u: tick(12),
         I: left('A', 13),
-        d: report('A', HIGH, 15),
+        d: batch(15, report('A', HIGH)),
       } as Record<string, SupervisorInput>);
     });
   });
@@ -199,13 +208,13 @@ describe('supervisorInputs', () => {
         e: report('A', LOW + 3, 4), f: report('A', LOW + 4, 5), g: report('A', LOW + 5, 6), h: report('A', LOW + 6, 7),
         i: report('A', LOW + 7, 8), j: report('A', LOW + 8, 9),
       });
-      const out$ = supervisorInputs(host$, { tickMs: 1000, scheduler: ts, smoothing: OPTS, reportMinIntervalMs: 4 });
+      const out$ = supervisorInputs(host$, { tickMs: 1000, scheduler: ts, smoothing: OPTS, reportMinIntervalMs: 4, reportBatchMs: 0 });
       // A: leading at 0, trailing (latest) at 4, then 8, ...; B passes at once.
       expectObservable(out$, '^ 10ms !').toBe('ab--e---i-', {
-        a: report('A', LOW, 0),
-        b: report('B', LOW, 1),
-        e: report('A', LOW + 3, 4),
-        i: report('A', LOW + 7, 8),
+        a: batch(0, report('A', LOW)),
+        b: batch(1, report('B', LOW)),
+        e: batch(4, report('A', LOW + 3)),
+        i: batch(8, report('A', LOW + 7)),
       });
     });
   });
@@ -214,15 +223,16 @@ describe('supervisorInputs', () => {
     const ts = scheduler();
     ts.run(({ hot, expectObservable }) => {
       const host$ = hot<HostEvent>('ab-l----', { a: report('A', LOW, 0), b: report('A', LOW, 1), l: left('A', 3) });
-      const out$ = supervisorInputs(host$, { tickMs: 1000, scheduler: ts, smoothing: OPTS, reportMinIntervalMs: 5 });
-      expectObservable(out$, '^ 8ms !').toBe('a--l----', { a: report('A', LOW, 0), l: left('A', 3) });
+      const out$ = supervisorInputs(host$, { tickMs: 1000, scheduler: ts, smoothing: OPTS, reportMinIntervalMs: 5, reportBatchMs: 0 });
+      expectObservable(out$, '^ 8ms !').toBe('a--l----', { a: batch(0, report('A', LOW)), l: left('A', 3) });
     });
   });
 
   test('a synchronous host loses nothing (every branch is subscribed before the host is)', async () => {
     const events: HostEvent[] = [report('A', LOW, 1), sample(2), report('A', HIGH, 3), left('A', 4)];
+    // The default batch window: each batch is delivered when the next input comes through.
     const out = await firstValueFrom(supervisorInputs(of(...events), { tickMs: 1000, smoothing: OPTS, reportMinIntervalMs: 0 }).pipe(take(4), toArray()));
-    assert.deepEqual(out, [report('A', LOW, 1), sample(2), report('A', LOW, 3), left('A', 4)]);
+    assert.deepEqual(out, [batch(1, report('A', LOW)), sample(2), batch(3, report('A', LOW)), left('A', 4)]);
   });
 
   test('effect failures are merged in', () => {
@@ -234,5 +244,71 @@ describe('supervisorInputs', () => {
         f: { type: 'effect.failed', at: 1, id: 'A', effect: 'setTarget', error: 'EACCES' },
       });
     });
+  });
+});
+
+describe('batchReports', () => {
+  const W = 4;
+
+  test('reports within one window become one input, delivered when the window closes', () => {
+    const ts = scheduler();
+    ts.run(({ hot, expectObservable }) => {
+      // A window opens at the first report (frame 1) and closes W frames later (frame 5).
+      const src = hot<HostEvent>('-ab-c-----d', { a: report('A', LOW, 1), b: report('B', HIGH, 2), c: report('C', LOW, 4), d: report('A', HIGH, 10) });
+      expectObservable(src.pipe(batchReports(W, ts)), '^ 16ms !').toBe('-----x--------y', {
+        x: batch(4, report('A', LOW), report('B', HIGH), report('C', LOW)),
+        y: batch(10, report('A', HIGH)),
+      });
+    });
+  });
+
+  test('any other input delivers the open batch first: order is kept, and nothing waits behind a tick', () => {
+    const ts = scheduler();
+    ts.run(({ hot, expectObservable }) => {
+      const src = hot<HostEvent | Tick>('-ab-t-----l', { a: report('A', LOW, 1), b: report('B', LOW, 2), t: tick(4), l: left('A', 10) });
+      expectObservable(src.pipe(batchReports(W, ts)), '^ 12ms !').toBe('----(xt)--l', {
+        x: batch(2, report('A', LOW), report('B', LOW)),
+        t: tick(4),
+        l: left('A', 10),
+      });
+    });
+  });
+
+  test('a guest that reports twice in a window keeps its place and its latest figures', () => {
+    const ts = scheduler();
+    ts.run(({ hot, expectObservable }) => {
+      const src = hot<HostEvent>('-abc', { a: report('A', LOW, 1), b: report('B', LOW, 2), c: report('A', HIGH, 3) });
+      expectObservable(src.pipe(batchReports(W, ts)), '^ 8ms !').toBe('-----x', { x: batch(3, report('A', HIGH), report('B', LOW)) });
+    });
+  });
+
+  test('an empty stretch costs no timer and emits nothing; completion delivers the open batch', () => {
+    const ts = scheduler();
+    ts.run(({ hot, expectObservable }) => {
+      const src = hot<HostEvent>('---------a-|', { a: report('A', LOW, 9) });
+      expectObservable(src.pipe(batchReports(W, ts))).toBe('-----------(x|)', { x: batch(9, report('A', LOW)) });
+    });
+    assert.equal(ts.actions.length, 0, 'no timer left scheduled');
+  });
+
+  test('window 0: each report is its own batch, at once', () => {
+    const ts = scheduler();
+    ts.run(({ hot, expectObservable }) => {
+      const src = hot<HostEvent>('-ab', { a: report('A', LOW, 1), b: report('B', LOW, 2) });
+      expectObservable(src.pipe(batchReports(0, ts))).toBe('-ab', { a: batch(1, report('A', LOW)), b: batch(2, report('B', LOW)) });
+    });
+  });
+
+  test('the default window in the composed stream', () => {
+    const ts = scheduler();
+    ts.run(({ hot, expectObservable }) => {
+      const host$ = hot<HostEvent>('-ab', { a: report('A', LOW, 1), b: report('B', LOW, 2) });
+      const out$ = supervisorInputs(host$, { tickMs: 1000, scheduler: ts, smoothing: OPTS, reportMinIntervalMs: 0 });
+      expectObservable(out$, '^ 10ms !').toBe(`- ${REPORT_BATCH_MS}ms x`, { x: batch(2, report('A', LOW), report('B', LOW)) });
+    });
+  });
+
+  test('refuses a negative window', () => {
+    assert.throws(() => batchReports(-1, scheduler()), /report batch window/);
   });
 });
