@@ -1,0 +1,131 @@
+// memcoop run --host xen [--config FILE] [--socket PATH] [--journal FILE]: the daemon against a
+// real host, until SIGINT or SIGTERM, then a clean stop (journal flushed and closed).
+import { loadXenAddon } from '../hosts/xen/addon.ts';
+import { createLogger } from '../log/logger.ts';
+import { DEFAULT_DAEMON_CONFIG, HOST_KINDS, loadDaemonConfig, type DaemonConfig } from '../config/daemon-config.ts';
+import { InputError } from '../util/validate.ts';
+
+const USAGE = `usage: memcoop run --host xen [--config FILE] [--socket PATH] [--journal FILE]
+
+Runs the memcoop daemon in Dom0 until SIGINT or SIGTERM.
+  --host xen|kvm    the hypervisor (default: the config's host, else xen; kvm is not implemented yet)
+  --config FILE     the daemon's YAML config (see config/memcoop.example.yaml); default: built-in defaults
+  --socket PATH     a xenstored unix socket (e.g. a test fixture's) instead of libxenstore's default
+  --journal FILE    record every supervisor input to FILE (JSONL; 'memcoop replay FILE' replays it)
+Options override the config. Where no hypervisor answers libxenctrl (a xenstored without Xen),
+host free memory and domain sizes come from a stand-in for the hypervisor, and the log says so.
+Logs are pino JSON lines on standard output. Exit: 0 after a signal, 1 if the daemon cannot
+start, 2 for bad options or config.`;
+
+interface RunArgs {
+  host?: string;
+  config?: string;
+  socket?: string;
+  journal?: string;
+}
+
+const VALUE_OPTS = { '--host': 'host', '--config': 'config', '--socket': 'socket', '--journal': 'journal' } as const;
+
+function parseArgs(argv: string[]): RunArgs | string {
+  const out: RunArgs = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const eq = a.indexOf('=');
+    const flag = eq > 0 ? a.slice(0, eq) : a;
+    const key = (VALUE_OPTS as Record<string, keyof RunArgs>)[flag];
+    if (key === undefined) return a.startsWith('-') ? `unknown option ${a}` : `unexpected argument ${a}`;
+    const value = eq > 0 ? a.slice(eq + 1) : argv[++i];
+    if (value === undefined || value === '') return `${flag} needs a value`;
+    out[key] = value;
+  }
+  return out;
+}
+
+/** Resolves when the process gets SIGINT or SIGTERM. */
+function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const on = (sig: NodeJS.Signals) => {
+      process.off('SIGINT', on);
+      process.off('SIGTERM', on);
+      resolve(sig);
+    };
+    process.on('SIGINT', on);
+    process.on('SIGTERM', on);
+  });
+}
+
+export async function run(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log(USAGE);
+    return 0;
+  }
+  const args = parseArgs(argv);
+  if (typeof args === 'string') {
+    console.error(`memcoop run: ${args}\n\n${USAGE}`);
+    return 2;
+  }
+  let config: DaemonConfig = DEFAULT_DAEMON_CONFIG;
+  if (args.config !== undefined) {
+    try {
+      config = await loadDaemonConfig(args.config);
+    } catch (e) {
+      console.error(`memcoop run: ${e instanceof InputError ? e.message : `cannot read ${args.config}: ${(e as Error).message}`}`);
+      return 2;
+    }
+  }
+  const hostKind = args.host ?? config.host;
+  if (!(HOST_KINDS as readonly string[]).includes(hostKind)) {
+    console.error(`memcoop run: --host must be one of ${HOST_KINDS.join(', ')}, got ${JSON.stringify(hostKind)}`);
+    return 2;
+  }
+  if (hostKind === 'kvm') {
+    console.error('memcoop run: --host kvm is not implemented yet (only xen is).');
+    return 2;
+  }
+  const addon = loadXenAddon();
+  if (!addon.ok) {
+    console.error(addon.reason);
+    return 1;
+  }
+
+  // Loaded here: the Xen host and the daemon only once they are needed.
+  const { XenHost } = await import('../hosts/xen/host.ts');
+  const { startDaemon } = await import('../daemon/daemon.ts');
+  const logger = createLogger({ level: config.logLevel });
+  const socket = args.socket ?? config.xen.socket ?? undefined;
+  const journal = args.journal ?? config.journal ?? undefined;
+  const signal = untilSignal(); // from now on a signal means a clean stop, not a kill
+
+  let host;
+  try {
+    host = await XenHost.open({
+      logger,
+      guests: config.guests,
+      probeMs: config.tickMs,
+      standIn: config.xen.standIn,
+      ...(socket !== undefined ? { socketPath: socket } : {}),
+    });
+  } catch (e) {
+    console.error(`memcoop run: cannot connect to xenstored: ${(e as Error).message}`);
+    return 1;
+  }
+  let daemon;
+  try {
+    daemon = await startDaemon({
+      host,
+      config: config.supervisor,
+      logger,
+      tickMs: config.tickMs,
+      ...(journal !== undefined ? { journalPath: journal } : {}),
+    });
+  } catch (e) {
+    await host.close().catch(() => {});
+    console.error(`memcoop run: the daemon did not start: ${(e as Error).message}`);
+    return 1;
+  }
+  const sig = await signal;
+  logger.info({ signal: sig }, 'stopping');
+  await daemon.stop();
+  logger.flush?.();
+  return 0;
+}

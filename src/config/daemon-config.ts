@@ -1,0 +1,204 @@
+// The daemon's YAML config (`memcoop run --config FILE`; config/memcoop.example.yaml shows every
+// field). Read strictly: an unknown key or a wrong type is an error naming its path, so a typo
+// never silently falls back to a default. Every field is optional.
+import { readFile } from 'node:fs/promises';
+import { parse as parseYaml } from 'yaml';
+import { DEFAULT_SUPERVISOR_CONFIG, parseSupervisorConfig, type SupervisorConfig } from '../machines/config.ts';
+import { DEFAULT_TICK_MS } from '../streams/ticks.ts';
+import { InputError, integer, noUnknownKeys, number, object, oneOf, optional, string } from '../util/validate.ts';
+
+export const HOST_KINDS = ['xen', 'kvm'] as const;
+export type HostKind = (typeof HOST_KINDS)[number];
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** What the supervisor is told of a guest that the host cannot know: its floor and its shares. */
+export interface GuestSettings {
+  minKiB: number;
+  shares: number;
+}
+
+export interface GuestsConfig {
+  default: GuestSettings;
+  /** By domid (Xen) or other numeric handle: wins over byName. */
+  byDomid: ReadonlyMap<number, Partial<GuestSettings>>;
+  /** By the domain's name. The name is text the toolstack (or a guest) wrote: used only to look up here. */
+  byName: ReadonlyMap<string, Partial<GuestSettings>>;
+}
+
+export interface StandInSettings {
+  hostTotalKiB: number;
+  dom0KiB: number;
+  dom0CommittedKiB: number;
+}
+
+export interface DaemonConfig {
+  host: HostKind;
+  /** Algorithm 1's period, and the Xen host's probe period. */
+  tickMs: number;
+  journal: string | null;
+  logLevel: LogLevel;
+  xen: {
+    /** A xenstored unix socket; null: libxenstore's default (the xenbus device or its socket). */
+    socket: string | null;
+    /** Used only where libxenctrl cannot run (no hypervisor): see src/hosts/xen/stand-in.ts. */
+    standIn: StandInSettings;
+  };
+  guests: GuestsConfig;
+  supervisor: SupervisorConfig;
+}
+
+const MIB = 1024;
+
+/**
+ * A guest's floor: 128 MiB, the smallest allocation in the paper's experiments (paper-3vm and
+ * paper-4vm start guests at 128 MiB) and about what a small Linux guest needs to boot and run its
+ * agent; below it a guest thrashes whatever the policy says.
+ */
+export const DEFAULT_GUEST_MIN_KIB = 128 * MIB;
+/** Shares S_i: 1, the paper's default (every guest weighs the same). */
+export const DEFAULT_GUEST_SHARES = 1;
+/**
+ * The stand-in's host: 2 GiB with a 512 MiB Dom0, the nested Xen of TESTBEDS.md section 3
+ * (QEMU -m 2G, dom0_mem=512M). Dom0's Committed_AS: 256 MiB, about what that Dom0's busybox
+ * userspace plus xenstored and xenconsoled commit (an assumption, not a measurement).
+ */
+export const DEFAULT_STAND_IN: Readonly<StandInSettings> = Object.freeze({
+  hostTotalKiB: 2048 * MIB,
+  dom0KiB: 512 * MIB,
+  dom0CommittedKiB: 256 * MIB,
+});
+/** Shortest tick accepted: below 10 ms the daemon spends its time probing XenStore. */
+export const MIN_TICK_MS = 10;
+/** Longest domain name looked up (libxl's names are short; this only bounds what we hold). */
+export const MAX_NAME_CHARS = 256;
+/** Largest shares value: a bound against typos (1e9), not a tuning limit. */
+export const MAX_SHARES = 1000;
+
+export const DEFAULT_DAEMON_CONFIG: DaemonConfig = Object.freeze({
+  host: 'xen',
+  tickMs: DEFAULT_TICK_MS,
+  journal: null,
+  logLevel: 'info',
+  xen: Object.freeze({ socket: null, standIn: DEFAULT_STAND_IN }),
+  guests: Object.freeze({
+    default: Object.freeze({ minKiB: DEFAULT_GUEST_MIN_KIB, shares: DEFAULT_GUEST_SHARES }),
+    byDomid: new Map(),
+    byName: new Map(),
+  }),
+  supervisor: DEFAULT_SUPERVISOR_CONFIG,
+}) as DaemonConfig;
+
+const TOP_KEYS = ['host', 'tickMs', 'journal', 'logLevel', 'xen', 'guests', 'supervisor'] as const;
+
+const kib = (v: unknown, p: string): number => integer(v, p, { min: 0 });
+const shares = (v: unknown, p: string): number => number(v, p, { min: 0, max: MAX_SHARES });
+
+function partialSettings(v: unknown, path: string): Partial<GuestSettings> {
+  const o = object(v, path);
+  noUnknownKeys(o, path, ['minKiB', 'shares']);
+  const out: Partial<GuestSettings> = {};
+  if (o['minKiB'] !== undefined) out.minKiB = kib(o['minKiB'], `${path}.minKiB`);
+  if (o['shares'] !== undefined) out.shares = shares(o['shares'], `${path}.shares`);
+  return out;
+}
+
+function parseGuests(v: unknown, path: string): GuestsConfig {
+  const o = object(v, path);
+  noUnknownKeys(o, path, ['default', 'byDomid', 'byName']);
+  const d = DEFAULT_DAEMON_CONFIG.guests.default;
+  const dflt = optional(
+    o,
+    'default',
+    path,
+    (x, p) => {
+      const s = partialSettings(x, p);
+      return { minKiB: s.minKiB ?? d.minKiB, shares: s.shares ?? d.shares };
+    },
+    { ...d },
+  );
+  const byDomid = new Map<number, Partial<GuestSettings>>();
+  if (o['byDomid'] !== undefined) {
+    const m = object(o['byDomid'], `${path}.byDomid`);
+    for (const [k, s] of Object.entries(m)) {
+      const p = `${path}.byDomid.${k}`;
+      // Domain 0 is Dom0, configured under supervisor.dom0, not here.
+      if (!/^[1-9][0-9]{0,4}$/.test(k)) throw new InputError(p, 'expected a domid (1 to 32751) as the key');
+      byDomid.set(Number(k), partialSettings(s, p));
+    }
+  }
+  const byName = new Map<string, Partial<GuestSettings>>();
+  if (o['byName'] !== undefined) {
+    const m = object(o['byName'], `${path}.byName`);
+    for (const [k, s] of Object.entries(m)) {
+      const p = `${path}.byName.${k}`;
+      if (k.length === 0 || k.length > MAX_NAME_CHARS) throw new InputError(p, `a name of 1 to ${MAX_NAME_CHARS} characters`);
+      byName.set(k, partialSettings(s, p));
+    }
+  }
+  return { default: dflt, byDomid, byName };
+}
+
+function parseXen(v: unknown, path: string): DaemonConfig['xen'] {
+  const o = object(v, path);
+  noUnknownKeys(o, path, ['socket', 'standIn']);
+  const socket = o['socket'] === undefined || o['socket'] === null ? null : string(o['socket'], `${path}.socket`, 4096);
+  const standIn = optional(
+    o,
+    'standIn',
+    path,
+    (x, p) => {
+      const q = object(x, p);
+      noUnknownKeys(q, p, ['hostTotalKiB', 'dom0KiB', 'dom0CommittedKiB']);
+      const s = DEFAULT_STAND_IN;
+      const r = {
+        hostTotalKiB: optional(q, 'hostTotalKiB', p, (y, pp) => integer(y, pp, { min: 1 }), s.hostTotalKiB),
+        dom0KiB: optional(q, 'dom0KiB', p, kib, s.dom0KiB),
+        dom0CommittedKiB: optional(q, 'dom0CommittedKiB', p, kib, s.dom0CommittedKiB),
+      };
+      if (r.dom0KiB > r.hostTotalKiB) throw new InputError(`${p}.dom0KiB`, `must be <= hostTotalKiB (${r.hostTotalKiB}), got ${r.dom0KiB}`);
+      return r;
+    },
+    { ...DEFAULT_STAND_IN },
+  );
+  return { socket, standIn };
+}
+
+/** Validates a parsed YAML/JSON config; throws InputError naming the field. */
+export function parseDaemonConfig(v: unknown, path = 'config'): DaemonConfig {
+  const o = v === null || v === undefined ? {} : object(v, path); // an empty file is all defaults
+  noUnknownKeys(o, path, TOP_KEYS);
+  const d = DEFAULT_DAEMON_CONFIG;
+  return {
+    host: optional(o, 'host', path, (x, p) => oneOf(x, p, HOST_KINDS), d.host),
+    tickMs: optional(o, 'tickMs', path, (x, p) => integer(x, p, { min: MIN_TICK_MS }), d.tickMs),
+    journal: o['journal'] === undefined || o['journal'] === null ? null : string(o['journal'], `${path}.journal`, 4096),
+    logLevel: optional(o, 'logLevel', path, (x, p) => oneOf(x, p, LOG_LEVELS), d.logLevel),
+    xen: optional(o, 'xen', path, parseXen, { socket: null, standIn: { ...DEFAULT_STAND_IN } }),
+    guests: optional(o, 'guests', path, parseGuests, parseGuests({}, `${path}.guests`)),
+    supervisor: optional(o, 'supervisor', path, (x, p) => parseSupervisorConfig(x, p), parseSupervisorConfig({}, `${path}.supervisor`)),
+  };
+}
+
+/** Reads and validates a YAML config file. Errors: InputError (bad content), or the fs error. */
+export async function loadDaemonConfig(file: string): Promise<DaemonConfig> {
+  const text = await readFile(file, 'utf8');
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (e) {
+    throw new InputError(file, `not valid YAML: ${(e as Error).message.split('\n')[0]}`);
+  }
+  return parseDaemonConfig(doc, file);
+}
+
+/**
+ * A guest's settings: the default, then its name's entry, then its domid's. `name` is used for
+ * this lookup and nothing else (it is text the guest's side may have written).
+ */
+export function guestSettings(guests: GuestsConfig, domid: number, name: string | null): GuestSettings {
+  const byName = name !== null ? guests.byName.get(name) : undefined;
+  const byDomid = guests.byDomid.get(domid);
+  return { ...guests.default, ...byName, ...byDomid };
+}

@@ -1,0 +1,56 @@
+// What a guest's agent writes under /local/domain/<domid>/data/memcoop/ (layout.ts), parsed as
+// the untrusted input it is: a length bound checked before anything else, then a strict grammar.
+// A failure says what was wrong in memcoop's own words, never by quoting the guest's text, so a
+// caller can log it without copying guest-supplied bytes into the logs.
+import type { AgentReport } from '../../machines/events.ts';
+import { MeminfoError, agentReportFromMeminfo } from '../../streams/meminfo.ts';
+
+/** The hello is one short line ("protocol=1 selfAdjust=1" is 23 bytes); 64 leaves room, no more. */
+export const MAX_HELLO_BYTES = 64;
+/**
+ * A report is at most 2048 bytes: oxenstored refuses larger values (quota-maxsize in Debian's
+ * oxenstored.conf, E2BIG; TESTBEDS.md section 1). The agent sends only the lines memcoop reads
+ * (MemTotal, MemFree, Committed_AS, SwapTotal, SwapFree: about 150 bytes), not all of meminfo.
+ */
+export const MAX_REPORT_BYTES = 2048;
+
+/** The largest protocol number the grammar admits (six digits: a bound, not a plan). */
+const MAX_PROTOCOL_DIGITS = 6;
+/**
+ * The hello grammar, exactly: `protocol=<n> selfAdjust=<0|1>` with one space, n decimal without
+ * leading zeros, and at most one trailing newline. Nothing else (no other fields, no spaces).
+ */
+const HELLO = new RegExp(`^protocol=(0|[1-9][0-9]{0,${MAX_PROTOCOL_DIGITS - 1}}) selfAdjust=(0|1)\\n?$`);
+
+export interface Hello {
+  protocol: number;
+  selfAdjust: boolean;
+}
+
+export type Parsed<T> = { ok: true; value: T } | { ok: false; problem: string };
+
+/** The hello text an agent writes (the test plays the agent with it; so will the C agent). */
+export function formatHello(h: Hello): string {
+  return `protocol=${h.protocol} selfAdjust=${h.selfAdjust ? 1 : 0}`;
+}
+
+export function parseHello(text: string): Parsed<Hello> {
+  const bytes = Buffer.byteLength(text, 'utf8');
+  if (bytes > MAX_HELLO_BYTES) return { ok: false, problem: `hello longer than ${MAX_HELLO_BYTES} bytes (${bytes})` };
+  const m = HELLO.exec(text);
+  if (m === null) return { ok: false, problem: 'hello does not match "protocol=<n> selfAdjust=<0|1>"' };
+  return { ok: true, value: { protocol: Number(m[1]), selfAdjust: m[2] === '1' } };
+}
+
+/** A meminfo report as the host's raw agent.report (not yet smoothed). */
+export function parseReport(id: string, at: number, text: string): Parsed<AgentReport> {
+  const bytes = Buffer.byteLength(text, 'utf8');
+  if (bytes > MAX_REPORT_BYTES) return { ok: false, problem: `report longer than ${MAX_REPORT_BYTES} bytes (${bytes})` };
+  try {
+    return { ok: true, value: agentReportFromMeminfo(id, at, text) };
+  } catch (e) {
+    if (!(e instanceof MeminfoError)) throw e;
+    // MeminfoError's message quotes the bad line; only its line number leaves this function.
+    return { ok: false, problem: e.line > 0 ? `report line ${e.line} is not "Key: <number> kB"` : 'report lacks a field or is inconsistent' };
+  }
+}

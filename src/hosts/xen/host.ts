@@ -1,0 +1,449 @@
+// XenHost: the Host interface on Xen. Guests are the domains under /local/domain (domain 0 is the
+// control domain, never a guest); their agents speak through data/memcoop/ (untrusted, parsed by
+// agent-protocol.ts) and read their mode from memcoop/ (written here, guest read-only). Targets go
+// to memory/target in KiB; on a real Xen the domain's max pages are raised first (libxl caps a
+// domain at its creation size + 1 MiB, TESTBEDS.md section 3). Host free memory and domain sizes
+// come from libxenctrl, or, with no hypervisor, from the stand-in of stand-in.ts (it says so).
+//
+// Each probe (one per tick) re-reads the domain listing (that request is also how a dead
+// xenstored is noticed: a connection with only watches does not notice) and emits a host.sample.
+// A lost connection is reopened (reconnect.ts); the watches re-arm on the new one and discovery
+// runs again against the guests already known, so nothing is announced twice and no target is
+// written that the supervisor did not issue.
+import { Subject, Subscription, asyncScheduler, interval, switchMap, EMPTY, type Observable, type SchedulerLike } from 'rxjs';
+import { guestSettings, type GuestsConfig, MAX_NAME_CHARS } from '../../config/daemon-config.ts';
+import { guestLogger, type Logger } from '../../log/logger.ts';
+import type { AgentHello } from '../../machines/events.ts';
+import { agentKeys$, diffDomains, domainListing$, readDomainListing, type AgentKeyRead, type ReadResult } from '../../streams/xenstore.ts';
+import type { Host, HostEvent, WrittenMode } from '../host.ts';
+import { requireXenAddon } from './addon.ts';
+import { parseHello, parseReport } from './agent-protocol.ts';
+import { xenctrlMemory, type DomainMemory } from './domain-memory.ts';
+import {
+  DOM0_DOMID,
+  controlPath,
+  domidOf,
+  guestId,
+  modePath,
+  modePermissions,
+  namePath,
+  parseKiB,
+  protocolPath,
+  staticMaxPath,
+  targetPath,
+} from './layout.ts';
+import { NotConnectedError, ReconnectingStore, type ReconnectOptions } from './reconnect.ts';
+import { HypervisorStandIn, type StandInConfig } from './stand-in.ts';
+import { isXenCtrlUnavailable, openXenCtrl } from './xenctrl.ts';
+import { CONNECTION_LOST_CODES, openXenStore, type XenStore, type XsOps } from './xenstore.ts';
+
+/**
+ * Max pages are set to the target plus 1 MiB: libxl's LIBXL_MAXMEM_CONSTANT, the slack `xl
+ * mem-set` leaves (TESTBEDS.md section 3: a domain stops at its cap + 1 MiB).
+ */
+export const MAXMEM_SLACK_KIB = 1024;
+/**
+ * After a reconnect, a domain missing from the listing is given this long to come back before it
+ * is reported gone: a xenstored that restarted empty is repopulated by the toolstack (in the
+ * tests, by the test) a moment later, and dropping every guest meanwhile would reset them all.
+ */
+export const RECONNECT_GRACE_MS = 5000;
+
+export type TransactionOp = 'setTarget' | 'setMode';
+
+export interface XenHostOptions {
+  logger: Logger;
+  guests: GuestsConfig;
+  /** Probe period (the daemon's tick). */
+  probeMs: number;
+  /** A xenstored socket (the fixture); default: libxenstore's choice. */
+  socketPath?: string;
+  /** Used when libxenctrl is unavailable (no hypervisor). */
+  standIn: StandInConfig;
+  /** Default: libxenctrl when it opens, else the stand-in. */
+  memory?: DomainMemory;
+  scheduler?: SchedulerLike;
+  reconnect?: ReconnectOptions;
+  reconnectGraceMs?: number;
+  /**
+   * Test seam: awaited inside each transaction after its reads, before its writes (the tests use
+   * it to make another connection write what the transaction read, forcing a real conflict).
+   */
+  inTransaction?: (op: TransactionOp, domid: number, attempt: number) => Promise<void>;
+}
+
+interface KnownDomain {
+  domid: number;
+  id: string;
+  /** guest.appeared sent (its static-max and target were readable). */
+  announced: boolean;
+  log: Logger;
+  /** A bad value of this key was logged and no good one has come since. */
+  badLogged: { hello: boolean; meminfo: boolean };
+  /** Listing time from which it was missing (within a reconnect's grace), else null. */
+  missingSince: number | null;
+  agentSub: Subscription | null;
+}
+
+export class XenHost implements Host {
+  readonly kind = 'xen';
+  private readonly subject = new Subject<HostEvent>();
+  readonly events$: Observable<HostEvent> = this.subject.asObservable();
+  private readonly log: Logger;
+  private readonly scheduler: SchedulerLike;
+  private readonly domains = new Map<number, KnownDomain>();
+  private readonly probe$ = new Subject<void>();
+  private readonly subs = new Subscription();
+  private graceUntil = -Infinity;
+  private listingChain: Promise<void> = Promise.resolve();
+  private sampling = false;
+  private started = false;
+  private closed = false;
+
+  private constructor(
+    private readonly conn: ReconnectingStore,
+    readonly memory: DomainMemory,
+    private readonly opts: XenHostOptions,
+  ) {
+    this.log = opts.logger;
+    this.scheduler = opts.scheduler ?? asyncScheduler;
+  }
+
+  /**
+   * Connects to xenstored and picks the memory source. Throws XenAddonUnavailableError (one
+   * sentence: what to install) without the addon, XenStoreError if xenstored is not reachable.
+   */
+  static async open(opts: XenHostOptions): Promise<XenHost> {
+    requireXenAddon();
+    const log = opts.logger;
+    const open = (onLost: (s: XenStore) => void): Promise<XenStore> => {
+      let store: XenStore | null = null;
+      return openXenStore({
+        ...(opts.socketPath !== undefined ? { socketPath: opts.socketPath, socketOnly: true } : {}),
+        onWatchError: (err) => {
+          log.warn({ code: err.code }, 'XenStore watch connection failed');
+          if (store) onLost(store);
+        },
+      }).then((s) => (store = s));
+    };
+    const conn = await ReconnectingStore.connect(open, log, opts.reconnect);
+    let memory = opts.memory;
+    if (!memory) {
+      try {
+        memory = xenctrlMemory(openXenCtrl());
+      } catch (e) {
+        if (!isXenCtrlUnavailable(e)) {
+          await conn.close();
+          throw e;
+        }
+        memory = new HypervisorStandIn(opts.standIn);
+        log.warn({ reason: e.reason }, `libxenctrl unavailable; using the ${memory.description}`);
+      }
+    }
+    log.info({ memory: memory.kind }, memory.description);
+    return new XenHost(conn, memory, opts);
+  }
+
+  private now(): number {
+    return this.scheduler.now();
+  }
+
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    // Discovery first: the domains there now are announced before start() resolves.
+    const first = await this.conn.use((s) => readDomainListing(s)).then(
+      (value): ReadResult<number[]> => ({ ok: true, value }),
+      (error: unknown): ReadResult<number[]> => ({ ok: false, error }),
+    );
+    await this.enqueueListing(first);
+    // A new connection opens a grace period (before its listing can arrive: subscribed first).
+    this.subs.add(
+      this.conn.store$.subscribe((s) => {
+        if (s !== null && this.conn.generation > 1) this.graceUntil = this.now() + (this.opts.reconnectGraceMs ?? RECONNECT_GRACE_MS);
+      }),
+    );
+    // Then the watches, re-armed on every new connection.
+    this.subs.add(
+      this.conn.store$
+        .pipe(switchMap((s) => (s ? domainListing$(s, this.probe$) : EMPTY)))
+        .subscribe({
+          next: (r) => void this.enqueueListing(r),
+          error: (err: unknown) => this.log.error({ err }, 'domain watch failed'),
+        }),
+    );
+    this.subs.add(interval(this.opts.probeMs, this.scheduler).subscribe(() => this.probe()));
+    await this.sample();
+  }
+
+  /** One probe: re-read the listing (through the stream) and sample memory. */
+  private probe(): void {
+    if (this.closed) return;
+    this.probe$.next();
+    void this.sample();
+  }
+
+  /** Listings are handled one at a time, in order (handling one reads XenStore). */
+  private enqueueListing(r: ReadResult<number[]>): Promise<void> {
+    this.listingChain = this.listingChain.then(() => this.onListing(r)).catch((err: unknown) => {
+      this.log.error({ err }, 'handling the domain listing failed');
+    });
+    return this.listingChain;
+  }
+
+  private async onListing(r: ReadResult<number[]>): Promise<void> {
+    if (this.closed) return;
+    if (!r.ok) {
+      this.noteFailure(r.error, 'reading /local/domain failed');
+      return;
+    }
+    const listed = r.value.filter((d) => d !== DOM0_DOMID);
+    const at = this.now();
+    const { added, removed } = diffDomains(new Set(this.domains.keys()), listed);
+    for (const domid of added) this.domains.set(domid, this.newDomain(domid));
+    for (const domid of listed) {
+      const d = this.domains.get(domid)!;
+      if (d.missingSince !== null) {
+        d.log.info('domain back in /local/domain');
+        d.missingSince = null;
+      }
+    }
+    for (const domid of removed) {
+      const d = this.domains.get(domid)!;
+      if (at < this.graceUntil) {
+        if (d.missingSince === null) {
+          d.missingSince = at;
+          d.log.info({ graceMs: Math.round(this.graceUntil - at) }, 'domain missing from /local/domain after a reconnect; waiting for it');
+        }
+        continue;
+      }
+      this.forget(d);
+    }
+    for (const domid of listed) {
+      const d = this.domains.get(domid);
+      if (d && !d.announced) await this.tryAnnounce(d);
+    }
+  }
+
+  private newDomain(domid: number): KnownDomain {
+    return {
+      domid,
+      id: guestId(domid),
+      announced: false,
+      log: guestLogger(this.log, domid),
+      badLogged: { hello: false, meminfo: false },
+      missingSince: null,
+      agentSub: null,
+    };
+  }
+
+  private forget(d: KnownDomain): void {
+    this.domains.delete(d.domid);
+    d.agentSub?.unsubscribe();
+    if (d.announced) {
+      d.log.info('domain left');
+      this.emit({ type: 'guest.left', at: this.now(), id: d.id });
+    }
+  }
+
+  /** Announces a domain once its memory keys are readable (a domain being built has none yet). */
+  private async tryAnnounce(d: KnownDomain): Promise<void> {
+    let facts: { maxKiB: number | null; currentKiB: number | null; name: string | null };
+    try {
+      facts = await this.conn.use(async (s) => {
+        const [max, name, current] = await Promise.all([
+          s.read(staticMaxPath(d.domid)),
+          s.read(namePath(d.domid)),
+          this.memory.sizeOf(s, d.domid),
+        ]);
+        return { maxKiB: parseKiB(max), currentKiB: current, name };
+      });
+    } catch (e) {
+      this.noteFailure(e, 'reading a new domain failed');
+      return;
+    }
+    if (this.closed || this.domains.get(d.domid) !== d || d.announced) return;
+    if (facts.maxKiB === null || facts.currentKiB === null) return; // not ready: next listing
+    // The name only selects config entries; it is never logged or bound.
+    const name = facts.name !== null && facts.name.length <= MAX_NAME_CHARS ? facts.name : null;
+    const settings = guestSettings(this.opts.guests, d.domid, name);
+    const minKiB = Math.min(settings.minKiB, facts.maxKiB);
+    d.announced = true;
+    d.log.info({ maxKiB: facts.maxKiB, currentKiB: facts.currentKiB, minKiB, shares: settings.shares }, 'domain found');
+    this.emit({
+      type: 'guest.appeared',
+      at: this.now(),
+      id: d.id,
+      domid: d.domid,
+      minKiB,
+      maxKiB: facts.maxKiB,
+      currentKiB: Math.min(facts.currentKiB, facts.maxKiB),
+      shares: settings.shares,
+    });
+    d.agentSub = this.conn.store$
+      .pipe(switchMap((s) => (s ? agentKeys$(s, d.domid) : EMPTY)))
+      .subscribe({
+        next: (read) => this.onAgentKey(d, read),
+        error: (err: unknown) => this.noteFailure(err, 'agent key watch failed'),
+      });
+  }
+
+  private onAgentKey(d: KnownDomain, read: AgentKeyRead): void {
+    if (this.closed || this.domains.get(d.domid) !== d) return;
+    const r = read.result;
+    if (!r.ok) {
+      this.noteFailure(r.error, 'reading an agent key failed');
+      return;
+    }
+    if (r.value === null) return; // not written (yet), or removed
+    const at = this.now();
+    const parsed =
+      read.key === 'hello'
+        ? (() => {
+            const h = parseHello(r.value);
+            return h.ok
+              ? { ok: true as const, event: { type: 'agent.hello', at, id: d.id, ...h.value } satisfies AgentHello }
+              : h;
+          })()
+        : (() => {
+            const p = parseReport(d.id, at, r.value);
+            return p.ok ? { ok: true as const, event: p.value } : p;
+          })();
+    if (!parsed.ok) {
+      // Once per guest and key until a good value arrives; in memcoop's words, not the guest's.
+      if (!d.badLogged[read.key]) {
+        d.badLogged[read.key] = true;
+        d.log.warn({ key: read.key, problem: parsed.problem }, `bad agent ${read.key} ignored`);
+      }
+      return;
+    }
+    if (d.badLogged[read.key]) {
+      d.badLogged[read.key] = false;
+      d.log.info({ key: read.key }, `agent ${read.key} good again`);
+    }
+    this.emit(parsed.event);
+  }
+
+  /** host.sample: host free memory, Dom0, and each announced guest's allocation. */
+  private async sample(): Promise<void> {
+    if (this.sampling || this.closed) return;
+    this.sampling = true;
+    try {
+      const guests = [...this.domains.values()].filter((d) => d.announced);
+      const m = await this.conn.use((s) => this.memory.sample(s, guests.map((d) => d.domid)));
+      if (this.closed) return;
+      const allocations: Record<string, number> = {};
+      for (const d of guests) {
+        const size = m.sizes.get(d.domid);
+        if (size !== undefined && this.domains.get(d.domid) === d) allocations[d.id] = size;
+      }
+      this.emit({
+        type: 'host.sample',
+        at: this.now(),
+        freeKiB: m.freeKiB,
+        dom0: { currentKiB: m.dom0KiB, committedKiB: m.dom0CommittedKiB },
+        allocations,
+      });
+    } catch (e) {
+      this.noteFailure(e, 'host sample failed');
+    } finally {
+      this.sampling = false;
+    }
+  }
+
+  async setTarget(id: string, targetKiB: number): Promise<void> {
+    const domid = this.domidFor(id);
+    if (!Number.isSafeInteger(targetKiB) || targetKiB <= 0) throw new RangeError(`bad target ${targetKiB} KiB for ${id}`);
+    const maxKiB = targetKiB + MAXMEM_SLACK_KIB;
+    const prev = await this.conn.use((s) => {
+      if (domid === DOM0_DOMID) {
+        // Dom0 always exists, and may have no memory/target until this write creates it.
+        return s.read(targetPath(domid)).then(async (p) => {
+          const before = parseKiB(p);
+          if (before === null || targetKiB > before) this.memory.setMaxKiB(domid, maxKiB);
+          await s.write(targetPath(domid), String(targetKiB));
+          return before;
+        });
+      }
+      // A transaction: check the domain is still there and write in one step, so a domain that
+      // went away is not brought back as a stray /local/domain/<domid>/memory/target.
+      return s.transaction(async (tx, attempt) => {
+        this.logRetry('setTarget', domid, attempt);
+        await this.requireDomain(tx, domid);
+        const before = parseKiB(await tx.read(targetPath(domid)));
+        await this.opts.inTransaction?.('setTarget', domid, attempt);
+        // Raise max pages before the balloon is told to grow (idempotent if retried).
+        if (before === null || targetKiB > before) this.memory.setMaxKiB(domid, maxKiB);
+        await tx.write(targetPath(domid), String(targetKiB));
+        return before;
+      });
+    });
+    // Lower max pages once the smaller target is out: the domain cannot grow back behind our back.
+    if (prev !== null && targetKiB < prev) this.memory.setMaxKiB(domid, maxKiB);
+  }
+
+  async setMode(id: string, mode: WrittenMode, protocol: number): Promise<void> {
+    const domid = this.domidFor(id);
+    if (domid === DOM0_DOMID) throw new Error('Dom0 runs no agent: no mode to write');
+    if (!Number.isSafeInteger(protocol) || protocol < 0) throw new RangeError(`bad protocol ${protocol}`);
+    const perms = modePermissions(domid);
+    // Mode and protocol in one transaction: the agent never sees one without the other.
+    await this.conn.use((s) =>
+      s.transaction(async (tx, attempt) => {
+        this.logRetry('setMode', domid, attempt);
+        await this.requireDomain(tx, domid);
+        await this.opts.inTransaction?.('setMode', domid, attempt);
+        await tx.mkdir(controlPath(domid));
+        await tx.setPermissions(controlPath(domid), perms);
+        await tx.write(protocolPath(domid), String(protocol));
+        await tx.setPermissions(protocolPath(domid), perms);
+        await tx.write(modePath(domid), mode);
+        await tx.setPermissions(modePath(domid), perms);
+      }),
+    );
+  }
+
+  private domidFor(id: string): number {
+    const domid = domidOf(id);
+    if (domid === null) throw new Error(`not a Xen domain id: ${JSON.stringify(id.slice(0, 32))}`);
+    return domid;
+  }
+
+  private async requireDomain(tx: XsOps, domid: number): Promise<void> {
+    if ((await tx.read(staticMaxPath(domid))) === null) {
+      throw new Error(`domain ${domid} is not in XenStore (gone, or xenstored lost it); nothing written`);
+    }
+  }
+
+  private logRetry(op: TransactionOp, domid: number, attempt: number): void {
+    if (attempt > 0) this.log.info({ domid, op, attempt }, 'XenStore transaction conflict; retrying');
+  }
+
+  /** Logs a failed request; a lost connection is the reconnect's to report, and only once. */
+  private noteFailure(e: unknown, what: string): void {
+    if (this.closed) return;
+    if (e instanceof NotConnectedError) return;
+    const store = this.conn.current;
+    if (store !== null && !store.closed) this.conn.lost(store, e);
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && CONNECTION_LOST_CODES.has(code)) return;
+    this.log.warn({ err: e }, what);
+  }
+
+  private emit(e: HostEvent): void {
+    if (!this.closed) this.subject.next(e);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.subs.unsubscribe();
+    for (const d of this.domains.values()) d.agentSub?.unsubscribe();
+    this.domains.clear();
+    this.probe$.complete();
+    await this.listingChain;
+    await this.conn.close();
+    this.memory.close();
+    this.subject.complete();
+  }
+}

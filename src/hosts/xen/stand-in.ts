@@ -1,0 +1,70 @@
+// The stand-in for the hypervisor: where no Xen runs (the xenstored fixture of the tests and
+// benches), nothing can say how much memory the host has free or how large a domain is. This
+// models exactly that and nothing more: a host of a configured total, Dom0 of a configured size
+// and Committed_AS, and each domain as large as its memory/target says (an ideal balloon that
+// lands at once). Every message it produces starts with STAND_IN_LABEL, so no one mistakes its
+// numbers for a hypervisor's.
+import { parseKiB, DOM0_DOMID, targetPath } from './layout.ts';
+import type { DomainMemory, MemorySample } from './domain-memory.ts';
+
+export const STAND_IN_LABEL = 'stand-in for the hypervisor';
+
+export interface StandInConfig {
+  /** The modelled host's memory, KiB. */
+  hostTotalKiB: number;
+  /** Dom0's size until /local/domain/0/memory/target exists, KiB. */
+  dom0KiB: number;
+  /** Dom0's Committed_AS: the machine running the fixture is not a Dom0, so its own would mislead. */
+  dom0CommittedKiB: number;
+}
+
+export class HypervisorStandIn implements DomainMemory {
+  readonly kind = 'stand-in';
+  readonly description: string;
+  /** Last size seen per domain: kept while a domain's target is missing (a restarted, empty xenstored). */
+  private readonly last = new Map<number, number>();
+  /** Max pages as memcoop set them (recorded only; nothing enforces them here). */
+  readonly maxKiB = new Map<number, number>();
+
+  constructor(readonly config: StandInConfig) {
+    this.description =
+      `${STAND_IN_LABEL}: host total ${config.hostTotalKiB} KiB from config, Dom0 ${config.dom0KiB} KiB ` +
+      `(Committed_AS ${config.dom0CommittedKiB} KiB) until it has a memory/target, each domain's size = its memory/target`;
+  }
+
+  async sizeOf(store: Parameters<DomainMemory['sizeOf']>[0], domid: number): Promise<number | null> {
+    const t = parseKiB(await store.read(targetPath(domid)));
+    if (t !== null) this.last.set(domid, t);
+    else if (domid === DOM0_DOMID && !this.last.has(DOM0_DOMID)) return this.config.dom0KiB;
+    return this.last.get(domid) ?? null;
+  }
+
+  async sample(store: Parameters<DomainMemory['sample']>[0], domids: readonly number[]): Promise<MemorySample> {
+    const all = [DOM0_DOMID, ...domids.filter((d) => d !== DOM0_DOMID)];
+    const got = await Promise.all(all.map((d) => this.sizeOf(store, d)));
+    const sizes = new Map<number, number>();
+    let used = 0;
+    let dom0KiB = this.config.dom0KiB;
+    all.forEach((d, i) => {
+      const s = got[i];
+      if (s === null || s === undefined) return;
+      used += s;
+      if (d === DOM0_DOMID) dom0KiB = s;
+      else sizes.set(d, s);
+    });
+    // Domains that left are forgotten, so a domid reused later starts from its own target.
+    for (const d of [...this.last.keys()]) if (d !== DOM0_DOMID && !sizes.has(d)) this.last.delete(d);
+    return {
+      freeKiB: Math.max(0, this.config.hostTotalKiB - used),
+      dom0KiB,
+      dom0CommittedKiB: this.config.dom0CommittedKiB,
+      sizes,
+    };
+  }
+
+  setMaxKiB(domid: number, maxKiB: number): void {
+    this.maxKiB.set(domid, maxKiB);
+  }
+
+  close(): void {}
+}
