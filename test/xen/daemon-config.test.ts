@@ -1,0 +1,106 @@
+// The daemon's YAML config: defaults, the example file, per-guest lookups, and errors that name
+// the field. No xenstored needed.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  DEFAULT_DAEMON_CONFIG,
+  DEFAULT_GUEST_MIN_KIB,
+  DEFAULT_STAND_IN,
+  guestSettings,
+  loadDaemonConfig,
+  parseDaemonConfig,
+} from '../../src/config/daemon-config.ts';
+import { DEFAULT_SUPERVISOR_CONFIG } from '../../src/machines/config.ts';
+import { InputError } from '../../src/util/validate.ts';
+
+const EXAMPLE = fileURLToPath(new URL('../../config/memcoop.example.yaml', import.meta.url));
+
+test('an empty config is all defaults', () => {
+  for (const doc of [null, undefined, {}]) {
+    const c = parseDaemonConfig(doc);
+    assert.equal(c.host, 'xen');
+    assert.equal(c.tickMs, 1000);
+    assert.equal(c.journal, null);
+    assert.equal(c.logLevel, 'info');
+    assert.deepEqual(c.xen, { socket: null, standIn: { ...DEFAULT_STAND_IN } });
+    assert.deepEqual(c.guests.default, { minKiB: DEFAULT_GUEST_MIN_KIB, shares: 1 });
+    assert.deepEqual(c.supervisor, JSON.parse(JSON.stringify(DEFAULT_SUPERVISOR_CONFIG)));
+  }
+});
+
+test('the example file parses, and says the defaults (its overrides aside)', async () => {
+  const c = await loadDaemonConfig(EXAMPLE);
+  assert.equal(c.host, DEFAULT_DAEMON_CONFIG.host);
+  assert.equal(c.tickMs, DEFAULT_DAEMON_CONFIG.tickMs);
+  assert.deepEqual(c.xen.standIn, { ...DEFAULT_STAND_IN });
+  assert.deepEqual(c.supervisor, JSON.parse(JSON.stringify(DEFAULT_SUPERVISOR_CONFIG)), 'the supervisor block shows the defaults');
+  assert.deepEqual(c.guests.default, DEFAULT_DAEMON_CONFIG.guests.default);
+  assert.deepEqual([...c.guests.byDomid], [[7, { minKiB: 262144 }]]);
+  assert.deepEqual([...c.guests.byName], [['database', { shares: 2 }]]);
+});
+
+test('a guest\'s settings: default, then its name\'s entry, then its domid\'s', () => {
+  const c = parseDaemonConfig({
+    guests: {
+      default: { minKiB: 100, shares: 1 },
+      byName: { web: { minKiB: 200, shares: 3 }, db: { shares: 5 } },
+      byDomid: { 4: { minKiB: 400 } },
+    },
+  });
+  assert.deepEqual(guestSettings(c.guests, 1, null), { minKiB: 100, shares: 1 });
+  assert.deepEqual(guestSettings(c.guests, 1, 'web'), { minKiB: 200, shares: 3 });
+  assert.deepEqual(guestSettings(c.guests, 4, 'web'), { minKiB: 400, shares: 3 }, 'domid wins where both say');
+  assert.deepEqual(guestSettings(c.guests, 4, 'db'), { minKiB: 400, shares: 5 });
+  assert.deepEqual(guestSettings(c.guests, 2, '__proto__'), { minKiB: 100, shares: 1 }, 'a hostile name is only a failed lookup');
+});
+
+test('unknown keys and wrong types are refused, naming the path', () => {
+  const cases: Array<[unknown, string]> = [
+    [{ hots: 'xen' }, 'config.hots'],
+    [{ host: 'vmware' }, 'config.host'],
+    [{ tickMs: 5 }, 'config.tickMs'],
+    [{ tickMs: '1000' }, 'config.tickMs'],
+    [{ logLevel: 'loud' }, 'config.logLevel'],
+    [{ journal: 3 }, 'config.journal'],
+    [{ xen: { sockett: '/x' } }, 'config.xen.sockett'],
+    [{ xen: { standIn: { hostTotalKiB: 1.5 } } }, 'config.xen.standIn.hostTotalKiB'],
+    [{ xen: { standIn: { hostTotalKiB: 10, dom0KiB: 20 } } }, 'config.xen.standIn.dom0KiB'],
+    [{ guests: { default: { minKiB: -1 } } }, 'config.guests.default.minKiB'],
+    [{ guests: { default: { max: 1 } } }, 'config.guests.default.max'],
+    [{ guests: { byDomid: { 0: { minKiB: 1 } } } }, 'config.guests.byDomid.0'],
+    [{ guests: { byDomid: { web: { minKiB: 1 } } } }, 'config.guests.byDomid.web'],
+    [{ guests: { byName: { web: { shares: 'lots' } } } }, 'config.guests.byName.web.shares'],
+    [{ supervisor: { silenceTicks: 0 } }, 'config.supervisor.silenceTicks'],
+    [{ supervisor: { params: { tau: 1 } } }, 'config.supervisor.params.tau'],
+    [{ supervisor: { params: { tua: 0.5 } } }, 'config.supervisor.params.tua'],
+    [[1, 2], 'config'],
+  ];
+  for (const [doc, path] of cases) {
+    assert.throws(
+      () => parseDaemonConfig(doc),
+      (e: unknown) => e instanceof InputError && e.path === path,
+      `${JSON.stringify(doc)} should be refused at ${path}`,
+    );
+  }
+});
+
+test('a YAML file that does not parse is an InputError naming the file', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'memcoop-config-'));
+  try {
+    const f = join(dir, 'bad.yaml');
+    writeFileSync(f, 'host: [xen\n');
+    await assert.rejects(loadDaemonConfig(f), (e: unknown) => e instanceof InputError && e.path === f && /not valid YAML/.test(e.message));
+    writeFileSync(f, 'tickMs: 50\nxen:\n  socket: /tmp/s\n');
+    const c = await loadDaemonConfig(f);
+    assert.equal(c.tickMs, 50);
+    assert.equal(c.xen.socket, '/tmp/s');
+    writeFileSync(f, 'tickMs: 50\nxen:\n  socket: /tmp/s\n  extra: 1\n');
+    await assert.rejects(loadDaemonConfig(f), (e: unknown) => e instanceof InputError && e.path === `${f}.xen.extra`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
