@@ -31,8 +31,6 @@ import { readJournalFile } from '../../src/journal/format.ts';
 import { replay } from '../../src/journal/replay.ts';
 import type { SupervisorInput } from '../../src/machines/events.ts';
 import { PROTOCOL_VERSION } from '../../src/machines/events.ts';
-import { guestSystemId } from '../../src/machines/supervisor.ts';
-import type { GuestActorRef } from '../../src/machines/guest.ts';
 import type { DecisionEvent } from '../../src/machines/writes.ts';
 import { startXenstored, type XenstoredFixture } from '../support/xenstored-fixture.ts';
 import {
@@ -88,8 +86,6 @@ for (const kind of ['oxenstored', 'cxenstored'] as const) {
     /** Transactions to disturb (the first attempt of the first one), "op:domid" -> attempts seen. */
     const conflicts = new Map<string, number[]>();
 
-    const guestCtx = (domid: number) =>
-      (daemon.actor.system.get(guestSystemId(guestId(domid))) as GuestActorRef | undefined)?.getSnapshot().context;
     const logged = (msg: string, domid?: number): LogLine[] =>
       cap.lines.filter((l) => l.msg === msg && (domid === undefined || l['domid'] === domid));
     const eventsOf = (type: HostEvent['type'], id?: string) =>
@@ -171,13 +167,13 @@ for (const kind of ['oxenstored', 'cxenstored'] as const) {
         assert.deepEqual(await xs.getPermissions(modePath(d)), want, `mode key of dom${d}`);
         assert.deepEqual(await xs.getPermissions(protocolPath(d)), want, `protocol key of dom${d}`);
       }
-      assert.deepEqual(
-        eventsOf('agent.hello').map((h) => [(h as { id: string }).id, (h as { selfAdjust: boolean }).selfAdjust]),
-        [
-          ['dom1', true],
-          ['dom2', false],
-        ],
-      );
+      // Each hello as the agent wrote it (once, or twice when the watch's first firing also saw it).
+      const hellos = eventsOf('agent.hello').map((h) => [(h as { id: string }).id, (h as { selfAdjust: boolean }).selfAdjust]);
+      assert.deepEqual([...new Map(hellos as [string, boolean][])], [
+        ['dom1', true],
+        ['dom2', false],
+      ]);
+      assert.ok(hellos.length <= 4);
     });
 
     test('reports move targets in memory/target, and modes change with the decision', async () => {
@@ -211,6 +207,8 @@ for (const kind of ['oxenstored', 'cxenstored'] as const) {
       await settled();
       const from = decisions.length;
       const reportsBefore = eventsOf('agent.report').length;
+      const hellosBefore = eventsOf('agent.hello', 'dom1').length;
+      const modeWritesBefore = decisions.flatMap((d) => d.writes).filter((w) => w.kind === 'mode' && w.id === 'dom1').length;
       const t1 = await target(xs, 1);
       const t2 = await target(xs, 2);
 
@@ -235,7 +233,13 @@ for (const kind of ['oxenstored', 'cxenstored'] as const) {
       assert.deepEqual(targetWrites('dom1', from), [], 'nor was dom1 on what it sent');
       assert.equal(await target(xs, 1), t1);
       assert.equal(await target(xs, 2), t2);
-      assert.equal(guestCtx(1)?.writtenMode, 'global', 'the bad hello did not re-register dom1');
+      assert.equal(eventsOf('agent.hello', 'dom1').length, hellosBefore, 'no bad hello reached the supervisor');
+      assert.equal(
+        decisions.flatMap((d) => d.writes).filter((w) => w.kind === 'mode' && w.id === 'dom1').length,
+        modeWritesBefore,
+        'nor changed dom1\'s mode',
+      );
+      assert.equal(await mode(xs, 1), 'global');
       for (const l of cap.raw) assert.ok(!l.includes('rm -rf') && !l.includes('Junk') && !l.includes('selfAdjust=yes'), `guest text in a log line: ${l}`);
 
       // A good report clears the state: the next bad one is logged again.
@@ -268,12 +272,11 @@ for (const kind of ['oxenstored', 'cxenstored'] as const) {
     test('a guest whose keys leave /local/domain is dropped by the supervisor', async () => {
       await seedDomain(xs, 3, LEAVER);
       await writeHello(xs, 3, { protocol: PROTOCOL_VERSION, selfAdjust: true });
-      await until(() => guestCtx(3)?.writtenMode != null, 'dom3 registered');
+      await until(async () => (await mode(xs, 3)) === 'self', 'dom3 registered');
       await writeReport(xs, 3, { totalKiB: 256 * MIB, freeKiB: 8 * MIB, committedKiB: 300 * MIB });
       await until(() => decisions.some((d) => d.decision.guests.some((g) => g.id === 'dom3' && g.mode !== 'held')), 'dom3 in a decision');
       await xs.rm(domainPath(3));
       await until(() => eventsOf('guest.left', 'dom3').length === 1, 'guest.left for dom3');
-      await until(() => guestCtx(3) === undefined, 'dom3 machine stopped');
       const from = decisions.length;
       await ticksPass(3);
       assert.ok(decisions.slice(from).every((d) => d.decision.guests.every((g) => g.id !== 'dom3')), 'dom3 is in no later decision');
@@ -283,8 +286,8 @@ for (const kind of ['oxenstored', 'cxenstored'] as const) {
     test('xenstored restarts under the daemon: it reconnects and carries on without resetting targets', async () => {
       await settled();
       const domids = [1, 2, 4];
-      const before = new Map<number, { target: number | null; mode: string | null; written: number | null | undefined }>();
-      for (const d of domids) before.set(d, { target: await target(xs, d), mode: await mode(xs, d), written: guestCtx(d)?.writtenTargetKiB });
+      const before = new Map<number, { target: number | null; mode: string | null }>();
+      for (const d of domids) before.set(d, { target: await target(xs, d), mode: await mode(xs, d) });
       const dom0Target = await readKiB(xs, targetPath(0));
       const hellos = new Map<number, string | null>();
       const reports = new Map<number, string | null>();
@@ -295,6 +298,7 @@ for (const kind of ['oxenstored', 'cxenstored'] as const) {
       const names = new Map<number, string | null>();
       for (const d of domids) names.set(d, await xs.read(namePath(d)));
       const eventsBefore = events.length;
+      const decisionsBefore = decisions.length;
       const reconnectsBefore = logged('XenStore reconnected').length;
 
       await xs.close();
@@ -322,10 +326,14 @@ for (const kind of ['oxenstored', 'cxenstored'] as const) {
       await settled();
 
       const since = events.slice(eventsBefore);
+      assert.deepEqual(
+        decisions.slice(decisionsBefore).flatMap((d) => d.writes.filter((w) => w.kind === 'target')),
+        [],
+        'no target was written: none was due',
+      );
       assert.deepEqual(since.filter((i) => i.type === 'guest.appeared' || i.type === 'guest.left'), [], 'no guest was dropped or announced again');
       for (const d of domids) {
         assert.equal(await target(xs, d), before.get(d)!.target, `dom${d}'s target is where it was`);
-        assert.equal(guestCtx(d)?.writtenTargetKiB, before.get(d)!.written, `dom${d}'s machine kept its state`);
       }
       assert.equal(await readKiB(xs, targetPath(0)), dom0Target);
 
