@@ -1,0 +1,143 @@
+// `memcoop run` as a real process: against a real xenstored (sizes from the stand-in for the
+// hypervisor), stopped by SIGTERM with its journal closed; and its refusals (kvm, no addon, bad
+// options and config, no xenstored).
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { XEN_ADDON_ENV, XEN_ADDON_MISSING } from '../../src/hosts/xen/addon.ts';
+import { modePath, targetPath } from '../../src/hosts/xen/layout.ts';
+import { STAND_IN_LABEL } from '../../src/hosts/xen/stand-in.ts';
+import { openXenStore, type XenStore } from '../../src/hosts/xen/xenstore.ts';
+import { readJournalFile } from '../../src/journal/format.ts';
+import { PROTOCOL_VERSION } from '../../src/machines/events.ts';
+import { startXenstored, type XenstoredFixture } from '../support/xenstored-fixture.ts';
+import { MIB, readKiB, seedDomain, skipReason, until, writeHello, writeReport } from './xen-harness.ts';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const BIN = join(ROOT, 'bin/memcoop.mjs');
+
+function runSync(args: string[], env: Record<string, string> = {}) {
+  return spawnSync(process.execPath, [BIN, 'run', ...args], { cwd: ROOT, env: { ...process.env, ...env }, encoding: 'utf8' });
+}
+
+describe('memcoop run: refusals', () => {
+  let dir: string;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'memcoop-run-'));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  test('--help describes the options', () => {
+    const r = runSync(['--help']);
+    assert.equal(r.status, 0);
+    for (const o of ['--host', '--config', '--socket', '--journal']) assert.ok(r.stdout.includes(o), o);
+  });
+
+  test('--host kvm is not implemented yet (exit 2)', () => {
+    const r = runSync(['--host', 'kvm']);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /kvm is not implemented yet/);
+  });
+
+  test('bad options and bad config are named (exit 2)', () => {
+    assert.equal(runSync(['--host', 'vmware']).status, 2);
+    const r1 = runSync(['--bogus']);
+    assert.equal(r1.status, 2);
+    assert.match(r1.stderr, /unknown option --bogus/);
+    const cfg = join(dir, 'bad.yaml');
+    writeFileSync(cfg, 'tickMs: 50\nguests:\n  default:\n    minKib: 1\n');
+    const r2 = runSync(['--config', cfg]);
+    assert.equal(r2.status, 2);
+    assert.ok(r2.stderr.includes(`${cfg}.guests.default.minKib`), r2.stderr);
+  });
+
+  test('without the addon: the addon\'s one sentence, exit 1', () => {
+    const r = runSync(['--host', 'xen'], { [XEN_ADDON_ENV]: 'absent' });
+    assert.equal(r.status, 1);
+    assert.equal(r.stderr, `${XEN_ADDON_MISSING}\n`);
+  });
+
+  test('no xenstored at the socket: exit 1 saying so', { skip: skipReason('cxenstored') }, () => {
+    const r = runSync(['--host', 'xen', '--socket', join(dir, 'no-such-socket')]);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /cannot connect to xenstored/);
+  });
+});
+
+const kind = skipReason('oxenstored') === false ? 'oxenstored' : 'cxenstored';
+
+describe(`memcoop run --host xen against ${kind}`, { skip: skipReason(kind) }, () => {
+  let fx: XenstoredFixture;
+  let xs: XenStore;
+  let dir: string;
+  let child: ChildProcess | null = null;
+
+  before(async () => {
+    fx = await startXenstored(kind);
+    xs = await openXenStore({ socketPath: fx.socketPath, socketOnly: true });
+    dir = mkdtempSync(join(tmpdir(), 'memcoop-run-'));
+  });
+  after(async () => {
+    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await xs?.close();
+    await fx?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('runs the daemon until SIGTERM, then stops cleanly with its journal closed', { timeout: 60_000 }, async () => {
+    await seedDomain(xs, 1, { name: 'web', staticMaxKiB: 1024 * MIB, targetKiB: 512 * MIB });
+    const cfg = join(dir, 'memcoop.yaml');
+    writeFileSync(
+      cfg,
+      [
+        'tickMs: 50',
+        'logLevel: info',
+        'xen:',
+        '  standIn: { hostTotalKiB: 2097152, dom0KiB: 524288, dom0CommittedKiB: 262144 }',
+        'supervisor:',
+        '  silenceTicks: 100000',
+        '  dom0: { minKiB: 262144, maxKiB: 1048576 }',
+        '',
+      ].join('\n'),
+    );
+    const journal = join(dir, 'journal.jsonl');
+    const c = spawn(process.execPath, [BIN, 'run', '--host', 'xen', '--config', cfg, '--socket', fx.socketPath, '--journal', journal], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child = c;
+    const lines: Array<{ msg?: string }> = [];
+    let stderr = '';
+    let buf = '';
+    c.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const l = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        if (l) lines.push(JSON.parse(l) as { msg?: string });
+      }
+    });
+    c.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => c.on('exit', (code) => resolve(code)));
+
+    await until(() => lines.some((l) => l.msg === 'memcoop supervisor started'), `the daemon to start (stderr: ${stderr})`);
+    assert.ok(lines.some((l) => l.msg?.startsWith(`${STAND_IN_LABEL}: `)), 'the log says where sizes come from');
+    await writeHello(xs, 1, { protocol: PROTOCOL_VERSION, selfAdjust: true });
+    await until(async () => (await xs.read(modePath(1))) === 'self', 'the handshake answered');
+    await writeReport(xs, 1, { totalKiB: 512 * MIB, freeKiB: 32 * MIB, committedKiB: 700 * MIB });
+    await until(async () => (await readKiB(xs, targetPath(1))) === 700 * MIB, 'the target written');
+
+    c.kill('SIGTERM'); // our own child, by its pid
+    assert.equal(await exited, 0, stderr);
+    assert.ok(lines.some((l) => l.msg === 'memcoop supervisor stopped'));
+    const j = await readJournalFile(journal);
+    assert.equal(j.truncatedLine, null, 'the journal ends on a whole line');
+    assert.ok(j.inputs.some((i) => i.type === 'guest.appeared' && i.id === 'dom1'));
+    assert.ok(j.inputs.some((i) => i.type === 'agent.hello' && i.id === 'dom1'));
+  });
+});

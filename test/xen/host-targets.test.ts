@@ -1,0 +1,108 @@
+// XenHost's writes against a real xenstored, with a FAKE libxenctrl standing in for the one part
+// that needs a hypervisor (xc_domain_setmaxmem): it records each call and can be told to fail,
+// which is how these tests see that max pages are raised before a target is (TESTBEDS.md
+// section 3). Also: Dom0's target, domains that are gone, ids that are not domains.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseDaemonConfig } from '../../src/config/daemon-config.ts';
+import type { DomainMemory, MemorySample } from '../../src/hosts/xen/domain-memory.ts';
+import { MAXMEM_SLACK_KIB, XenHost } from '../../src/hosts/xen/host.ts';
+import { domainPath, targetPath } from '../../src/hosts/xen/layout.ts';
+import { openXenStore, type XenStore } from '../../src/hosts/xen/xenstore.ts';
+import { silentLogger } from '../../src/log/logger.ts';
+import { DOM0_ID } from '../../src/machines/writes.ts';
+import { startXenstored, type XenstoredFixture } from '../support/xenstored-fixture.ts';
+import { MIB, readKiB, seedDomain, skipReason } from './xen-harness.ts';
+
+/** FAKE libxenctrl (no hypervisor here): records setmaxmem calls; fails them on request. */
+class FakeLibxenctrl implements DomainMemory {
+  readonly kind = 'libxenctrl';
+  readonly description = 'FAKE libxenctrl for this test (no hypervisor here): records setmaxmem calls';
+  readonly calls: Array<[number, number]> = [];
+  failNext = false;
+  async sample(): Promise<MemorySample> {
+    return { freeKiB: 0, dom0KiB: 512 * MIB, dom0CommittedKiB: 256 * MIB, sizes: new Map() };
+  }
+  async sizeOf(): Promise<number | null> {
+    return 256 * MIB;
+  }
+  setMaxKiB(domid: number, maxKiB: number): void {
+    if (this.failNext) {
+      this.failNext = false;
+      throw new Error('xc_domain_setmaxmem failed (fake)');
+    }
+    this.calls.push([domid, maxKiB]);
+  }
+  close(): void {}
+}
+
+const kind = skipReason('cxenstored') === false ? 'cxenstored' : 'oxenstored';
+
+describe(`XenHost writes against ${kind}, with a FAKE libxenctrl`, { skip: skipReason(kind) }, () => {
+  let fx: XenstoredFixture;
+  let xs: XenStore;
+  let host: XenHost;
+  const xc = new FakeLibxenctrl();
+  const config = parseDaemonConfig({});
+
+  before(async () => {
+    fx = await startXenstored(kind);
+    xs = await openXenStore({ socketPath: fx.socketPath, socketOnly: true });
+    await seedDomain(xs, 5, { name: 'five', staticMaxKiB: 1024 * MIB, targetKiB: 256 * MIB });
+    host = await XenHost.open({
+      logger: silentLogger(),
+      guests: config.guests,
+      probeMs: 1000,
+      socketPath: fx.socketPath,
+      standIn: config.xen.standIn,
+      memory: xc,
+    });
+  });
+  after(async () => {
+    await host?.close();
+    await xs?.close();
+    await fx?.stop();
+  });
+
+  test('raising: max pages go up (to target + 1 MiB) before memory/target does', async () => {
+    await host.setTarget('dom5', 300 * MIB);
+    assert.deepEqual(xc.calls, [[5, 300 * MIB + MAXMEM_SLACK_KIB]]);
+    assert.equal(await readKiB(xs, targetPath(5)), 300 * MIB);
+
+    // If raising max pages fails, the target is not raised: the balloon would stop short anyway.
+    xc.failNext = true;
+    await assert.rejects(host.setTarget('dom5', 400 * MIB), /setmaxmem failed/);
+    assert.equal(await readKiB(xs, targetPath(5)), 300 * MIB, 'memory/target untouched');
+    assert.equal(xc.calls.length, 1);
+  });
+
+  test('lowering: memory/target first, then max pages follow it down', async () => {
+    xc.failNext = true;
+    await assert.rejects(host.setTarget('dom5', 200 * MIB), /setmaxmem failed/);
+    assert.equal(await readKiB(xs, targetPath(5)), 200 * MIB, 'the decrease was written before max pages were touched');
+    await host.setTarget('dom5', 192 * MIB);
+    assert.deepEqual(xc.calls.at(-1), [5, 192 * MIB + MAXMEM_SLACK_KIB]);
+  });
+
+  test('Dom0\'s target is created when it has none', async () => {
+    assert.equal(await xs.read(targetPath(0)), null);
+    await host.setTarget(DOM0_ID, 600 * MIB);
+    assert.equal(await readKiB(xs, targetPath(0)), 600 * MIB);
+    assert.deepEqual(xc.calls.at(-1), [0, 600 * MIB + MAXMEM_SLACK_KIB]);
+  });
+
+  test('a domain that is gone is not brought back by a write', async () => {
+    await seedDomain(xs, 6, { name: 'six', staticMaxKiB: 512 * MIB, targetKiB: 256 * MIB });
+    await xs.rm(domainPath(6));
+    await assert.rejects(host.setTarget('dom6', 300 * MIB), /not in XenStore/);
+    await assert.rejects(host.setMode('dom6', 'self', 1), /not in XenStore/);
+    assert.equal(await xs.read(domainPath(6)), null);
+  });
+
+  test('ids that are not domains, bad targets, and a mode for Dom0 are refused', async () => {
+    await assert.rejects(host.setTarget('vm1', 300 * MIB), /not a Xen domain id/);
+    await assert.rejects(host.setTarget('dom5', 0), /bad target/);
+    await assert.rejects(host.setTarget('dom5', 1.5), /bad target/);
+    await assert.rejects(host.setMode(DOM0_ID, 'self', 1), /Dom0 runs no agent/);
+  });
+});
