@@ -83,10 +83,16 @@ export interface RunOptions {
 }
 
 export interface TickTiming {
-  /** The simulator stepping (the pure model), ms. */
+  /** The simulator: stepping its model and applying the supervisor's writes to it, ms. */
   simMs: number;
-  /** Streams + journal + supervisor + machines + policy on this tick's inputs, ms. */
+  /** Streams + journal + supervisor + machines + policy on this tick's inputs: the three below, ms. */
   supervisorMs: number;
+  /** Host events (reports, the sample) through the streams, the journal and the machines, ms. */
+  eventsMs: number;
+  /** The tick: Algorithm 1 (policy, plan, guest machines, effects written to the host), ms. */
+  tickMs: number;
+  /** Timers due between steps (the report rate limit's trailing values), ms. */
+  timersMs: number;
 }
 
 export interface RunResult {
@@ -150,6 +156,7 @@ export async function runScenario(scenarioIn: Scenario, opts: RunOptions = {}): 
     tickMs: scenario.tickMs,
     ...(opts.journalPath !== undefined ? { journalPath: opts.journalPath } : {}),
   });
+  host.applyWrites(); // the handshake's answers to the agents present at start
   const decisions: DecisionEvent[] = [];
   let lastDecision: Decision | null = null;
   let decisionCount = 0;
@@ -201,24 +208,28 @@ export async function runScenario(scenarioIn: Scenario, opts: RunOptions = {}): 
 
   try {
     while (sim.now < scenario.durationMs && !sim.allDone()) {
-      let simMs = 0;
-      let supMs = 0;
+      const tm = { simMs: 0, supervisorMs: 0, eventsMs: 0, tickMs: 0, timersMs: 0 };
+      const now = measure ? () => performance.now() : () => 0;
       for (let k = 0; k < stepsPerTick; k++) {
         const t = sim.now + scenario.stepMs;
-        let t0 = measure ? performance.now() : 0;
+        const t0 = now();
         clock.advanceTo(t); // rate-limit timers due before this instant
-        let t1 = measure ? performance.now() : 0;
-        supMs += t1 - t0;
+        const t1 = now();
         host.step(scenario.stepMs);
-        t0 = measure ? performance.now() : 0;
-        simMs += t0 - t1;
+        const t2 = now();
         host.deliver(); // this instant's reports and sample
+        const t3 = now();
         clock.runDue(); // and the tick, when this is a tick boundary
-        t1 = measure ? performance.now() : 0;
-        supMs += t1 - t0;
+        const t4 = now();
+        host.applyWrites(); // the targets and modes the supervisor issued, in its order
+        const t5 = now();
+        tm.timersMs += t1 - t0;
+        tm.simMs += t2 - t1 + (t5 - t4);
+        tm.eventsMs += t3 - t2;
+        tm.tickMs += t4 - t3;
       }
       await drainMicrotasks();
-      if (measure) timings.push({ simMs, supervisorMs: supMs });
+      if (measure) timings.push({ ...tm, supervisorMs: tm.timersMs + tm.eventsMs + tm.tickMs });
       const cur = snapshotOf(sim.state);
       for (const v of checkInvariants(prev, cur, { reserveKiB: params.reserveKiB })) {
         violations.push(v);

@@ -1,8 +1,11 @@
 // The SimHost as the daemon sees it: the same Host, except that the events a simulator step
 // produces are held until the runner delivers them (at the same virtual instant, before anything
-// else happens). That keeps the simulator's own work (the step) apart from the supervisor's
-// (streams and machines handling what the step produced), so the runner and bench:sim can time
-// them separately; nothing the supervisor sees changes.
+// else happens), and the targets and modes the supervisor writes are queued until the runner
+// applies them (at the same instant, right after the supervisor has issued them, in the order it
+// issued them; as a real host's writes complete after the supervisor's handler has returned).
+// That keeps the simulator's own work apart from the supervisor's (streams and machines handling
+// what the step produced, deciding, issuing writes), so the runner and bench:sim can time them
+// separately; nothing the supervisor sees changes.
 import { Subject, type Observable } from 'rxjs';
 import type { Host, HostEvent, WrittenMode } from '../hosts/host.ts';
 import type { SimHost } from '../hosts/sim/sim-host.ts';
@@ -36,15 +39,34 @@ export class SteppedHost implements Host {
   }
 
   setTarget(id: string, targetKiB: number): Promise<void> {
-    return this.sim.setTarget(id, targetKiB);
+    return this.queue(() => this.sim.setTarget(id, targetKiB));
   }
 
   setMode(id: string, mode: WrittenMode, protocol: number): Promise<void> {
-    return this.sim.setMode(id, mode, protocol);
+    return this.queue(() => this.sim.setMode(id, mode, protocol));
+  }
+
+  /** Applies the queued writes to the simulator, in order; each write's promise settles with it. */
+  applyWrites(): number {
+    const writes = this.writes;
+    this.writes = [];
+    for (const w of writes) w();
+    return writes.length;
+  }
+
+  private writes: (() => void)[] = [];
+
+  private queue(write: () => Promise<void>): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.writes.push(() => {
+        write().then(resolve, reject);
+      });
+    });
   }
 
   async close(): Promise<void> {
     this.held = [];
+    this.writes = [];
     this.subject.complete();
     await this.sim.close();
   }
