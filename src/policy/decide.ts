@@ -9,7 +9,7 @@ import type { Decision, DecideInput, GuestDecision, Policy } from './types.ts';
 export { DEFAULT_PARAMS } from './defaults.ts';
 
 /** Bounds in whole pages: min up, max down; a range inside one page collapses onto max. */
-function pageBounds(minKiB: number, maxKiB: number): [number, number] {
+export function pageBounds(minKiB: number, maxKiB: number): [number, number] {
   const hi = pageDown(maxKiB);
   const lo = Math.min(pageUp(minKiB), hi);
   return [lo, hi];

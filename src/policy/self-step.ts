@@ -1,0 +1,78 @@
+// Prompt self adjustment (paper Algorithm 2): while memory is abundant, a self-adjusting guest's
+// goal is its own Committed_AS within its bounds, MC_i = clamp(C_i, L_i, H_i), and needs no
+// other guest's data. So when reports arrive between ticks, the reporting guests can step toward
+// their goals at once rather than waiting up to a tick for the global decision. The same rules
+// as decide(): steps by the up and down ratios, whole pages, decreases freely, and increases
+// only out of memory known to be free (the two-phase rule), here the budget the last host
+// sample and tick left over (promptBudgetKiB). Pure.
+import { pageBounds } from './decide.ts';
+import { clamp, pageDown, pageUp } from './pages.ts';
+import { shareIncreases, stepToward } from './steps.ts';
+import type { PolicyParams } from './types.ts';
+
+export interface SelfStepGuest {
+  id: string;
+  minKiB: number;
+  maxKiB: number;
+  /** N_i: the allocation at the last host sample. */
+  currentKiB: number;
+  /** C_i from the report just received. */
+  committedKiB: number;
+  /**
+   * The increase already issued and not yet seen landed (written target - N_i, if positive):
+   * charged to the budget when it was issued, so only growth beyond it is charged now.
+   */
+  pendingIncreaseKiB: number;
+}
+
+export interface SelfStepInput {
+  params: PolicyParams;
+  /** Free memory not yet spoken for (page multiple, >= 0). */
+  budgetKiB: number;
+  guests: readonly SelfStepGuest[];
+}
+
+export interface SelfStepResult {
+  /** Same order as the input. */
+  guests: { id: string; goalKiB: number; targetKiB: number }[];
+  /** What is left of the budget after this step's increases. */
+  budgetKiB: number;
+}
+
+/**
+ * What free memory is not yet spoken for: host free after the reserve (as decide() takes it),
+ * less what Dom0 still needs to reach its goal (Dom0 is served first), less the increases
+ * issued to guests that have not landed yet.
+ */
+export function freeBudget(params: PolicyParams, hostFreeKiB: number, dom0NeedKiB: number, pendingIncreasesKiB: number): number {
+  const F = pageDown(Math.max(0, hostFreeKiB - params.reserveKiB));
+  return pageDown(Math.max(0, F - Math.max(0, dom0NeedKiB) - Math.max(0, pendingIncreasesKiB)));
+}
+
+export function selfAdjustStep(input: SelfStepInput): SelfStepResult {
+  const { upRatio, downRatio } = input.params;
+  const n = input.guests.length;
+  const goals = new Array<number>(n);
+  const steps = new Array<number>(n);
+  const bases = new Array<number>(n);
+  const wanted = new Array<number>(n);
+  for (let k = 0; k < n; k++) {
+    const g = input.guests[k]!;
+    const [lo, hi] = pageBounds(g.minKiB, g.maxKiB);
+    const cur = pageDown(g.currentKiB);
+    goals[k] = clamp(pageUp(g.committedKiB), lo, hi);
+    steps[k] = stepToward(cur, goals[k]!, upRatio, downRatio);
+    // Growth already paid for: up to the pending target, whole pages.
+    bases[k] = cur + pageDown(Math.max(0, g.pendingIncreaseKiB));
+    wanted[k] = Math.max(0, steps[k]! - bases[k]!);
+  }
+  const budget = pageDown(Math.max(0, input.budgetKiB));
+  const grants = shareIncreases(wanted, budget);
+  let spent = 0;
+  const guests = input.guests.map((g, k) => {
+    spent += grants[k]!;
+    const targetKiB = wanted[k]! > 0 ? bases[k]! + grants[k]! : steps[k]!;
+    return { id: g.id, goalKiB: goals[k]!, targetKiB };
+  });
+  return { guests, budgetKiB: budget - spent };
+}
