@@ -1,19 +1,24 @@
-// memcoop replay FILE [--json]: feeds a recorded journal into a fresh supervisor on a
-// SimulatedClock and prints its decisions, one line per tick (or one JSON object per tick).
+// memcoop replay FILE [--json] [--self-steps]: feeds a recorded journal into a fresh supervisor
+// on a SimulatedClock and prints its decisions, one line per tick (or one JSON object per tick);
+// with --self-steps, also each prompt self step, in order.
 import { readJournalFile } from '../journal/format.ts';
 import { replay } from '../journal/replay.ts';
-import type { DecisionEvent } from '../machines/writes.ts';
+import type { DecisionEvent, SelfStepEvent } from '../machines/writes.ts';
 import { InputError } from '../util/validate.ts';
 import { POLICY_NAMES, policyByName } from '../sim/policies.ts';
 
-const USAGE = `usage: memcoop replay FILE [--json] [--policy NAME]
+const USAGE = `usage: memcoop replay FILE [--json] [--self-steps] [--policy NAME]
 
 Feeds the journal FILE (written by 'memcoop sim' or 'memcoop run') into a fresh supervisor on a
-simulated clock, with the paper's policy (or --policy NAME, the one the run used: one of
-${POLICY_NAMES.join(', ')}), and prints each tick's decision:
+simulated clock, with the policy the journal's header names (config.policy; --policy NAME
+overrides it: one of ${POLICY_NAMES.join(', ')}), and prints each tick's decision:
   t=<ms>  <abundant|scarce>[ OVERCOMMITTED]  price=<1/t or ->  dom0=<target>  <guest>=<target>/<mode> ...
-(targets in KiB; mode: self, global or held). With --json, one JSON object per decision:
+With --self-steps, also each prompt self step (reports between ticks moving self-adjusting
+guests at once, while memory is abundant), in order with the decisions:
+  t=<ms>  self-step  <guest>=<target> ...  budget=<KiB left for increases>
+(targets in KiB; mode: self, global or held). With --json, one JSON object per line:
   {"type":"decision","at","decision":{...},"writes":[...]}
+  {"type":"selfStep","at","guests":[...],"writes":[...],"budgetKiB"}   (with --self-steps)
 A journal that fails its checks is refused with the line and field named (exit 2).`;
 
 export function formatDecision(e: DecisionEvent): string {
@@ -28,13 +33,20 @@ export function formatDecision(e: DecisionEvent): string {
   return parts.join('  ');
 }
 
+export function formatSelfStep(e: SelfStepEvent): string {
+  const written = new Set(e.writes.map((w) => w.id));
+  const moved = e.guests.filter((g) => written.has(g.id)).map((g) => `${g.id}=${g.targetKiB}`);
+  return [`t=${e.at}`, 'self-step', ...moved, `budget=${e.budgetKiB}`].join('  ');
+}
+
 export async function run(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
     console.log(USAGE);
     return 0;
   }
   const json = argv.includes('--json');
-  let rest = argv.filter((a) => a !== '--json');
+  const withSelfSteps = argv.includes('--self-steps');
+  let rest = argv.filter((a) => a !== '--json' && a !== '--self-steps');
   const p = rest.indexOf('--policy');
   const policyName = p >= 0 ? rest[p + 1] : undefined;
   if (p >= 0) {
@@ -50,10 +62,10 @@ export async function run(argv: string[]): Promise<number> {
     return 2;
   }
   const file = rest[0]!;
-  let decisions: DecisionEvent[];
+  let steps: (DecisionEvent | SelfStepEvent)[];
   try {
     const journal = await readJournalFile(file);
-    ({ decisions } = replay(journal.header, journal.inputs, policyName ? { policy: policyByName(policyName) } : {}));
+    ({ steps } = replay(journal.header, journal.inputs, policyName ? { policy: policyByName(policyName) } : {}));
   } catch (err) {
     if (err instanceof InputError) {
       console.error(`memcoop replay: ${err.message}`);
@@ -66,8 +78,12 @@ export async function run(argv: string[]): Promise<number> {
     }
     throw err;
   }
-  const out = decisions.map((d) => (json ? JSON.stringify(d) : formatDecision(d)));
+  if (!withSelfSteps) steps = steps.filter((d) => d.type === 'decision');
+  const out = steps.map((d) => (json ? JSON.stringify(d) : d.type === 'decision' ? formatDecision(d) : formatSelfStep(d)));
   if (out.length > 0) process.stdout.write(out.join('\n') + '\n');
-  if (!json) console.error(`${decisions.length} decision(s) replayed from ${file}`);
+  if (!json) {
+    const decisions = steps.filter((d) => d.type === 'decision').length;
+    console.error(`${decisions} decision(s) and ${steps.length - decisions} self step(s) replayed from ${file}`);
+  }
   return 0;
 }

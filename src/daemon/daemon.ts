@@ -10,6 +10,7 @@ import type { SupervisorConfig } from '../machines/config.ts';
 import type { EffectFailed, SupervisorInput } from '../machines/events.ts';
 import { createSupervisorMachine, type SupervisorActor } from '../machines/supervisor.ts';
 import type { DecisionEvent, HandshakeEvent } from '../machines/writes.ts';
+import { nameOfPolicy } from '../policy/registry.ts';
 import type { Policy } from '../policy/types.ts';
 import { supervisorInputs, type InputStreamOptions } from '../streams/inputs.ts';
 import { JournalWriter } from '../journal/writer.ts';
@@ -44,7 +45,14 @@ export interface Daemon {
 }
 
 export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
-  const { host, config, logger } = opts;
+  const { host, logger } = opts;
+  // The config names the policy that runs (the journal header records it, and a replay runs
+  // it): a known policy given as a function is recorded by its name.
+  const named = opts.policy === undefined ? opts.config.policy : nameOfPolicy(opts.policy);
+  const config = named === null || named === opts.config.policy ? opts.config : { ...opts.config, policy: named };
+  if (named === null) {
+    logger.warn({ policy: config.policy }, 'the policy that runs has no name memcoop knows; the journal names config.policy, which is what a replay will run');
+  }
   const scheduler = opts.scheduler ?? asyncScheduler;
   const effects$ = new Subject<EffectFailed>();
   const decisions$ = new Subject<DecisionEvent>();

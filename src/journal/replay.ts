@@ -1,24 +1,28 @@
 // Replays a journal: a fresh supervisor on a SimulatedClock, fed each recorded input after the
 // clock is set to the input's `at`. No effects run (the default writeTarget/writeMode do
-// nothing); what comes out is each tick's `decision` event and the final persisted snapshot,
-// which for the same journal and policy are the same as the recorded run's.
+// nothing); what comes out is each tick's `decision` event, each prompt `selfStep`, and the final
+// persisted snapshot, which for the same journal are the same as the recorded run's. The policy
+// is the one the header's config names (config.policy), unless the caller gives one.
 import { createActor, SimulatedClock } from 'xstate';
 import type { Logger } from '../log/logger.ts';
 import { parseSupervisorConfig } from '../machines/config.ts';
 import type { SupervisorInput } from '../machines/events.ts';
 import { createSupervisorMachine } from '../machines/supervisor.ts';
-import type { DecisionEvent, HandshakeEvent } from '../machines/writes.ts';
+import type { DecisionEvent, HandshakeEvent, SelfStepEvent } from '../machines/writes.ts';
 import type { Policy } from '../policy/types.ts';
 
 export interface ReplayOptions {
-  /** The policy the run used (default: the paper's). */
+  /** The policy the run used (default: the one header.config.policy names). */
   policy?: Policy;
   logger?: Logger;
 }
 
 export interface ReplayResult {
   decisions: DecisionEvent[];
+  selfSteps: SelfStepEvent[];
   handshakes: HandshakeEvent[];
+  /** Decisions and self steps together, in the order the supervisor emitted them. */
+  steps: (DecisionEvent | SelfStepEvent)[];
   /** actor.getPersistedSnapshot() after the last input: plain JSON. */
   finalSnapshot: unknown;
 }
@@ -42,7 +46,10 @@ export function replay(
   const actor = createActor(machine, { input: config, clock });
   const decisions: DecisionEvent[] = [];
   const handshakes: HandshakeEvent[] = [];
-  actor.on('decision', (e) => decisions.push(e));
+  const selfSteps: SelfStepEvent[] = [];
+  const steps: (DecisionEvent | SelfStepEvent)[] = [];
+  actor.on('decision', (e) => (decisions.push(e), steps.push(e)));
+  actor.on('selfStep', (e) => (selfSteps.push(e), steps.push(e)));
   actor.on('handshake', (e) => handshakes.push(e));
   actor.start();
   for (const input of inputs) {
@@ -51,5 +58,5 @@ export function replay(
   }
   const finalSnapshot = JSON.parse(JSON.stringify(actor.getPersistedSnapshot())) as unknown;
   actor.stop();
-  return { decisions, handshakes, finalSnapshot };
+  return { decisions, selfSteps, handshakes, steps, finalSnapshot };
 }

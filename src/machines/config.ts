@@ -2,10 +2,16 @@
 // policy's parameters, Dom0's bounds, and the lifecycle thresholds of the guest machines.
 // Counted in ticks, not ms: time reaches the machines only through events.
 import { DEFAULT_PARAMS } from '../policy/decide.ts';
+import { DEFAULT_POLICY_NAME, POLICY_NAMES, type PolicyName } from '../policy/registry.ts';
 import type { PolicyParams } from '../policy/types.ts';
-import { InputError, integer, noUnknownKeys, number, object, optional } from '../util/validate.ts';
+import { InputError, integer, noUnknownKeys, number, object, oneOf, optional } from '../util/validate.ts';
 
 export interface SupervisorConfig {
+  /**
+   * The policy that runs each tick: memcoop's (the paper's) or a peer's (src/policy/registry.ts).
+   * Recorded in the journal header so a replay runs the same one.
+   */
+  policy: PolicyName;
   params: PolicyParams;
   /** L_0 and H_0 of ALGORITHM.md: Dom0 is served first, within these bounds. */
   dom0: { minKiB: number; maxKiB: number };
@@ -53,6 +59,7 @@ export const DEFAULT_STUCK_RETRY_TICKS = 30;
 export const DEFAULT_BALLOON_SLACK_KIB = 1024;
 
 export const DEFAULT_SUPERVISOR_CONFIG: SupervisorConfig = Object.freeze({
+  policy: DEFAULT_POLICY_NAME,
   params: DEFAULT_PARAMS,
   dom0: Object.freeze({ minKiB: DEFAULT_DOM0_MIN_KIB, maxKiB: DEFAULT_DOM0_MAX_KIB }),
   silenceTicks: DEFAULT_SILENCE_TICKS,
@@ -62,7 +69,7 @@ export const DEFAULT_SUPERVISOR_CONFIG: SupervisorConfig = Object.freeze({
 });
 
 const PARAM_KEYS = ['tau', 'eps', 'reserveKiB', 'upRatio', 'downRatio'] as const;
-const CONFIG_KEYS = ['params', 'dom0', 'silenceTicks', 'stuckTicks', 'stuckRetryTicks', 'balloonSlackKiB'] as const;
+const CONFIG_KEYS = ['policy', 'params', 'dom0', 'silenceTicks', 'stuckTicks', 'stuckRetryTicks', 'balloonSlackKiB'] as const;
 
 /** The policy's parameters: every field optional (defaults: DEFAULT_PARAMS), bounds as in PolicyParams. */
 export function parsePolicyParams(v: unknown, path: string): PolicyParams {
@@ -110,6 +117,7 @@ export function parseSupervisorConfig(v: unknown, path = 'config'): SupervisorCo
   }
   const ticks = (y: unknown, p: string): number => integer(y, p, { min: 1 });
   return {
+    policy: optional(o, 'policy', path, (y, p) => oneOf(y, p, POLICY_NAMES), d.policy),
     params,
     dom0,
     silenceTicks: optional(o, 'silenceTicks', path, ticks, d.silenceTicks),

@@ -1,13 +1,13 @@
 // One tick of Algorithm 1 around the policy, pure: what the policy is asked (from the latest host
 // sample and each guest's facts) and what follows from its answer (each guest's new mode, and the
-// mode and target writes, decreases before increases). The supervisor only reads the guests,
-// calls these and enqueues the result.
+// mode and target writes, decreases before increases). The supervisor reads its facts and the
+// guests' lifecycles, calls these and enqueues the result.
 import type { WrittenMode } from '../hosts/host.ts';
 import { orderWrites } from '../policy/steps.ts';
 import type { DecideInput, Decision, GuestDecision, GuestInput as PolicyGuest, Policy } from '../policy/types.ts';
 import type { SupervisorConfig } from './config.ts';
 import { PROTOCOL_VERSION } from './events.ts';
-import { modeOfState, type DecidedMode, type GuestContext, type GuestStateName } from './guest.ts';
+import { modeOfState, type DecidedMode, type GuestFacts, type GuestStateName } from './facts.ts';
 import { DOM0_ID, type Write } from './writes.ts';
 
 /** Dom0 and host free memory, from the latest host.sample. */
@@ -17,13 +17,15 @@ export interface HostFacts {
   dom0: { currentKiB: number; committedKiB: number };
 }
 
-/** What the tick needs to know of one guest (read from its machine). */
+/** What the tick needs to know of one guest: its lifecycle (from its machine) and its facts. */
 export interface GuestView {
   id: string;
   state: GuestStateName;
   /** Registered, managed, with a report: takes part in the balance (agent: true). */
   participates: boolean;
-  context: GuestContext;
+  /** The protocol the agent announced; null before any hello (no mode is written before one). */
+  agentProtocol: number | null;
+  facts: GuestFacts;
 }
 
 /** The policy's input: guests that do not take part are held (agent: false) and counted as fully used. */
@@ -38,7 +40,7 @@ export function buildDecideInput(config: SupervisorConfig, host: HostFacts, gues
       maxKiB: config.dom0.maxKiB,
     },
     guests: guests.map((g): PolicyGuest => {
-      const c = g.context;
+      const c = g.facts;
       const r = g.participates ? c.report : null;
       return {
         id: g.id,
@@ -68,7 +70,8 @@ export interface GuestOutcome {
 export interface TickPlan {
   /** Mode writes first, then target writes: decreases, holds, increases (Dom0 first within each). */
   writes: Write[];
-  outcomes: Map<string, GuestOutcome>;
+  /** One per guest, in the order of the `guests` given. */
+  outcomes: GuestOutcome[];
   /** Dom0's target written this tick, or null if unchanged. */
   dom0TargetKiB: number | null;
 }
@@ -95,7 +98,7 @@ export function planTick(
 ): TickPlan {
   const byId = new Map(decision.guests.map((d) => [d.id, d]));
   const modeWrites: Write[] = [];
-  const outcomes = new Map<string, GuestOutcome>();
+  const outcomes: GuestOutcome[] = new Array(guests.length);
   const current = new Map<string, number>();
   const targets = new Map<string, number>();
 
@@ -106,13 +109,14 @@ export function planTick(
     targets.set(DOM0_ID, dom0TargetKiB);
   }
 
-  for (const g of guests) {
-    const c = g.context;
+  for (let i = 0; i < guests.length; i++) {
+    const g = guests[i]!;
+    const c = g.facts;
     const d: GuestDecision = byId.get(g.id) ?? { id: g.id, mode: 'held', goalKiB: c.currentKiB, targetKiB: c.currentKiB };
     const mode = g.participates ? decidedMode(d, decision) : null;
     const shouldHave = mode ?? modeOfState(g.state);
     let wroteMode: WrittenMode | null = null;
-    if (c.agentProtocol !== null && shouldHave !== null && shouldHave !== c.writtenMode) {
+    if (g.agentProtocol !== null && shouldHave !== null && shouldHave !== c.writtenMode) {
       wroteMode = shouldHave;
       modeWrites.push({ kind: 'mode', id: g.id, mode: shouldHave, protocol: PROTOCOL_VERSION });
     }
@@ -122,7 +126,7 @@ export function planTick(
       current.set(g.id, c.currentKiB);
       targets.set(g.id, d.targetKiB);
     }
-    outcomes.set(g.id, { mode, goalKiB: d.goalKiB, targetKiB: d.targetKiB, wroteMode, wroteTargetKiB });
+    outcomes[i] = { mode, goalKiB: d.goalKiB, targetKiB: d.targetKiB, wroteMode, wroteTargetKiB };
   }
 
   // Decreases before increases (the policy's own ordering); a target equal to the allocation

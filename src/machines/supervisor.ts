@@ -1,39 +1,73 @@
-// The supervisor: every external input (events.ts) enters here, with its timestamp, and only
-// then reaches a guest machine. It owns the registration handshake (paper section 4.3) and runs
-// Algorithm 1 on each tick: Dom0 first, reclaim for Dom0 when host free cannot cover it,
-// abundant -> self adjustment, scarce -> global balance (the policy decides; plan.ts turns the
-// decision into writes). Writing a target or a mode is a named action the shell supplies:
+// The supervisor: every external input (events.ts) enters here, with its timestamp. It owns the
+// registration handshake (paper section 4.3) and runs Algorithm 1 on each tick: Dom0 first,
+// reclaim for Dom0 when host free cannot cover it, abundant -> self adjustment, scarce -> global
+// balance (the policy decides; plan.ts turns the decision into writes). Writing a target or a
+// mode is a named action the shell supplies:
 //
 //   createSupervisorMachine().provide({ actions: {
 //     writeTarget: (_, { id, targetKiB }) => host.setTarget(id, targetKiB),
 //     writeMode: (_, { id, mode, protocol }) => host.setMode(id, mode, protocol) } })
 //
-// Each tick that runs the policy also emits a `decision` event (writes.ts). No clock is read
-// here: time is the `at` of the input being handled. The policy and the logger are closures, so
+// Cost: each input is one assign, whatever it carries. The facts that change every tick and
+// report (facts.ts) are kept here, in plain context; a guest's machine keeps its lifecycle and
+// gets an event only when that changes (an XState event costs ~15 us per actor, so a tick that
+// touched every guest's machine cost tens of ms at 1,000 guests).
+//
+// Prompt self adjustment: while the last decision was abundant (and Dom0 needed nothing back), a
+// report batch moves the reporting self-adjusting guests at once (policy/self-step.ts, paper
+// Algorithm 2), emitting a `selfStep` event. Scarce memory or a Dom0 reclaim needs every guest's
+// data, so then reports wait for the tick's global balance. Only with memcoop's own policy: a
+// peer policy decides on ticks alone.
+//
+// Each tick that runs the policy emits a `decision` event (writes.ts). No clock is read here:
+// time is the `at` of the input being handled. The policy and the logger are closures, so
 // persisted snapshots stay plain JSON.
-import { enqueueActions, setup, type Actor, type ActorSystem, type AnyActorRef } from 'xstate';
+import { enqueueActions, setup, type Actor, type ActorSystem, type AnyActorRef, type SnapshotFrom } from 'xstate';
 import { decide } from '../policy/decide.ts';
+import { policyByName } from '../policy/registry.ts';
+import { freeBudget, selfAdjustStep, type SelfStepGuest } from '../policy/self-step.ts';
+import { orderWrites } from '../policy/steps.ts';
 import type { Policy } from '../policy/types.ts';
 import { silentLogger, type Logger } from '../log/logger.ts';
 import type { SupervisorConfig } from './config.ts';
 import { PROTOCOL_VERSION, type SupervisorInput } from './events.ts';
-import { createGuestMachine, guestStateName, modeOfState, participates, type GuestActorRef } from './guest.ts';
+import {
+  applyAllocation,
+  applyEffectFailed,
+  applyHello,
+  applyReport,
+  answerHello,
+  newFacts,
+  participates,
+  tickGuest,
+  type GuestFacts,
+  type GuestLimits,
+  type GuestSignal,
+  type Lifecycle,
+} from './facts.ts';
+import { createGuestMachine, guestStateName, type GuestActorRef, type GuestEvent, type GuestSnapshot } from './guest.ts';
+import { guestLoggers } from './guest-log.ts';
 import { buildDecideInput, planTick, runPolicy, type GuestView, type HostFacts } from './plan.ts';
-import { DOM0_ID, type ModeWriteParams, type SupervisorEmitted, type TargetWriteParams } from './writes.ts';
+import { DOM0_ID, type ModeWriteParams, type SupervisorEmitted, type TargetWriteParams, type Write } from './writes.ts';
 
 export interface SupervisorContext {
   config: SupervisorConfig;
   /** Live guests, sorted: the order guests are given to the policy (replays see the same order). */
   guestIds: string[];
+  /** Each live guest's facts, in the order of guestIds. */
+  facts: GuestFacts[];
   host: HostFacts | null;
   dom0WrittenTargetKiB: number | null;
-  /** Last tick's outcome, to log changes rather than every tick. */
-  last: { state: 'abundant' | 'scarce' | null; overcommitted: boolean; reclaimKiB: number };
+  /** Last tick's outcome: to log changes rather than every tick, and to allow prompt self steps. */
+  last: { state: 'abundant' | 'scarce' | null; overcommitted: boolean; reclaimKiB: number; dom0GoalKiB: number | null };
+  /** Ticks that ran the policy: the clock silence and stalls are counted by. */
   ticks: number;
+  /** Free memory not yet spoken for: what prompt self steps may still grow guests by. */
+  promptBudgetKiB: number;
 }
 
 export interface SupervisorOptions {
-  /** The policy run each tick (default: the paper's, `decide`); the simulator plugs in peers. */
+  /** The policy run each tick (default: the one config.policy names); the simulator plugs in peers. */
   policy?: Policy;
   logger?: Logger;
 }
@@ -43,22 +77,86 @@ export function guestSystemId(id: string): string {
   return `guest:${id}`;
 }
 
+/** A guest's facts (allocation, report, what was written, ...) from a supervisor snapshot. */
+export function guestFacts(snapshot: { context: SupervisorContext }, id: string): GuestFacts | undefined {
+  const c = snapshot.context;
+  const i = indexOf(c.guestIds).get(id);
+  return i === undefined ? undefined : c.facts[i];
+}
+
 function guestRef(system: ActorSystem<any>, id: string): GuestActorRef | undefined {
   return system.get(guestSystemId(id)) as GuestActorRef | undefined;
 }
 
-function insertSorted(ids: readonly string[], id: string): string[] {
-  const out = ids.slice();
-  let i = out.length;
-  while (i > 0 && out[i - 1]! > id) i--;
-  out.splice(i, 0, id);
-  return out;
+// guestIds only changes when a guest comes or goes, so its id -> index map is kept per array.
+const indexes = new WeakMap<readonly string[], Map<string, number>>();
+function indexOf(ids: readonly string[]): Map<string, number> {
+  let m = indexes.get(ids);
+  if (m === undefined) {
+    m = new Map(ids.map((id, i) => [id, i]));
+    indexes.set(ids, m);
+  }
+  return m;
+}
+
+// A guest's snapshot object changes only when it handles an event, so what we read of it is
+// kept per snapshot (reading every guest's state each tick would otherwise dominate the tick).
+const lifecycles = new WeakMap<GuestSnapshot, Lifecycle>();
+function lifecycleOf(ref: GuestActorRef): Lifecycle {
+  const snap = ref.getSnapshot();
+  let l = lifecycles.get(snap);
+  if (l === undefined) {
+    l = { state: guestStateName(snap), unmanagedReason: snap.context.unmanagedReason, agentProtocol: snap.context.agentProtocol };
+    lifecycles.set(snap, l);
+  }
+  return l;
+}
+
+function sortedPosition(ids: readonly string[], id: string): number {
+  let lo = 0;
+  let hi = ids.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (ids[mid]! < id) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function limitsOf(c: SupervisorConfig): GuestLimits {
+  return { silenceTicks: c.silenceTicks, stuckTicks: c.stuckTicks, stuckRetryTicks: c.stuckRetryTicks, balloonSlackKiB: c.balloonSlackKiB };
+}
+
+/** Copy-on-write over the facts array: one copy per input at most, only if something changed. */
+function factsWriter(base: GuestFacts[]) {
+  let out: GuestFacts[] | null = null;
+  return {
+    get: (i: number): GuestFacts => (out ?? base)[i]!,
+    set(i: number, f: GuestFacts): void {
+      if ((out ?? base)[i] === f) return;
+      out ??= base.slice();
+      out[i] = f;
+    },
+    result: (): GuestFacts[] => out ?? base,
+  };
+}
+
+function withAt(s: GuestSignal, at: number): GuestEvent {
+  return { ...s, at } as GuestEvent;
+}
+
+/** Memory promised to guests and not yet seen landed: written targets above the allocation. */
+function pendingIncreases(facts: readonly GuestFacts[]): number {
+  let sum = 0;
+  for (const f of facts) if (f.writtenTargetKiB !== null && f.writtenTargetKiB > f.currentKiB) sum += f.writtenTargetKiB - f.currentKiB;
+  return sum;
 }
 
 export function createSupervisorMachine(opts: SupervisorOptions = {}) {
-  const policy = opts.policy ?? decide;
   const log = opts.logger ?? silentLogger();
+  const guestLog = guestLoggers(log);
   const guest = createGuestMachine({ logger: log });
+  const policyOf = (c: SupervisorConfig): Policy => opts.policy ?? policyByName(c.policy);
 
   return setup({
     types: {
@@ -73,22 +171,23 @@ export function createSupervisorMachine(opts: SupervisorOptions = {}) {
       writeTarget: (_, _params: TargetWriteParams) => {},
       /** Effect: tell an agent its mode. Supplied by the shell; does nothing by default. */
       writeMode: (_, _params: ModeWriteParams) => {},
-
     },
   }).createMachine({
     id: 'supervisor',
     context: ({ input }) => ({
       config: input,
       guestIds: [],
+      facts: [],
       host: null,
       dom0WrittenTargetKiB: null,
-      last: { state: null, overcommitted: false, reclaimKiB: 0 },
+      last: { state: null, overcommitted: false, reclaimKiB: 0, dom0GoalKiB: null },
       ticks: 0,
+      promptBudgetKiB: 0,
     }),
     on: {
       'guest.appeared': {
-        actions: enqueueActions(({ context, event, enqueue, system }) => {
-          if (guestRef(system, event.id) !== undefined) {
+        actions: enqueueActions(({ context, event, enqueue }) => {
+          if (indexOf(context.guestIds).has(event.id)) {
             log.warn({ domid: event.domid, at: event.at }, 'guest.appeared for a guest already known; ignored');
             return;
           }
@@ -96,92 +195,158 @@ export function createSupervisorMachine(opts: SupervisorOptions = {}) {
             log.warn({ at: event.at }, 'guest.appeared with a reserved id or a bad domid; ignored');
             return;
           }
-          const { silenceTicks, stuckTicks, stuckRetryTicks, balloonSlackKiB } = context.config;
           enqueue.spawnChild('guest', {
             id: guestSystemId(event.id),
             systemId: guestSystemId(event.id),
-            input: {
-              id: event.id,
-              domid: event.domid,
-              minKiB: event.minKiB,
-              maxKiB: event.maxKiB,
-              currentKiB: event.currentKiB,
-              shares: event.shares,
-              limits: { silenceTicks, stuckTicks, stuckRetryTicks, balloonSlackKiB },
-            },
+            input: { id: event.id, domid: event.domid },
           });
-          enqueue.assign({ guestIds: insertSorted(context.guestIds, event.id) });
+          const f = newFacts(event, context.ticks);
+          guestLog(f.domid).info(
+            { minKiB: f.minKiB, maxKiB: f.maxKiB, currentKiB: f.currentKiB, shares: f.shares },
+            'guest appeared; waiting for its agent',
+          );
+          const at = sortedPosition(context.guestIds, event.id);
+          const guestIds = context.guestIds.slice();
+          guestIds.splice(at, 0, event.id);
+          const facts = context.facts.slice();
+          facts.splice(at, 0, f);
+          enqueue.assign({ guestIds, facts });
         }),
       },
       'guest.left': {
         actions: enqueueActions(({ context, event, enqueue, system }) => {
+          const i = indexOf(context.guestIds).get(event.id);
           const ref = guestRef(system, event.id);
-          if (ref === undefined) {
+          if (i === undefined || ref === undefined) {
             log.debug({ at: event.at }, 'guest.left for an unknown guest; ignored');
             return;
           }
           enqueue.sendTo(ref, { type: 'left', at: event.at });
           enqueue.stopChild(guestSystemId(event.id));
-          enqueue.assign({ guestIds: context.guestIds.filter((g) => g !== event.id) });
+          enqueue.assign({
+            guestIds: context.guestIds.filter((_, k) => k !== i),
+            facts: context.facts.filter((_, k) => k !== i),
+          });
         }),
       },
       // The handshake: the agent announced its protocol and preference; we answer with the mode.
       // A first registration (or one after the guest went unmanaged) gets the agent's preference;
       // an agent that says hello again while managed is told the mode the supervisor gave it.
       'agent.hello': {
-        actions: enqueueActions(({ event, enqueue, system }) => {
+        actions: enqueueActions(({ context, event, enqueue, system }) => {
+          const i = indexOf(context.guestIds).get(event.id);
           const ref = guestRef(system, event.id);
-          if (ref === undefined) {
+          if (i === undefined || ref === undefined) {
             log.debug({ at: event.at }, 'agent.hello for an unknown guest; ignored');
             return;
           }
-          if (event.protocol !== PROTOCOL_VERSION) {
-            enqueue.sendTo(ref, { type: 'rejected', at: event.at, protocol: event.protocol });
-            enqueue({ type: 'writeMode', params: { id: event.id, mode: 'held', protocol: PROTOCOL_VERSION } });
-            enqueue.emit({ type: 'handshake', at: event.at, id: event.id, accepted: false, mode: 'held' });
-            return;
-          }
-          const state = guestStateName(ref.getSnapshot());
-          const fresh = state === 'registering' || state === 'unmanaged';
-          const mode = fresh ? (event.selfAdjust ? 'self' : 'global') : (modeOfState(state) ?? 'held');
-          enqueue.sendTo(ref, { type: 'registered', at: event.at, protocol: event.protocol, selfAdjust: event.selfAdjust, mode });
+          const life = lifecycleOf(ref);
+          const { accepted, mode } = answerHello(life, event.protocol, event.selfAdjust, PROTOCOL_VERSION);
+          enqueue.sendTo(
+            ref,
+            accepted
+              ? { type: 'registered', at: event.at, protocol: event.protocol, selfAdjust: event.selfAdjust, mode }
+              : { type: 'rejected', at: event.at, protocol: event.protocol },
+          );
           enqueue({ type: 'writeMode', params: { id: event.id, mode, protocol: PROTOCOL_VERSION } });
-          enqueue.emit({ type: 'handshake', at: event.at, id: event.id, accepted: true, mode });
+          const facts = factsWriter(context.facts);
+          facts.set(i, applyHello(facts.get(i), life, mode, accepted, context.ticks));
+          enqueue.assign({ facts: facts.result() });
+          enqueue.emit({ type: 'handshake', at: event.at, id: event.id, accepted, mode });
         }),
       },
       'agent.reports': {
-        actions: enqueueActions(({ event, enqueue, system }) => {
+        actions: enqueueActions(({ context, event, enqueue, system }) => {
+          const index = indexOf(context.guestIds);
+          const facts = factsWriter(context.facts);
+          // Prompt self steps: memcoop's policy, and only while the last decision was abundant
+          // with nothing owed to Dom0; otherwise the reports wait for the tick's global balance.
+          const last = context.last;
+          const prompt =
+            policyOf(context.config) === decide && context.host !== null && last.state === 'abundant' && last.reclaimKiB === 0 && !last.overcommitted;
+          const selfAdjusting = new Set<number>();
           let unknown = 0;
           for (const r of event.reports) {
-            const ref = guestRef(system, r.id);
-            if (ref === undefined) {
+            const i = index.get(r.id);
+            const ref = i === undefined ? undefined : guestRef(system, r.id);
+            if (i === undefined || ref === undefined) {
               unknown++;
               continue;
             }
+            const life = lifecycleOf(ref);
             const { committedKiB, freeKiB, swapTotalKiB, swapFreeKiB } = r;
-            enqueue.sendTo(ref, { type: 'report', at: event.at, report: { committedKiB, freeKiB, swapTotalKiB, swapFreeKiB } });
+            const out = applyReport(facts.get(i), life, { committedKiB, freeKiB, swapTotalKiB, swapFreeKiB }, context.ticks);
+            facts.set(i, out.facts);
+            if (out.signal !== null) enqueue.sendTo(ref, withAt(out.signal, event.at));
+            if (prompt && life.state === 'selfAdjusting' && participates(life, out.facts)) selfAdjusting.add(i);
           }
           if (unknown > 0) log.debug({ at: event.at, unknown }, 'agent.reports names guests not known; ignored');
+
+          let promptBudgetKiB = context.promptBudgetKiB;
+          if (selfAdjusting.size > 0) {
+            const idx = [...selfAdjusting];
+            const guests: SelfStepGuest[] = idx.map((i) => {
+              const f = facts.get(i);
+              return {
+                id: f.id,
+                minKiB: f.minKiB,
+                maxKiB: f.maxKiB,
+                currentKiB: f.currentKiB,
+                committedKiB: f.report!.committedKiB,
+                pendingIncreaseKiB: f.writtenTargetKiB === null ? 0 : Math.max(0, f.writtenTargetKiB - f.currentKiB),
+              };
+            });
+            const step = selfAdjustStep({ params: context.config.params, budgetKiB: promptBudgetKiB, guests });
+            promptBudgetKiB = step.budgetKiB;
+            const current = new Map<number, number>();
+            const targets = new Map<number, number>();
+            step.guests.forEach((g, k) => {
+              const i = idx[k]!;
+              const f = facts.get(i);
+              if (g.targetKiB !== f.writtenTargetKiB) {
+                current.set(i, f.currentKiB);
+                targets.set(i, g.targetKiB);
+              }
+              facts.set(i, { ...f, goalKiB: g.goalKiB, targetKiB: g.targetKiB });
+            });
+            // Decreases before increases; a hold (target = allocation) goes between.
+            const moving = orderWrites(current, targets);
+            const holds = [...targets].filter(([i, t]) => t === current.get(i)).map(([i, t]) => ({ id: i, fromKiB: t, toKiB: t, direction: 'hold' }));
+            const firstUp = moving.findIndex((w) => w.direction === 'increase');
+            const split = firstUp < 0 ? moving.length : firstUp;
+            const writes: Write[] = [];
+            for (const w of [...moving.slice(0, split), ...holds, ...moving.slice(split)]) {
+              const f = facts.get(w.id);
+              facts.set(w.id, { ...f, writtenTargetKiB: w.toKiB, touched: true });
+              writes.push({ kind: 'target', id: f.id, targetKiB: w.toKiB, fromKiB: w.fromKiB });
+              enqueue({ type: 'writeTarget', params: { id: f.id, targetKiB: w.toKiB } });
+              guestLog(f.domid).debug({ targetKiB: w.toKiB, goalKiB: f.goalKiB, currentKiB: f.currentKiB }, 'target written');
+            }
+            if (writes.length > 0) enqueue.emit({ type: 'selfStep', at: event.at, guests: step.guests, writes, budgetKiB: promptBudgetKiB });
+          }
+          enqueue.assign({ facts: facts.result(), promptBudgetKiB });
         }),
       },
       'host.sample': {
-        actions: enqueueActions(({ event, enqueue, system }) => {
-          enqueue.assign({
-            host: {
-              at: event.at,
-              freeKiB: event.freeKiB,
-              dom0: { currentKiB: event.dom0.currentKiB, committedKiB: event.dom0.committedKiB },
-            },
-          });
+        actions: enqueueActions(({ context, event, enqueue }) => {
+          const host: HostFacts = {
+            at: event.at,
+            freeKiB: event.freeKiB,
+            dom0: { currentKiB: event.dom0.currentKiB, committedKiB: event.dom0.committedKiB },
+          };
+          const index = indexOf(context.guestIds);
+          const facts = factsWriter(context.facts);
           let unknown = 0;
           for (const [id, currentKiB] of Object.entries(event.allocations)) {
-            const ref = guestRef(system, id);
-            if (ref === undefined) unknown++;
-            else if (ref.getSnapshot().context.currentKiB !== currentKiB) {
-              enqueue.sendTo(ref, { type: 'allocation', at: event.at, currentKiB });
-            }
+            const i = index.get(id);
+            if (i === undefined) unknown++;
+            else facts.set(i, applyAllocation(facts.get(i), currentKiB));
           }
           if (unknown > 0) log.debug({ at: event.at, unknown }, 'host.sample names guests not known; ignored');
+          const next = facts.result();
+          const dom0Need = context.last.dom0GoalKiB === null ? 0 : context.last.dom0GoalKiB - host.dom0.currentKiB;
+          const promptBudgetKiB = freeBudget(context.config.params, host.freeKiB, dom0Need, pendingIncreases(next));
+          enqueue.assign({ host, facts: next, promptBudgetKiB });
         }),
       },
       // Algorithm 1, once per tick.
@@ -192,16 +357,21 @@ export function createSupervisorMachine(opts: SupervisorOptions = {}) {
             log.debug({ at: event.at }, 'tick before any host sample; nothing to decide on');
             return;
           }
-          const refs = new Map<string, GuestActorRef>();
+          const refs: GuestActorRef[] = [];
+          const lives: Lifecycle[] = [];
           const views: GuestView[] = [];
-          for (const id of context.guestIds) {
+          const slots: number[] = []; // views[k] is facts[slots[k]]
+          context.guestIds.forEach((id, i) => {
             const ref = guestRef(system, id);
-            if (ref === undefined) continue;
-            const snap = ref.getSnapshot();
-            refs.set(id, ref);
-            views.push({ id, state: guestStateName(snap), participates: participates(snap), context: snap.context });
-          }
-          const ran = runPolicy(policy, buildDecideInput(context.config, host, views));
+            if (ref === undefined) return;
+            const life = lifecycleOf(ref);
+            const f = context.facts[i]!;
+            refs.push(ref);
+            lives.push(life);
+            slots.push(i);
+            views.push({ id, state: life.state, participates: participates(life, f), agentProtocol: life.agentProtocol, facts: f });
+          });
+          const ran = runPolicy(policyOf(context.config), buildDecideInput(context.config, host, views));
           if ('error' in ran) {
             log.error({ at: event.at, error: ran.error }, 'policy failed; tick skipped');
             return;
@@ -213,10 +383,23 @@ export function createSupervisorMachine(opts: SupervisorOptions = {}) {
             if (w.kind === 'mode') enqueue({ type: 'writeMode', params: { id: w.id, mode: w.mode, protocol: w.protocol } });
             else enqueue({ type: 'writeTarget', params: { id: w.id, targetKiB: w.targetKiB } });
           }
-          for (const [id, outcome] of plan.outcomes) {
-            const ref = refs.get(id);
-            if (ref !== undefined) enqueue.sendTo(ref as AnyActorRef, { type: 'decided', at: event.at, ...outcome });
-          }
+
+          const ticks = context.ticks + 1;
+          const limits = limitsOf(context.config);
+          const facts = factsWriter(context.facts);
+          const debug = log.isLevelEnabled('debug');
+          views.forEach((v, k) => {
+            const outcome = plan.outcomes[k]!;
+            const out = tickGuest(v.facts, lives[k]!, outcome, ticks, limits);
+            facts.set(slots[k]!, out.facts);
+            for (const s of out.signals) enqueue.sendTo(refs[k] as AnyActorRef, withAt(s, event.at));
+            if (debug && outcome.wroteTargetKiB !== null) {
+              guestLog(v.facts.domid).debug(
+                { targetKiB: outcome.wroteTargetKiB, goalKiB: outcome.goalKiB, currentKiB: v.facts.currentKiB },
+                'target written',
+              );
+            }
+          });
 
           const last = context.last;
           if (decision.state !== last.state) {
@@ -235,27 +418,39 @@ export function createSupervisorMachine(opts: SupervisorOptions = {}) {
           }
           if (plan.dom0TargetKiB !== null) log.debug({ at: event.at, targetKiB: plan.dom0TargetKiB }, 'Dom0 target written');
 
+          const next = facts.result();
           enqueue.assign({
+            facts: next,
             dom0WrittenTargetKiB: plan.dom0TargetKiB ?? context.dom0WrittenTargetKiB,
-            last: { state: decision.state, overcommitted: decision.overcommitted, reclaimKiB: decision.dom0.reclaimKiB },
-            ticks: context.ticks + 1,
+            last: {
+              state: decision.state,
+              overcommitted: decision.overcommitted,
+              reclaimKiB: decision.dom0.reclaimKiB,
+              dom0GoalKiB: decision.dom0.goalKiB,
+            },
+            ticks,
+            promptBudgetKiB: freeBudget(context.config.params, host.freeKiB, decision.dom0.goalKiB - host.dom0.currentKiB, pendingIncreases(next)),
           });
           enqueue.emit({ type: 'decision', at: event.at, decision, writes: plan.writes });
         }),
       },
       'effect.failed': {
-        actions: enqueueActions(({ event, enqueue, system }) => {
+        actions: enqueueActions(({ context, event, enqueue }) => {
           if (event.id === DOM0_ID) {
             log.warn({ at: event.at, effect: event.effect, error: event.error }, 'Dom0 effect failed; re-issued next tick');
             if (event.effect === 'setTarget') enqueue.assign({ dom0WrittenTargetKiB: null });
             return;
           }
-          const ref = guestRef(system, event.id);
-          if (ref === undefined) {
+          const i = indexOf(context.guestIds).get(event.id);
+          if (i === undefined) {
             log.debug({ at: event.at }, 'effect.failed for an unknown guest; ignored');
             return;
           }
-          enqueue.sendTo(ref, { type: 'effectFailed', at: event.at, effect: event.effect, error: event.error });
+          const facts = factsWriter(context.facts);
+          const f = facts.get(i);
+          guestLog(f.domid).warn({ effect: event.effect, error: event.error }, 'effect failed; re-issued next tick');
+          facts.set(i, applyEffectFailed(f, event.effect));
+          enqueue.assign({ facts: facts.result() });
         }),
       },
     },
@@ -264,3 +459,4 @@ export function createSupervisorMachine(opts: SupervisorOptions = {}) {
 
 export type SupervisorMachine = ReturnType<typeof createSupervisorMachine>;
 export type SupervisorActor = Actor<SupervisorMachine>;
+export type SupervisorSnapshot = SnapshotFrom<SupervisorMachine>;

@@ -1,5 +1,6 @@
 // The effects the supervisor issues, as data: the named actions' parameters (what the shell
-// receives) and the `writes` list each tick's `decision` event carries (what replay and logs see).
+// receives) and the `writes` list each tick's `decision` event (and each prompt `selfStep`)
+// carries (what replay and logs see).
 import type { WrittenMode } from '../hosts/host.ts';
 import type { Decision } from '../policy/types.ts';
 
@@ -35,6 +36,20 @@ export interface DecisionEvent {
   writes: Write[];
 }
 
+/**
+ * Emitted when reports arriving between ticks moved self-adjusting guests at once (prompt self
+ * adjustment, policy/self-step.ts): each reporting guest's new goal and target, the target
+ * writes issued (decreases first), and the free budget left for further increases before the
+ * next host sample.
+ */
+export interface SelfStepEvent {
+  type: 'selfStep';
+  at: number;
+  guests: { id: string; goalKiB: number; targetKiB: number }[];
+  writes: Write[];
+  budgetKiB: number;
+}
+
 /** Emitted on every agent hello: what the supervisor answered. */
 export interface HandshakeEvent {
   type: 'handshake';
@@ -44,4 +59,4 @@ export interface HandshakeEvent {
   mode: WrittenMode;
 }
 
-export type SupervisorEmitted = DecisionEvent | HandshakeEvent;
+export type SupervisorEmitted = DecisionEvent | SelfStepEvent | HandshakeEvent;

@@ -16,7 +16,8 @@ import { replay } from '../../src/journal/replay.ts';
 import { parseSupervisorConfig } from '../../src/machines/config.ts';
 import type { ReportEntry, SupervisorInput } from '../../src/machines/events.ts';
 import { createSupervisorMachine } from '../../src/machines/supervisor.ts';
-import { DOM0_ID, type DecisionEvent, type Write } from '../../src/machines/writes.ts';
+import { DOM0_ID, type DecisionEvent, type SelfStepEvent, type Write } from '../../src/machines/writes.ts';
+import type { PolicyName } from '../../src/policy/registry.ts';
 
 const MIB = 1024;
 const TICK_MS = 1000;
@@ -26,15 +27,18 @@ const ROOT = join(import.meta.dirname, '../..');
 interface Recorded {
   file: string;
   decisions: DecisionEvent[];
-  /** Effects issued during each tick, keyed by the tick's `at`. */
+  selfSteps: SelfStepEvent[];
+  /** Decisions and self steps in the order they were emitted. */
+  steps: (DecisionEvent | SelfStepEvent)[];
+  /** Effects issued while handling each input, keyed by the input's `at`. */
   tickEffects: Map<number, Write[]>;
   snapshot: unknown;
   inputs: number;
 }
 
 /** A scripted three-to-four-guest run with a host the test plays (targets land by the next sample). */
-function recordRun(file: string): Recorded {
-  const config = parseSupervisorConfig({ silenceTicks: 4, stuckTicks: 3, dom0: { minKiB: 256 * MIB, maxKiB: 2048 * MIB } });
+function recordRun(file: string, policy: PolicyName = 'memcoop'): Recorded {
+  const config = parseSupervisorConfig({ policy, silenceTicks: 4, stuckTicks: 3, dom0: { minKiB: 256 * MIB, maxKiB: 2048 * MIB } });
   const tickEffects = new Map<number, Write[]>();
   let now = 1_700_000_000_000; // an arbitrary epoch: the shell's clock, only ever seen as `at`
   const pending: { id: string; targetKiB: number }[] = [];
@@ -55,7 +59,10 @@ function recordRun(file: string): Recorded {
   });
   const actor = createActor(machine, { input: config }); // the default clock: the machine never reads it
   const decisions: DecisionEvent[] = [];
-  actor.on('decision', (e) => void decisions.push(e));
+  const selfSteps: SelfStepEvent[] = [];
+  const steps: (DecisionEvent | SelfStepEvent)[] = [];
+  actor.on('decision', (e) => void (decisions.push(e), steps.push(e)));
+  actor.on('selfStep', (e) => void (selfSteps.push(e), steps.push(e)));
   actor.start();
   const writer = JournalWriter.open(file, { startedAt: now, config });
   const rec = createRecorder(actor, writer);
@@ -112,7 +119,7 @@ function recordRun(file: string): Recorded {
   writer.close();
   const snapshot = JSON.parse(JSON.stringify(actor.getPersistedSnapshot())) as unknown;
   actor.stop();
-  return { file, decisions, tickEffects, snapshot, inputs: writer.appended };
+  return { file, decisions, selfSteps, steps, tickEffects, snapshot, inputs: writer.appended };
 }
 
 describe('journal record and replay', () => {
@@ -130,12 +137,32 @@ describe('journal record and replay', () => {
     assert.ok(states.has('abundant') && states.has('scarce'), `both states seen: ${[...states]}`);
     assert.ok(rec.decisions.some((d) => d.decision.dom0.reclaimKiB > 0), 'a Dom0 reclaim happens');
     assert.ok(rec.decisions.filter((d) => d.writes.some((w) => w.kind === 'target')).length > 20, 'targets move');
+    assert.ok(rec.selfSteps.length >= 3, `reports moved self-adjusting guests between ticks (${rec.selfSteps.length} self steps)`);
   });
 
-  test('what each tick emitted is what it issued', () => {
-    for (const d of rec.decisions) {
+  test('what each tick and each self step emitted is what it issued, and nothing was issued unannounced', () => {
+    const announced = new Set<number>();
+    for (const d of rec.steps) {
       const issued = (rec.tickEffects.get(d.at) ?? []).map((w) => (w.kind === 'target' ? { ...w, fromKiB: 0 } : w));
-      assert.deepEqual(issued, d.writes.map((w) => (w.kind === 'target' ? { ...w, fromKiB: 0 } : w)), `tick at ${d.at}`);
+      assert.deepEqual(issued, d.writes.map((w) => (w.kind === 'target' ? { ...w, fromKiB: 0 } : w)), `${d.type} at ${d.at}`);
+      announced.add(d.at);
+    }
+    for (const [at, writes] of rec.tickEffects) {
+      if (announced.has(at)) continue;
+      // Outside ticks and self steps only the handshake writes, and only modes.
+      assert.ok(writes.every((w) => w.kind === 'mode'), `unannounced target writes at ${at}: ${JSON.stringify(writes)}`);
+    }
+  });
+
+  test('self steps only while the last decision was abundant, and decreases first', () => {
+    for (const st of rec.selfSteps) {
+      const before = rec.decisions.filter((d) => d.at < st.at).at(-1);
+      assert.ok(before, 'a self step follows a decision');
+      assert.equal(before.decision.state, 'abundant', `self step at ${st.at}`);
+      assert.equal(before.decision.dom0.reclaimKiB, 0);
+      const dirs = st.writes.map((w) => (w.kind === 'target' ? Math.sign(w.targetKiB - w.fromKiB) : 0));
+      const firstUp = dirs.indexOf(1);
+      if (firstUp >= 0) assert.ok(dirs.lastIndexOf(-1) < firstUp, `decreases first at ${st.at}`);
     }
   });
 
@@ -144,7 +171,21 @@ describe('journal record and replay', () => {
     assert.equal(journal.inputs.length, rec.inputs);
     const out = replay(journal.header, journal.inputs);
     assert.deepEqual(out.decisions, rec.decisions);
+    assert.deepEqual(out.selfSteps, rec.selfSteps);
+    assert.deepEqual(out.steps, rec.steps);
     assert.deepEqual(out.finalSnapshot, rec.snapshot);
+  });
+
+  test("a peer's run replays with that peer: the header names it", async () => {
+    const peer = recordRun(join(dir, 'static.jsonl'), 'static');
+    const journal = await readJournalFile(peer.file);
+    assert.equal((journal.header.config as { policy: string }).policy, 'static');
+    const out = replay(journal.header, journal.inputs);
+    assert.deepEqual(out.decisions, peer.decisions);
+    assert.deepEqual(out.finalSnapshot, peer.snapshot);
+    assert.deepEqual(peer.selfSteps, [], 'no prompt self steps under a peer policy');
+    assert.notDeepEqual(peer.decisions, rec.decisions, 'static decides otherwise than memcoop');
+    assert.throws(() => replay({ config: { policy: 'greedy' } }, []), /header\.config\.policy: expected one of memcoop, static, selfballoon, qmemman, squeezed, mom/);
   });
 
   test('a journal changed by one report replays to different decisions', async () => {
@@ -168,10 +209,18 @@ describe('journal record and replay', () => {
     assert.equal(lines.length, rec.decisions.length);
     assert.match(lines[0]!, /^t=\d+ {2}(abundant|scarce)/);
     assert.ok(lines.some((l) => l.includes('web=') && l.includes('dom0=')));
+    const all = spawnSync(process.execPath, [bin, 'replay', rec.file, '--self-steps'], { encoding: 'utf8', cwd: ROOT });
+    assert.equal(all.status, 0, all.stderr);
+    const allLines = all.stdout.trimEnd().split('\n');
+    assert.equal(allLines.length, rec.steps.length);
+    assert.deepEqual(allLines.filter((l) => !/ {2}self-step {2}/.test(l)), lines, 'the decisions, with the self steps in between');
+    assert.match(allLines.find((l) => / {2}self-step {2}/.test(l))!, /^t=\d+ {2}self-step {2}\w+=\d+.* {2}budget=\d+$/);
     const json = spawnSync(process.execPath, [bin, 'replay', rec.file, '--json'], { encoding: 'utf8', cwd: ROOT });
     assert.equal(json.status, 0, json.stderr);
     const parsed = json.stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as DecisionEvent);
     assert.deepEqual(parsed, rec.decisions);
+    const jsonAll = spawnSync(process.execPath, [bin, 'replay', rec.file, '--json', '--self-steps'], { encoding: 'utf8', cwd: ROOT });
+    assert.deepEqual(jsonAll.stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as DecisionEvent | SelfStepEvent), rec.steps);
   });
 
   test('memcoop replay refuses a bad journal with its own error, exit 2', () => {

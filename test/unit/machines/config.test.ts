@@ -2,7 +2,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DEFAULT_SUPERVISOR_CONFIG, parseSupervisorConfig } from '../../../src/machines/config.ts';
-import { DEFAULT_PARAMS } from '../../../src/policy/decide.ts';
+import { decide, DEFAULT_PARAMS } from '../../../src/policy/decide.ts';
+import { PEER_POLICIES } from '../../../src/policy/peers/index.ts';
+import { nameOfPolicy, policyByName, POLICY_NAMES } from '../../../src/policy/registry.ts';
 import { replay } from '../../../src/journal/replay.ts';
 import { InputError } from '../../../src/util/validate.ts';
 
@@ -13,6 +15,15 @@ test('an empty config is the defaults; given fields override them one by one', (
   assert.deepEqual(c.dom0, { minKiB: DEFAULT_SUPERVISOR_CONFIG.dom0.minKiB, maxKiB: 8 * 1024 * 1024 });
   assert.equal(c.silenceTicks, 4);
   assert.equal(c.stuckTicks, DEFAULT_SUPERVISOR_CONFIG.stuckTicks);
+  assert.equal(c.policy, 'memcoop', 'the paper\'s policy by default');
+  assert.equal(parseSupervisorConfig({ policy: 'qmemman' }).policy, 'qmemman');
+});
+
+test('every policy name is a policy, and every peer has a name', () => {
+  assert.deepEqual(POLICY_NAMES.filter((n) => n !== 'memcoop').sort(), Object.keys(PEER_POLICIES).sort());
+  for (const n of POLICY_NAMES) assert.equal(nameOfPolicy(policyByName(n)), n);
+  assert.equal(policyByName('memcoop'), decide);
+  assert.equal(nameOfPolicy((i) => decide(i)), null, 'a wrapper is not known by name');
 });
 
 test('bad fields are refused by name', () => {
@@ -24,6 +35,8 @@ test('bad fields are refused by name', () => {
     [{ params: { upRatio: 0.5 } }, /^config\.params\.upRatio: must be >= 1/],
     [{ params: { reserve: 1 } }, /^config\.params\.reserve: unknown field/],
     [{ dom0: { minKiB: 10, maxKiB: 5 } }, /^config\.dom0\.minKiB: must be <= dom0\.maxKiB/],
+    [{ policy: 'greedy' }, /^config\.policy: expected one of memcoop, static, selfballoon, qmemman, squeezed, mom/],
+    [{ policy: 1 }, /^config\.policy: expected one of/],
     [[], /^config: expected an object/],
   ];
   for (const [v, re] of cases) assert.throws(() => parseSupervisorConfig(v), (e: unknown) => e instanceof InputError && re.test(e.message), JSON.stringify(v));

@@ -5,9 +5,10 @@ import { createActor, SimulatedClock } from 'xstate';
 import { createLogger, type Logger } from '../../../src/log/logger.ts';
 import { DEFAULT_SUPERVISOR_CONFIG, type SupervisorConfig } from '../../../src/machines/config.ts';
 import type { GuestAppeared, HostSample, ReportEntry, SupervisorInput } from '../../../src/machines/events.ts';
+import type { GuestFacts } from '../../../src/machines/facts.ts';
 import { guestStateName, type GuestSnapshot } from '../../../src/machines/guest.ts';
-import { createSupervisorMachine, guestSystemId, type SupervisorActor } from '../../../src/machines/supervisor.ts';
-import type { DecisionEvent, HandshakeEvent, ModeWriteParams, TargetWriteParams } from '../../../src/machines/writes.ts';
+import { createSupervisorMachine, guestFacts, guestSystemId, type SupervisorActor } from '../../../src/machines/supervisor.ts';
+import type { DecisionEvent, HandshakeEvent, ModeWriteParams, SelfStepEvent, TargetWriteParams } from '../../../src/machines/writes.ts';
 import type { Policy } from '../../../src/policy/types.ts';
 
 export const MIB = 1024;
@@ -45,6 +46,7 @@ export class Run {
   readonly effects: Effect[] = [];
   readonly decisions: DecisionEvent[] = [];
   readonly handshakes: HandshakeEvent[] = [];
+  readonly selfSteps: SelfStepEvent[] = [];
   readonly inputs: SupervisorInput[] = [];
   readonly config: SupervisorConfig;
   now = 0;
@@ -63,6 +65,7 @@ export class Run {
     this.actor = createActor(machine, { input: this.config, clock: this.clock });
     this.actor.on('decision', (e) => void this.decisions.push(e));
     this.actor.on('handshake', (e) => void this.handshakes.push(e));
+    this.actor.on('selfStep', (e) => void this.selfSteps.push(e));
     this.actor.start();
   }
 
@@ -99,6 +102,10 @@ export class Run {
 
   guest(id: string): GuestSnapshot | undefined {
     return (this.actor.system.get(guestSystemId(id)) as { getSnapshot(): GuestSnapshot } | undefined)?.getSnapshot();
+  }
+  /** The supervisor's facts about a guest (allocation, report, what was written, ...). */
+  facts(id: string): GuestFacts | undefined {
+    return guestFacts(this.actor.getSnapshot(), id);
   }
   state(id: string): string {
     const s = this.guest(id);

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { decide } from '../../../src/policy/decide.ts';
 import type { DecideInput, Decision, Policy } from '../../../src/policy/types.ts';
 import { guestSystemId } from '../../../src/machines/supervisor.ts';
-import { DOM0_ID } from '../../../src/machines/writes.ts';
+import { DOM0_ID, type Write } from '../../../src/machines/writes.ts';
 import { MIB, Run, assertPlainJson, capturingLogger, type Effect } from './harness.ts';
 
 const CONFIG = { silenceTicks: 3, stuckTicks: 3, stuckRetryTicks: 5, dom0: { minKiB: 256 * MIB, maxKiB: 2048 * MIB } };
@@ -135,7 +135,7 @@ describe('supervisor: each tick', () => {
     assert.deepEqual(modes(run.since(after)), ['a=self', 'b=self']);
   });
 
-  test('every tick issues decreases before increases (checked over a closed loop)', () => {
+  test('every tick and every prompt self step issues decreases before increases (checked over a closed loop)', () => {
     const run = new Run({ config: CONFIG });
     const ids = ['a', 'b', 'c', 'd'];
     ids.forEach((id, i) => run.appear(id, i + 1, { currentKiB: 400 * MIB }));
@@ -150,28 +150,39 @@ describe('supervisor: each tick', () => {
       c: 600 * MIB,
       d: (300 + 50 * t) * MIB,
     });
-    let mixedTicks = 0;
+    let mixed = 0;
+    let promptRounds = 0;
+    /** Effects issued are the writes the event says, decreases first; they land; the host is never over-allocated. */
+    const check = (issued: Effect[], writes: Write[], where: string) => {
+      const targets = issued.filter((e) => e.kind === 'target');
+      const written = writes.filter((e) => e.kind === 'target');
+      assert.deepEqual(targets.map((e) => [e.id, e.targetKiB]), written.map((e) => [e.id, e.targetKiB]), `${where}: effects issued as the event says`);
+      const dirs = written.map((e) => Math.sign(e.targetKiB - e.fromKiB));
+      const firstUp = dirs.indexOf(1);
+      const lastDown = dirs.lastIndexOf(-1);
+      if (firstUp >= 0 && lastDown >= 0) {
+        mixed++;
+        assert.ok(lastDown < firstUp, `${where}: decreases first, got ${JSON.stringify(written)}`);
+      }
+      for (const e of written) if (e.kind === 'target') e.id === DOM0_ID ? (dom0 = e.targetKiB) : (alloc[e.id] = e.targetKiB);
+      assert.ok(dom0 + ids.reduce((s, id) => s + alloc[id]!, 0) <= total, `${where}: never more handed out than the host has`);
+    };
     for (let t = 0; t < 24; t++) {
       const w = wants(t);
-      ids.forEach((id) => run.report(id, w[id]!, 16 * MIB));
+      const beforeReports = run.effects.length;
+      const stepsBefore = run.selfSteps.length;
+      run.reports(ids.map((id) => ({ id, committedKiB: w[id]!, freeKiB: 16 * MIB, swapTotalKiB: 0, swapFreeKiB: 0 })));
+      const steps = run.selfSteps.slice(stepsBefore);
+      if (steps.length > 0) promptRounds++;
+      check(run.since(beforeReports), steps.flatMap((e) => e.writes), `tick ${t}, self step`);
       const used = dom0 + ids.reduce((s, id) => s + alloc[id]!, 0);
       run.sample(total - used, { currentKiB: dom0, committedKiB: 600 * MIB }, { ...alloc });
       const before = run.effects.length;
       run.tick();
-      const targets = run.since(before).filter((e) => e.kind === 'target');
-      const writes = run.decisions.at(-1)!.writes.filter((e) => e.kind === 'target');
-      assert.deepEqual(targets.map((e) => [e.id, e.targetKiB]), writes.map((e) => [e.id, e.targetKiB]), 'effects issued as the decision says');
-      const dirs = writes.map((e) => Math.sign(e.targetKiB - e.fromKiB));
-      const firstUp = dirs.indexOf(1);
-      const lastDown = dirs.lastIndexOf(-1);
-      if (firstUp >= 0 && lastDown >= 0) {
-        mixedTicks++;
-        assert.ok(lastDown < firstUp, `tick ${t}: decreases first, got ${JSON.stringify(writes)}`);
-      }
-      for (const e of writes) if (e.kind === 'target') e.id === DOM0_ID ? (dom0 = e.targetKiB) : (alloc[e.id] = e.targetKiB);
-      assert.ok(dom0 + ids.reduce((s, id) => s + alloc[id]!, 0) <= total, `tick ${t}: never more handed out than the host has`);
+      check(run.since(before), run.decisions.at(-1)!.writes, `tick ${t}`);
     }
-    assert.ok(mixedTicks >= 3, `the loop must exercise ticks with both directions (got ${mixedTicks})`);
+    assert.ok(mixed >= 3, `the loop must exercise rounds with both directions (got ${mixed})`);
+    assert.ok(promptRounds >= 3, `the loop must exercise prompt self steps (got ${promptRounds})`);
   });
 
   test('the order holds whatever order the policy lists guests in', () => {
@@ -237,14 +248,36 @@ describe('supervisor: each tick', () => {
     const aTarget = run.decisions.at(-1)!.decision.guests.find((g) => g.id === 'a')!.targetKiB;
     run.send({ type: 'effect.failed', at: run.now + 1, id: 'a', effect: 'setTarget', error: 'EAGAIN' });
     run.send({ type: 'effect.failed', at: run.now + 1, id: DOM0_ID, effect: 'setTarget', error: 'EAGAIN' });
-    run.report('a', 700 * MIB);
-    run.report('b', 300 * MIB);
     const before = run.effects.length;
     run.tick(); // nothing has moved: same decision, but a's and Dom0's targets go out again
     const again = run.since(before).filter((e) => e.kind === 'target');
     assert.ok(again.some((e) => e.id === 'a' && e.targetKiB === aTarget), 'a re-issued');
     assert.ok(again.some((e) => e.id === DOM0_ID), 'Dom0 re-issued');
     assert.ok(!again.some((e) => e.id === 'b'), 'b unchanged: not re-issued');
+  });
+
+  test("while abundant, a self-adjusting guest's failed target goes out again with its next report", () => {
+    const run = new Run({ config: CONFIG });
+    twoGuests(run);
+    run.report('a', 700 * MIB);
+    run.report('b', 300 * MIB);
+    run.sample(2048 * MIB, DOM0, { a: 512 * MIB, b: 512 * MIB });
+    run.tick();
+    assert.equal(run.decisions.at(-1)!.decision.state, 'abundant');
+    const aTarget = run.decisions.at(-1)!.decision.guests.find((g) => g.id === 'a')!.targetKiB;
+    run.send({ type: 'effect.failed', at: run.now + 1, id: 'a', effect: 'setTarget', error: 'EAGAIN' });
+    run.send({ type: 'effect.failed', at: run.now + 1, id: DOM0_ID, effect: 'setTarget', error: 'EAGAIN' });
+    const before = run.effects.length;
+    run.reports([
+      { id: 'a', committedKiB: 700 * MIB, freeKiB: 32 * MIB, swapTotalKiB: 0, swapFreeKiB: 0 },
+      { id: 'b', committedKiB: 300 * MIB, freeKiB: 32 * MIB, swapTotalKiB: 0, swapFreeKiB: 0 },
+    ]);
+    assert.deepEqual(run.since(before), [{ kind: 'target', id: 'a', targetKiB: aTarget }], 'a re-issued at once; b unchanged');
+    assert.deepEqual(run.selfSteps.at(-1)!.writes, [{ kind: 'target', id: 'a', targetKiB: aTarget, fromKiB: 512 * MIB }]);
+    const tick = run.effects.length;
+    run.tick(); // Dom0's target is the tick's to re-issue; a's is out already
+    const again = run.since(tick).filter((e) => e.kind === 'target');
+    assert.deepEqual(again.map((e) => e.id), [DOM0_ID]);
   });
 });
 
@@ -275,7 +308,7 @@ describe('supervisor: guests coming and going, and bad input', () => {
     run.appear('a', 1);
     run.appear('a', 5, { minKiB: 1 * MIB });
     assert.equal(run.guest('a')!.context.domid, 1);
-    assert.equal(run.guest('a')!.context.minKiB, 128 * MIB);
+    assert.equal(run.facts('a')!.minKiB, 128 * MIB);
     run.appear(DOM0_ID, 0);
     assert.equal(run.guest(DOM0_ID), undefined);
     run.report('nobody', 1);

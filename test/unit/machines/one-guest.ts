@@ -1,0 +1,107 @@
+// One guest as the supervisor drives it, as a pure step (not a test file itself): its facts
+// (src/machines/facts.ts) and its machine's snapshot, moved by the supervisor's own per-guest
+// rules (answerHello, applyReport, applyAllocation, applyEffectFailed, tickGuest, planTick) and
+// by xstate's pure `transition` for the events those rules send the machine. The supervisor
+// itself is tested in supervisor.test.ts; this isolates one guest for unit and model-based tests.
+import { initialTransition, transition } from 'xstate';
+import {
+  answerHello,
+  applyAllocation,
+  applyEffectFailed,
+  applyHello,
+  applyReport,
+  newFacts,
+  participates,
+  tickGuest,
+  type DecidedMode,
+  type GuestFacts,
+  type GuestLimits,
+  type GuestReport,
+  type Lifecycle,
+} from '../../../src/machines/facts.ts';
+import { createGuestMachine, guestStateName, type GuestEvent, type GuestSnapshot } from '../../../src/machines/guest.ts';
+import { PROTOCOL_VERSION } from '../../../src/machines/events.ts';
+import { planTick } from '../../../src/machines/plan.ts';
+import type { Decision } from '../../../src/policy/types.ts';
+
+export const MIB = 1024;
+
+export interface OneGuest {
+  snap: GuestSnapshot;
+  facts: GuestFacts;
+  /** The supervisor's tick count. */
+  ticks: number;
+}
+
+export type Step =
+  | { type: 'hello'; selfAdjust: boolean; protocol?: number }
+  | { type: 'report'; report: GuestReport }
+  | { type: 'allocation'; currentKiB: number }
+  /** A tick whose decision gives this guest `mode` and `targetKiB` if it takes part (else it is held). */
+  | { type: 'tick'; mode: DecidedMode; targetKiB: number }
+  | { type: 'effectFailed'; effect: 'setTarget' | 'setMode' }
+  | { type: 'left' };
+
+export const machine = createGuestMachine();
+
+export function lifecycle(s: GuestSnapshot): Lifecycle {
+  return { state: guestStateName(s), unmanagedReason: s.context.unmanagedReason, agentProtocol: s.context.agentProtocol };
+}
+
+export function start(g: { id: string; domid: number; minKiB: number; maxKiB: number; currentKiB: number; shares: number }): OneGuest {
+  const [snap] = initialTransition(machine, { id: g.id, domid: g.domid });
+  return { snap, facts: newFacts(g, 0), ticks: 0 };
+}
+
+/** One input for this guest; `sent` lists the events its machine got (only lifecycle changes). */
+export function step(s: OneGuest, e: Step, limits: GuestLimits): { next: OneGuest; sent: GuestEvent[] } {
+  const life = lifecycle(s.snap);
+  const sent: GuestEvent[] = [];
+  let facts = s.facts;
+  let ticks = s.ticks;
+  switch (e.type) {
+    case 'hello': {
+      const protocol = e.protocol ?? PROTOCOL_VERSION;
+      const { accepted, mode } = answerHello(life, protocol, e.selfAdjust, PROTOCOL_VERSION);
+      sent.push(accepted ? { type: 'registered', at: 0, protocol, selfAdjust: e.selfAdjust, mode } : { type: 'rejected', at: 0, protocol });
+      facts = applyHello(facts, life, mode, accepted, ticks);
+      break;
+    }
+    case 'report': {
+      const out = applyReport(facts, life, e.report, ticks);
+      facts = out.facts;
+      if (out.signal) sent.push({ ...out.signal, at: 0 } as GuestEvent);
+      break;
+    }
+    case 'allocation':
+      facts = applyAllocation(facts, e.currentKiB);
+      break;
+    case 'effectFailed':
+      facts = applyEffectFailed(facts, e.effect);
+      break;
+    case 'left':
+      sent.push({ type: 'left', at: 0 });
+      break;
+    case 'tick': {
+      const takesPart = participates(life, facts);
+      const target = takesPart ? e.targetKiB : facts.currentKiB; // a held guest is held where it is
+      const decision: Decision = {
+        state: e.mode === 'self' ? 'abundant' : 'scarce',
+        overcommitted: false,
+        price: null,
+        dom0: { goalKiB: 0, targetKiB: 0, reclaimKiB: e.mode === 'reclaim' ? 4 : 0 },
+        guests: [{ id: facts.id, mode: takesPart ? (e.mode === 'self' ? 'self' : 'global') : 'held', goalKiB: target, targetKiB: target }],
+      };
+      const view = { id: facts.id, state: life.state, participates: takesPart, agentProtocol: life.agentProtocol, facts };
+      const plan = planTick(decision, [view], { at: 0, freeKiB: 0, dom0: { currentKiB: 0, committedKiB: 0 } }, 0);
+      ticks += 1;
+      const out = tickGuest(facts, life, plan.outcomes[0]!, ticks, limits);
+      facts = out.facts;
+      for (const sig of out.signals) sent.push({ ...sig, at: 0 } as GuestEvent);
+      break;
+    }
+  }
+  let snap = s.snap;
+  for (const ev of sent) [snap] = transition(machine, snap, ev);
+  return { next: { snap, facts, ticks }, sent };
+}
