@@ -4,7 +4,19 @@
 // host listens to: the /local/domain listing (re-read on @introduceDomain/@releaseDomain and on
 // every probe, since a hypervisor-less xenstored fires no domain events) and each guest's agent
 // keys. Values are delivered raw; the host parses them (src/hosts/xen/agent-protocol.ts).
-import { Observable, connect, filter, map, merge, mergeMap, type OperatorFunction } from 'rxjs';
+import {
+  Observable,
+  asyncScheduler,
+  connect,
+  filter,
+  map,
+  merge,
+  mergeMap,
+  throttleTime,
+  type OperatorFunction,
+  type SchedulerLike,
+} from 'rxjs';
+import { REPORT_MIN_INTERVAL_MS } from './inputs.ts';
 import type { XenStore, XsWatch } from '../hosts/xen/xenstore.ts';
 import {
   INTRODUCE_DOMAIN,
@@ -157,13 +169,35 @@ export function agentKeysOfEvent(domid: number, path: string): AgentKey[] {
 }
 
 /**
- * A guest's agent keys, read each time its data/memcoop directory's watch fires for them. One
- * watch per guest (not per key), each key's reads coalesced on their own.
+ * At most one hello read per guest per second: an agent says hello when it starts, and each
+ * hello costs Dom0 a mode transaction, so an agent rewriting it in a loop must not cost more.
  */
-export function agentKeys$(store: XenStore, domid: number): Observable<AgentKeyRead> {
+export const HELLO_READ_MIN_INTERVAL_MS = 1000;
+
+export interface AgentKeysOptions {
+  /** The clock of the read limits (default asyncScheduler). */
+  scheduler?: SchedulerLike;
+  helloMinIntervalMs?: number;
+  /** Reports: the input stream's own per-guest limit, applied before the read. */
+  meminfoMinIntervalMs?: number;
+}
+
+/**
+ * A guest's agent keys, read each time its data/memcoop directory's watch fires for them. One
+ * watch per guest (not per key); each key's reads are limited (the first change is read at
+ * once, then at most one read per interval, for the latest change) and coalesced, so a guest
+ * writing in a loop costs Dom0 a bounded number of reads.
+ */
+export function agentKeys$(store: XenStore, domid: number, opts: AgentKeysOptions = {}): Observable<AgentKeyRead> {
+  const scheduler = opts.scheduler ?? asyncScheduler;
+  const interval: Record<AgentKey, number> = {
+    hello: opts.helloMinIntervalMs ?? HELLO_READ_MIN_INTERVAL_MS,
+    meminfo: opts.meminfoMinIntervalMs ?? REPORT_MIN_INTERVAL_MS,
+  };
   const readKey = (events$: Observable<AgentKey>, key: AgentKey) =>
     events$.pipe(
       filter((k) => k === key),
+      interval[key] > 0 ? throttleTime(interval[key], scheduler, { leading: true, trailing: true }) : (x: Observable<AgentKey>) => x,
       readOnEach(() => store.read(key === 'hello' ? helloPath(domid) : meminfoPath(domid))),
       map((result): AgentKeyRead => ({ domid, key, result })),
     );

@@ -86,5 +86,17 @@ for (const kind of ['oxenstored', 'cxenstored'] as const) {
       assert.equal(reads.filter((r) => r.key === 'hello').length, 1, 'the hello was not re-read for other keys\' changes');
       assert.ok(reads.every((r) => r.domid === 9));
     });
+
+    test('a guest rewriting a key in a loop costs a bounded number of reads, the latest value among them', async () => {
+      const reads: AgentKeyRead[] = [];
+      // A long interval, so that the whole burst falls inside one.
+      subs.push(agentKeys$(xs, 11, { helloMinIntervalMs: 2000, meminfoMinIntervalMs: 2000 }).subscribe((r) => reads.push(r)));
+      await until(() => reads.length >= 2, 'the first reads');
+      for (let i = 0; i < 50; i++) await other.write(helloPath(11), `protocol=1 selfAdjust=${i % 2}${i === 49 ? '\n' : ''}`);
+      await until(() => reads.some((r) => r.key === 'hello' && r.result.ok && r.result.value?.endsWith('\n')), 'the last hello read');
+      const hellos = reads.filter((r) => r.key === 'hello');
+      // The first firing, the burst's first write (at once) and its last (at the interval's end).
+      assert.ok(hellos.length <= 3, `50 writes, ${hellos.length} reads`);
+    });
   });
 }

@@ -14,7 +14,7 @@ import { Subject, Subscription, asyncScheduler, interval, switchMap, EMPTY, type
 import { guestSettings, type GuestsConfig, MAX_NAME_CHARS } from '../../config/daemon-config.ts';
 import { guestLogger, type Logger } from '../../log/logger.ts';
 import type { AgentHello } from '../../machines/events.ts';
-import { agentKeys$, diffDomains, domainListing$, readDomainListing, type AgentKeyRead, type ReadResult } from '../../streams/xenstore.ts';
+import { agentKeys$, diffDomains, domainListing$, readDomainListing, type AgentKey, type AgentKeyRead, type ReadResult } from '../../streams/xenstore.ts';
 import type { Host, HostEvent, WrittenMode } from '../host.ts';
 import { requireXenAddon } from './addon.ts';
 import { parseHello, parseReport } from './agent-protocol.ts';
@@ -281,7 +281,7 @@ export class XenHost implements Host {
       shares: settings.shares,
     });
     d.agentSub = this.conn.store$
-      .pipe(switchMap((s) => (s ? agentKeys$(s, d.domid) : EMPTY)))
+      .pipe(switchMap((s) => (s ? agentKeys$(s, d.domid, { scheduler: this.scheduler }) : EMPTY)))
       .subscribe({
         next: (read) => this.onAgentKey(d, read),
         error: (err: unknown) => this.noteFailure(err, 'agent key watch failed'),
@@ -297,18 +297,7 @@ export class XenHost implements Host {
     }
     if (r.value === null) return; // not written (yet), or removed
     const at = this.now();
-    const parsed =
-      read.key === 'hello'
-        ? (() => {
-            const h = parseHello(r.value);
-            return h.ok
-              ? { ok: true as const, event: { type: 'agent.hello', at, id: d.id, ...h.value } satisfies AgentHello }
-              : h;
-          })()
-        : (() => {
-            const p = parseReport(d.id, at, r.value);
-            return p.ok ? { ok: true as const, event: p.value } : p;
-          })();
+    const parsed = this.parseAgentKey(d, read.key, at, r.value);
     if (!parsed.ok) {
       // Once per guest and key until a good value arrives; in memcoop's words, not the guest's.
       if (!d.badLogged[read.key]) {
@@ -322,6 +311,18 @@ export class XenHost implements Host {
       d.log.info({ key: read.key }, `agent ${read.key} good again`);
     }
     this.emit(parsed.event);
+  }
+
+  /** An agent key's text as the event it stands for, or why it does not. */
+  private parseAgentKey(d: KnownDomain, key: AgentKey, at: number, text: string): { ok: true; event: HostEvent } | { ok: false; problem: string } {
+    if (key === 'hello') {
+      const h = parseHello(text);
+      if (!h.ok) return h;
+      const hello: AgentHello = { type: 'agent.hello', at, id: d.id, protocol: h.value.protocol, selfAdjust: h.value.selfAdjust };
+      return { ok: true, event: hello };
+    }
+    const p = parseReport(d.id, at, text);
+    return p.ok ? { ok: true, event: p.value } : p;
   }
 
   /** host.sample: host free memory, Dom0, and each announced guest's allocation. */
