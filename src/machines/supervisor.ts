@@ -40,6 +40,7 @@ import {
   newFacts,
   participates,
   tickGuest,
+  withFacts,
   type GuestFacts,
   type GuestLimits,
   type GuestSignal,
@@ -265,6 +266,7 @@ export function createSupervisorMachine(opts: SupervisorOptions = {}) {
           const prompt =
             policyOf(context.config) === decide && context.host !== null && last.state === 'abundant' && last.reclaimKiB === 0 && !last.overcommitted;
           const selfAdjusting = new Set<number>();
+          const debug = log.isLevelEnabled('debug');
           let unknown = 0;
           for (const r of event.reports) {
             const i = index.get(r.id);
@@ -307,7 +309,7 @@ export function createSupervisorMachine(opts: SupervisorOptions = {}) {
                 current.set(i, f.currentKiB);
                 targets.set(i, g.targetKiB);
               }
-              facts.set(i, { ...f, goalKiB: g.goalKiB, targetKiB: g.targetKiB });
+              facts.set(i, withFacts(f, { goalKiB: g.goalKiB, targetKiB: g.targetKiB }));
             });
             // Decreases before increases; a hold (target = allocation) goes between.
             const moving = orderWrites(current, targets);
@@ -317,10 +319,10 @@ export function createSupervisorMachine(opts: SupervisorOptions = {}) {
             const writes: Write[] = [];
             for (const w of [...moving.slice(0, split), ...holds, ...moving.slice(split)]) {
               const f = facts.get(w.id);
-              facts.set(w.id, { ...f, writtenTargetKiB: w.toKiB, touched: true });
+              facts.set(w.id, withFacts(f, { writtenTargetKiB: w.toKiB, touched: true }));
               writes.push({ kind: 'target', id: f.id, targetKiB: w.toKiB, fromKiB: w.fromKiB });
               enqueue({ type: 'writeTarget', params: { id: f.id, targetKiB: w.toKiB } });
-              guestLog(f.domid).debug({ targetKiB: w.toKiB, goalKiB: f.goalKiB, currentKiB: f.currentKiB }, 'target written');
+              if (debug) guestLog(f.domid).debug({ targetKiB: w.toKiB, goalKiB: f.goalKiB, currentKiB: f.currentKiB }, 'target written');
             }
             if (writes.length > 0) enqueue.emit({ type: 'selfStep', at: event.at, guests: step.guests, writes, budgetKiB: promptBudgetKiB });
           }
