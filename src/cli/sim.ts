@@ -45,8 +45,8 @@ against the embedded simulated host, in virtual time. SCENARIO is a name from co
 Without --compare: a live per-guest table (state, mode, allocation, committed, goal; redrawn in
 place on a terminal, a line a minute of virtual time otherwise), then each workload's runtime
 next to the static allocation's (static is run too). Every run writes its journal
-(DIR/<scenario>-<policy>.journal.jsonl; 'memcoop replay' reproduces the decisions of a
-memcoop run from it) and a plot (DIR/<scenario>-<policy>.svg) of each guest's allocation,
+(DIR/<scenario>-<policy>.journal.jsonl; its header names the policy, and 'memcoop replay'
+reproduces the run's decisions from it) and a plot (DIR/<scenario>-<policy>.svg) of each guest's allocation,
 target, Committed_AS and working set over time.
 
 Scenarios: ${scenarioNames().join(', ')}.
@@ -214,7 +214,7 @@ async function single(scenario: Scenario, a: Args): Promise<number> {
   writePlot(scenario, run, baseline, files.plot);
   const out: string[] = ['', ...runtimeTable(run, baseline, workloadNames(scenario)), ''];
   out.push(invariantsLine(scenario, run));
-  out.push(`journal: ${show(files.journal)} (${run.journaledInputs} inputs; replay: npx memcoop replay ${show(files.journal)}${a.policy === MEMCOOP_POLICY ? '' : ` --policy ${a.policy}`})`);
+  out.push(`journal: ${show(files.journal)} (${run.journaledInputs} inputs; replay: npx memcoop replay ${show(files.journal)})`);
   out.push(`plot:    ${show(files.plot)}`);
   out.push(`log:     ${show(files.log)}`);
   if (baseFiles) out.push(`static:  ${show(baseFiles.journal)}, ${show(baseFiles.plot)}`);

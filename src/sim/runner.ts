@@ -20,11 +20,11 @@ import type { WrittenMode } from '../hosts/host.ts';
 import { silentLogger, type Logger } from '../log/logger.ts';
 import { DEFAULT_SUPERVISOR_CONFIG, type SupervisorConfig } from '../machines/config.ts';
 import { guestStateName, type GuestSnapshot, type GuestStateName } from '../machines/guest.ts';
-import { guestSystemId } from '../machines/supervisor.ts';
+import { guestFacts, guestSystemId } from '../machines/supervisor.ts';
 import type { DecisionEvent } from '../machines/writes.ts';
 import { DEFAULT_PARAMS } from '../policy/defaults.ts';
 import type { Decision, PolicyParams } from '../policy/types.ts';
-import { MEMCOOP_POLICY, policyByName } from './policies.ts';
+import { checkPolicyName, MEMCOOP_POLICY, policyByName, type PolicyName } from './policies.ts';
 import { reseed } from './seed.ts';
 import { SteppedHost } from './stepped-host.ts';
 import { VirtualClock } from './virtual-clock.ts';
@@ -115,10 +115,14 @@ export interface RunResult {
   timings: TickTiming[];
 }
 
-/** The supervisor config a scenario runs with: the policy parameters and Dom0's bounds from it. */
-export function supervisorConfigFor(scenario: Scenario, params: PolicyParams): SupervisorConfig {
+/**
+ * The supervisor config a scenario runs with: the policy (by name: the journal header records it,
+ * so `memcoop replay` runs the same one), its parameters, and Dom0's bounds from the scenario.
+ */
+export function supervisorConfigFor(scenario: Scenario, params: PolicyParams, policy: PolicyName = MEMCOOP_POLICY): SupervisorConfig {
   return {
     ...DEFAULT_SUPERVISOR_CONFIG,
+    policy,
     params: { ...params },
     dom0: { minKiB: scenario.sim.dom0.minKiB, maxKiB: scenario.sim.dom0.maxKiB },
   };
@@ -136,10 +140,10 @@ function drainMicrotasks(): Promise<void> {
 
 export async function runScenario(scenarioIn: Scenario, opts: RunOptions = {}): Promise<RunResult> {
   const scenario = reseed(scenarioIn, opts.seed);
-  const policyName = opts.policy ?? MEMCOOP_POLICY;
+  const policyName = checkPolicyName(opts.policy ?? MEMCOOP_POLICY);
   const policy = runPolicyFor(scenario, policyName);
   const params: PolicyParams = { ...DEFAULT_PARAMS, ...scenario.params, ...opts.params };
-  const config = supervisorConfigFor(scenario, params);
+  const config = supervisorConfigFor(scenario, params, policyName);
   const logger = opts.logger ?? silentLogger();
   const keepTrace = opts.trace ?? true;
   const measure = opts.measure ?? false;
@@ -177,11 +181,13 @@ export async function runScenario(scenarioIn: Scenario, opts: RunOptions = {}): 
 
   const record = (): TickRecord => {
     const s = sim.state;
+    const supervisor = daemon.actor.getSnapshot();
     const guests: GuestTick[] = [];
     for (const g of s.guests) {
       if (g.status !== 'running') continue;
       const ref = daemon.actor.system.get(guestSystemId(g.config.id)) as { getSnapshot(): GuestSnapshot } | undefined;
       const snap = ref?.getSnapshot();
+      const facts = guestFacts(supervisor, g.config.id);
       const phase = currentPhase(g);
       guests.push({
         id: g.config.id,
@@ -189,7 +195,7 @@ export async function runScenario(scenarioIn: Scenario, opts: RunOptions = {}): 
         mode: g.mode,
         actualKiB: g.balloon.actualKiB,
         targetKiB: g.balloon.targetKiB,
-        goalKiB: snap?.context.goalKiB ?? null,
+        goalKiB: facts?.goalKiB ?? null,
         committedKiB: memoryOf(g).committedKiB,
         workingSetKiB: phase === null ? 0 : phase.anonKiB + phase.fileKiB,
         phase: phase?.label ?? null,
