@@ -46,8 +46,8 @@ Without --compare: a live per-guest table (state, mode, allocation, committed, g
 place on a terminal, a line a minute of virtual time otherwise), then each workload's runtime
 next to the static allocation's (static is run too). Every run writes its journal
 (DIR/<scenario>-<policy>.journal.jsonl; its header names the policy, and 'memcoop replay'
-reproduces the run's decisions from it) and a plot (DIR/<scenario>-<policy>.svg) of each guest's allocation,
-target, Committed_AS and working set over time.
+reproduces the run's decisions from it) and a plot (DIR/<scenario>-<policy>.svg) of each
+guest's allocation, target, Committed_AS and working set over time.
 
 Scenarios: ${scenarioNames().join(', ')}.
 Exit status: 0; 1 if an invariant was violated in a scenario that expects none (or an unsafe
