@@ -7,13 +7,13 @@ import {
   filter,
   merge,
   connect,
-  throttleTime,
   EMPTY,
   type Observable,
   type SchedulerLike,
 } from 'rxjs';
 import type { AgentReport, EffectFailed, GuestLeft, SupervisorInput } from '../machines/events.ts';
 import { batchReports, REPORT_BATCH_MS } from './batch.ts';
+import { limitRate } from './rate.ts';
 import type { HostEvent } from '../hosts/host.ts';
 import { DEFAULT_SMOOTH_OPTIONS, smoothFreeKiB, type SmoothFreeOptions } from './smooth.ts';
 import { perGuest } from './per-guest.ts';
@@ -44,24 +44,13 @@ export interface InputStreamOptions {
 const isReport = (e: HostEvent): e is AgentReport => e.type === 'agent.report';
 const isLeft = (e: HostEvent): e is GuestLeft => e.type === 'guest.left';
 
-/**
- * Per guest, a report passes at once, then at most one per `minIntervalMs` (the latest of a
- * burst, at the end of the window). throttleTime with leading and trailing rather than auditTime:
- * an agent reporting at its normal rate is not delayed at all, and a flood still yields its latest
- * value. (Never debounceTime: a steady feed would starve it.)
- */
-function limitRate(minIntervalMs: number, scheduler: SchedulerLike) {
-  return (reports$: Observable<AgentReport>): Observable<AgentReport> =>
-    minIntervalMs > 0 ? reports$.pipe(throttleTime(minIntervalMs, scheduler, { leading: true, trailing: true })) : reports$;
-}
-
 export function supervisorInputs(host$: Observable<HostEvent>, opts: InputStreamOptions = {}): Observable<SupervisorInput> {
   const scheduler = opts.scheduler ?? asyncScheduler;
   const smoothing = opts.smoothing ?? DEFAULT_SMOOTH_OPTIONS;
   const minInterval = opts.reportMinIntervalMs ?? REPORT_MIN_INTERVAL_MS;
   if (!Number.isFinite(minInterval) || minInterval < 0) throw new RangeError(`reportMinIntervalMs must be >= 0, got ${minInterval}`);
   const smooth = smoothFreeKiB(smoothing);
-  const limit = limitRate(minInterval, scheduler);
+  const limit = limitRate<AgentReport>(minInterval, scheduler);
 
   const tick$ = ticks(opts.tickMs ?? DEFAULT_TICK_MS, scheduler);
 

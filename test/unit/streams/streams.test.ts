@@ -6,6 +6,7 @@ import { TestScheduler } from 'rxjs/testing';
 import { finalize, of, take, toArray, firstValueFrom, type Observable } from 'rxjs';
 import type { AgentReport, AgentReports, GuestLeft, SupervisorInput, HostSample, Tick } from '../../../src/machines/events.ts';
 import { batchReports, REPORT_BATCH_MS } from '../../../src/streams/batch.ts';
+import { limitRate } from '../../../src/streams/rate.ts';
 import type { HostEvent } from '../../../src/hosts/host.ts';
 import { FMD_KIB } from '../../../src/policy/smoothing.ts';
 import { smoothFreeKiB } from '../../../src/streams/smooth.ts';
@@ -135,12 +136,25 @@ describe('perGuest', () => {
   });
 
   test('the group is closed exactly when guest.left arrives', () => {
-    scheduler().run(({ hot, expectSubscriptions }) => {
+    const ts = scheduler();
+    const closedAt: [string, number][] = [];
+    ts.run(({ hot, expectSubscriptions }) => {
       const left$ = hot('-----l--', { l: left('A') });
-      const src = hot('-a------', { a: report('A', LOW) });
-      src.pipe(perGuest<AgentReport, AgentReport>(left$, (_id, g) => g)).subscribe();
-      // left$ is subscribed once for groupBy's duration and once for the takeUntil; both end at 5.
-      expectSubscriptions(left$.subscriptions).toBe(['-^---!', '-^---!']);
+      const src = hot('-a-b----', { a: report('A', LOW), b: report('B', LOW) });
+      const sub = src.pipe(perGuest<AgentReport, AgentReport>(left$, (id, g) => g.pipe(finalize(() => closedAt.push([id, ts.now()]))))).subscribe();
+      ts.schedule(() => sub.unsubscribe(), 7);
+      // One subscription to left$ for all the groups, for as long as the result is subscribed.
+      expectSubscriptions(left$.subscriptions).toBe(['^------!']);
+    });
+    assert.deepEqual(closedAt, [['A', 5], ['B', 7]], "A's group closed when it left; B's when the result was unsubscribed");
+  });
+
+  test("one guest's leaving closes only its group", () => {
+    scheduler().run(({ hot, expectObservable }) => {
+      const left$ = hot<GuestLeft>('---l------', { l: left('A') });
+      const src = hot('-ab--c-d-|', { a: report('A', LOW), b: report('B', LOW), c: report('B', HIGH), d: report('A', HIGH) });
+      const out = src.pipe(perGuest<AgentReport, AgentReport>(left$, (_id, g) => g.pipe(smoothFreeKiB(OPTS))));
+      expectObservable(out).toBe('-ab--c-d-|', { a: report('A', LOW), b: report('B', LOW), c: report('B', LOW), d: report('A', HIGH) });
     });
   });
 });
@@ -310,5 +324,38 @@ describe('batchReports', () => {
 
   test('refuses a negative window', () => {
     assert.throws(() => batchReports(-1, scheduler()), /report batch window/);
+  });
+});
+
+describe('limitRate', () => {
+  test('an agent at its rate passes at once and leaves no timer behind', () => {
+    const ts = scheduler();
+    ts.run(({ hot, expectObservable, flush }) => {
+      const src = hot('a---b---c', { a: 1, b: 2, c: 3 });
+      expectObservable(src.pipe(limitRate(4, ts))).toBe('a---b---c', { a: 1, b: 2, c: 3 });
+      flush();
+      assert.equal(ts.actions.length, 0, 'no timer scheduled');
+    });
+  });
+
+  test('a flood yields its first value at once, then the latest one per interval', () => {
+    const ts = scheduler();
+    ts.run(({ hot, expectObservable }) => {
+      const src = hot('abcdefg----', { a: 1, b: 2, c: 3, d: 4, e: 5, f: 6, g: 7 });
+      // a at 0; b-d held, d (latest) at 4 with e arriving there (e is newer: e passes); f, g held, g at 8.
+      expectObservable(src.pipe(limitRate(4, ts))).toBe('a---e---g--', { a: 1, e: 5, g: 7 });
+    });
+  });
+
+  test('a held value still goes out when the source completes', () => {
+    const ts = scheduler();
+    ts.run(({ hot, expectObservable }) => {
+      const src = hot('ab|', { a: 1, b: 2 });
+      expectObservable(src.pipe(limitRate(4, ts))).toBe('a---(b|)', { a: 1, b: 2 });
+    });
+  });
+
+  test('refuses a negative interval', () => {
+    assert.throws(() => limitRate(-1, scheduler()), /rate limit interval/);
   });
 });
