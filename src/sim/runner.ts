@@ -4,10 +4,11 @@
 // advances, so virtual time runs as fast as the CPU allows and every run is reproducible.
 //
 // Each tick: step the simulator tickMs/stepMs times; after each step its events (reports, the
-// host sample) reach the supervisor at the step's instant, and then whatever the clock has due at
-// that instant runs (the tick at tick boundaries: Algorithm 1 decides on that sample and its
-// writes land on the simulator as requests). Then the invariants are checked on the host as it
-// stands (snapshotOf + checkInvariants against the previous tick's snapshot).
+// host sample) reach the supervisor at the step's instant, then whatever the clock has due at
+// that instant runs (the tick at tick boundaries: Algorithm 1 decides on that sample), and then
+// the targets and modes the supervisor wrote are applied to the simulator in the order it wrote
+// them (SteppedHost). After the last step the invariants are checked on the host as it stands
+// (snapshotOf + checkInvariants against the previous tick's snapshot).
 import { performance } from 'node:perf_hooks';
 import { startDaemon } from '../daemon/daemon.ts';
 import { checkInvariants, snapshotOf, type InvariantRule, type Snapshot, type Violation } from '../hosts/sim/invariants.ts';
