@@ -123,8 +123,21 @@ export async function run(argv: string[]): Promise<number> {
     console.error(`memcoop run: the daemon did not start: ${(e as Error).message}`);
     return 1;
   }
-  const sig = await signal;
-  logger.info({ signal: sig }, 'stopping');
+  // Either a signal asks for a clean stop, or the daemon stops by itself because its inputs
+  // failed (exit 1, so a service manager restarts it).
+  const outcome = await Promise.race([
+    signal.then((sig) => ({ sig })),
+    daemon.done.then(
+      () => ({ failed: new Error('the supervisor stopped on its own') }),
+      (err: unknown) => ({ failed: err }),
+    ),
+  ]);
+  if ('failed' in outcome) {
+    console.error(`memcoop run: ${(outcome.failed as Error)?.message ?? String(outcome.failed)}`);
+    logger.flush?.();
+    return 1;
+  }
+  logger.info({ signal: outcome.sig }, 'stopping');
   await daemon.stop();
   logger.flush?.();
   return 0;

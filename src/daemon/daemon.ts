@@ -42,6 +42,8 @@ export interface Daemon {
   readonly journal: JournalWriter | null;
   /** Stops the inputs, the actor, the journal and the host. */
   stop(): Promise<void>;
+  /** Settles when the daemon stops: resolves after stop(), rejects if its inputs failed. */
+  readonly done: Promise<void>;
 }
 
 export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
@@ -84,7 +86,33 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   // Journal first: what the supervisor saw is exactly what a replay will see.
   const send = journal ? createRecorder(actor, journal).send : (input: SupervisorInput) => actor.send(input);
 
-  const sub: Subscription = supervisorInputs(host.events$, {
+  let stopped = false;
+  let settle: { resolve: () => void; reject: (err: unknown) => void } = { resolve: () => {}, reject: () => {} };
+  const done = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
+  // A caller that never awaits `done` must not get an unhandled rejection from it.
+  done.catch(() => {});
+  let sub: Subscription | null = null;
+
+  const shutdown = async (failure?: unknown): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    sub?.unsubscribe();
+    actor.stop();
+    journal?.close();
+    try {
+      await host.close();
+    } finally {
+      for (const s of [effects$, decisions$, handshakes$, inputs$]) s.complete();
+      if (failure === undefined) {
+        logger.info('memcoop supervisor stopped');
+        settle.resolve();
+      } else {
+        settle.reject(failure);
+      }
+    }
+  };
+
+  sub = supervisorInputs(host.events$, {
     scheduler,
     effects$,
     ...(opts.tickMs !== undefined ? { tickMs: opts.tickMs } : {}),
@@ -94,27 +122,29 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       send(input);
       inputs$.next(input);
     },
-    error: (err) => logger.error({ err }, 'input stream failed'),
+    // Without its inputs the supervisor would sit there deciding nothing: stop, and let `done`
+    // tell the caller (the CLI exits non-zero so a service manager restarts it).
+    error: (err) => {
+      logger.fatal({ err }, 'input stream failed; stopping the supervisor');
+      void shutdown(err);
+    },
   });
-  await host.start();
+  try {
+    await host.start();
+  } catch (err) {
+    logger.fatal({ err }, 'host failed to start');
+    await shutdown(err).catch(() => {});
+    throw err;
+  }
   logger.info({ host: host.kind, journal: opts.journalPath ?? null }, 'memcoop supervisor started');
 
-  let stopped = false;
   return {
     actor,
     decisions$,
     handshakes$,
     inputs$,
     journal,
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      sub.unsubscribe();
-      actor.stop();
-      journal?.close();
-      await host.close();
-      for (const s of [effects$, decisions$, handshakes$, inputs$]) s.complete();
-      logger.info('memcoop supervisor stopped');
-    },
+    done,
+    stop: () => shutdown(),
   };
 }
