@@ -2,21 +2,12 @@
 // rate-limited and smoothed per guest here, then gathered into `agent.reports` batches (batch.ts);
 // every other event passes through as it came. This is the one place the supervisor's inputs are
 // timed, so it is also where the journal taps them.
-import {
-  asyncScheduler,
-  filter,
-  merge,
-  connect,
-  EMPTY,
-  type Observable,
-  type SchedulerLike,
-} from 'rxjs';
-import type { AgentReport, EffectFailed, GuestLeft, SupervisorInput } from '../machines/events.ts';
+import { asyncScheduler, merge, EMPTY, type Observable, type SchedulerLike } from 'rxjs';
+import type { EffectFailed, SupervisorInput } from '../machines/events.ts';
 import { batchReports, REPORT_BATCH_MS } from './batch.ts';
-import { limitRate } from './rate.ts';
 import type { HostEvent } from '../hosts/host.ts';
-import { DEFAULT_SMOOTH_OPTIONS, smoothFreeKiB, type SmoothFreeOptions } from './smooth.ts';
-import { perGuest } from './per-guest.ts';
+import { DEFAULT_SMOOTH_OPTIONS, type SmoothFreeOptions } from './smooth.ts';
+import { reportsPerGuest } from './guest-reports.ts';
 import { DEFAULT_TICK_MS, ticks } from './ticks.ts';
 import { nonDecreasingAt } from './ordered.ts';
 
@@ -41,33 +32,15 @@ export interface InputStreamOptions {
   effects$?: Observable<EffectFailed>;
 }
 
-const isReport = (e: HostEvent): e is AgentReport => e.type === 'agent.report';
-const isLeft = (e: HostEvent): e is GuestLeft => e.type === 'guest.left';
-
 export function supervisorInputs(host$: Observable<HostEvent>, opts: InputStreamOptions = {}): Observable<SupervisorInput> {
   const scheduler = opts.scheduler ?? asyncScheduler;
   const smoothing = opts.smoothing ?? DEFAULT_SMOOTH_OPTIONS;
   const minInterval = opts.reportMinIntervalMs ?? REPORT_MIN_INTERVAL_MS;
   if (!Number.isFinite(minInterval) || minInterval < 0) throw new RangeError(`reportMinIntervalMs must be >= 0, got ${minInterval}`);
-  const smooth = smoothFreeKiB(smoothing);
-  const limit = limitRate<AgentReport>(minInterval, scheduler);
-
   const tick$ = ticks(opts.tickMs ?? DEFAULT_TICK_MS, scheduler);
-
-  // connect: one subscription to the host, shared by the branches below, made only once they
-  // are all subscribed (so even a synchronous host loses nothing). Each event takes exactly one
-  // branch, so their merge keeps the host's order.
-  const fromHost$ = host$.pipe(
-    connect((events$) => {
-      const left$ = events$.pipe(filter(isLeft));
-      const reports$ = events$.pipe(
-        filter(isReport),
-        perGuest(left$, (_id, guest$: Observable<AgentReport>) => guest$.pipe(limit, smooth)),
-      );
-      const others$ = events$.pipe(filter((e): e is Exclude<HostEvent, AgentReport> => !isReport(e)));
-      return merge(others$, reports$);
-    }),
-  );
+  // One subscription to the host; reports are limited and smoothed per guest on the way (each
+  // guest's state kept until its guest.left), every other event passes as it came.
+  const fromHost$ = host$.pipe(reportsPerGuest({ minIntervalMs: minInterval, scheduler, smoothing }));
   return merge(fromHost$, tick$, opts.effects$ ?? EMPTY).pipe(
     batchReports<Exclude<SupervisorInput, { type: 'agent.reports' }>>(opts.reportBatchMs ?? REPORT_BATCH_MS, scheduler),
     nonDecreasingAt(),

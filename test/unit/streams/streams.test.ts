@@ -3,14 +3,14 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { TestScheduler } from 'rxjs/testing';
-import { finalize, of, take, toArray, firstValueFrom, type Observable } from 'rxjs';
+import { of, take, toArray, firstValueFrom } from 'rxjs';
 import type { AgentReport, AgentReports, GuestLeft, SupervisorInput, HostSample, Tick } from '../../../src/machines/events.ts';
 import { batchReports, REPORT_BATCH_MS } from '../../../src/streams/batch.ts';
 import { limitRate } from '../../../src/streams/rate.ts';
 import type { HostEvent } from '../../../src/hosts/host.ts';
 import { FMD_KIB } from '../../../src/policy/smoothing.ts';
 import { smoothFreeKiB } from '../../../src/streams/smooth.ts';
-import { perGuest } from '../../../src/streams/per-guest.ts';
+import { GuestReportFilter, reportsPerGuest } from '../../../src/streams/guest-reports.ts';
 import { ticks } from '../../../src/streams/ticks.ts';
 import { nonDecreasingAt } from '../../../src/streams/ordered.ts';
 import { supervisorInputs } from '../../../src/streams/inputs.ts';
@@ -87,15 +87,15 @@ describe('smoothFreeKiB', () => {
   });
 });
 
-describe('perGuest', () => {
-  const smoothPerGuest = (left$: Observable<GuestLeft>, closed: string[] = []) =>
-    perGuest<AgentReport, AgentReport>(left$, (id, g) => g.pipe(smoothFreeKiB(OPTS), finalize(() => closed.push(id))));
+describe('reportsPerGuest', () => {
+  /** Smoothing per guest, no rate limit. */
+  const smoothPerGuest = (ts: TestScheduler) => reportsPerGuest({ minIntervalMs: 0, scheduler: ts, smoothing: OPTS });
 
   test('guests never share a window', () => {
-    scheduler().run(({ hot, expectObservable }) => {
-      const src = hot('-a-b-c-d|', { a: report('A', LOW), b: report('B', HIGH), c: report('A', LOW), d: report('B', HIGH) });
-      const left$ = hot<GuestLeft>('---------');
-      expectObservable(src.pipe(smoothPerGuest(left$))).toBe('-a-b-c-d|', {
+    const ts = scheduler();
+    ts.run(({ hot, expectObservable }) => {
+      const src = hot<HostEvent>('-a-b-c-d|', { a: report('A', LOW), b: report('B', HIGH), c: report('A', LOW), d: report('B', HIGH) });
+      expectObservable(src.pipe(smoothPerGuest(ts))).toBe('-a-b-c-d|', {
         a: report('A', LOW),
         b: report('B', HIGH),
         c: report('A', LOW),
@@ -105,57 +105,111 @@ describe('perGuest', () => {
   });
 
   test('a guest that leaves is let go, and one that comes back starts fresh', () => {
-    const closed: string[] = [];
-    scheduler().run(({ hot, expectObservable }) => {
+    const ts = scheduler();
+    ts.run(({ hot, expectObservable }) => {
       // A settles at LOW, leaves, comes back with HIGH: a fresh window takes HIGH as it is.
-      const src = hot('-a-b-c---d-e|', { a: report('A', LOW), b: report('A', LOW), c: report('B', LOW), d: report('A', HIGH), e: report('B', HIGH) });
-      const left$ = hot('------l-----', { l: left('A') });
-      expectObservable(src.pipe(smoothPerGuest(left$, closed))).toBe('-a-b-c---d-e|', {
+      const src = hot<HostEvent>('-a-b-c-l-d-e|', {
         a: report('A', LOW),
         b: report('A', LOW),
         c: report('B', LOW),
+        l: left('A'),
+        d: report('A', HIGH),
+        e: report('B', HIGH),
+      });
+      expectObservable(src.pipe(smoothPerGuest(ts))).toBe('-a-b-c-l-d-e|', {
+        a: report('A', LOW),
+        b: report('A', LOW),
+        c: report('B', LOW),
+        l: left('A'), // guest.left itself passes through
         d: report('A', HIGH), // fresh: taken as it is
         e: report('B', LOW), // B stayed: HIGH is an outlier against its window
       });
     });
-    // A's first group closed when it left; the rest closed when the source completed.
-    assert.equal(closed[0], 'A');
-    assert.deepEqual([...closed].sort(), ['A', 'A', 'B']);
   });
 
   test('control: without the leave, the returning sample would have been smoothed', () => {
-    scheduler().run(({ hot, expectObservable }) => {
-      const src = hot('-a-b-----d|', { a: report('A', LOW), b: report('A', LOW), d: report('A', HIGH) });
-      const left$ = hot('------l---', { l: left('B') }); // someone else leaves
-      expectObservable(src.pipe(smoothPerGuest(left$))).toBe('-a-b-----d|', {
+    const ts = scheduler();
+    ts.run(({ hot, expectObservable }) => {
+      const src = hot<HostEvent>('-a-b--l--d|', { a: report('A', LOW), b: report('A', LOW), l: left('B'), d: report('A', HIGH) }); // someone else leaves
+      expectObservable(src.pipe(smoothPerGuest(ts))).toBe('-a-b--l--d|', {
         a: report('A', LOW),
         b: report('A', LOW),
+        l: left('B'),
         d: report('A', LOW),
       });
     });
   });
 
-  test('the group is closed exactly when guest.left arrives', () => {
+  test("a guest's state is dropped exactly when its guest.left arrives, held report and timer included", () => {
     const ts = scheduler();
-    const closedAt: [string, number][] = [];
-    ts.run(({ hot, expectSubscriptions }) => {
-      const left$ = hot('-----l--', { l: left('A') });
-      const src = hot('-a-b----', { a: report('A', LOW), b: report('B', LOW) });
-      const sub = src.pipe(perGuest<AgentReport, AgentReport>(left$, (id, g) => g.pipe(finalize(() => closedAt.push([id, ts.now()]))))).subscribe();
-      ts.schedule(() => sub.unsubscribe(), 7);
-      // One subscription to left$ for all the groups, for as long as the result is subscribed.
-      expectSubscriptions(left$.subscriptions).toBe(['^------!']);
+    const out: AgentReport[] = [];
+    ts.run(({ flush }) => {
+      const filter = new GuestReportFilter({ minIntervalMs: 4, scheduler: ts, smoothing: OPTS }, { next: (r) => out.push(r), error: (e) => assert.fail(String(e)) });
+      filter.report(report('A', LOW, 0));
+      filter.report(report('B', LOW, 0));
+      filter.report(report('A', LOW + 1, 0)); // held for the end of A's interval
+      assert.equal(filter.size, 2);
+      assert.equal(ts.actions.length, 1, "A's held report has its timer");
+      filter.left('A');
+      assert.equal(filter.size, 1, "A's state is gone, B's kept");
+      assert.equal(ts.actions.length, 0, "A's timer is gone");
+      flush();
+      filter.left('nobody'); // a guest that never reported: nothing to drop
+      assert.equal(filter.size, 1);
     });
-    assert.deepEqual(closedAt, [['A', 5], ['B', 7]], "A's group closed when it left; B's when the result was unsubscribed");
+    assert.deepEqual(out, [report('A', LOW, 0), report('B', LOW, 0)], "A's held report never went out");
+  });
+
+  test('one subscription to the host for as long as the result is subscribed; unsubscribing drops every held report', () => {
+    const ts = scheduler();
+    ts.run(({ hot, expectObservable, expectSubscriptions }) => {
+      const src = hot<HostEvent>('-ab-----', { a: report('A', LOW, 1), b: report('A', LOW + 1, 2) });
+      const out = src.pipe(reportsPerGuest({ minIntervalMs: 4, scheduler: ts, smoothing: OPTS }));
+      // b is held until 5; unsubscribed at 4, it never goes out.
+      expectObservable(out, '^---!').toBe('-a--', { a: report('A', LOW, 1) });
+      expectSubscriptions(src.subscriptions).toBe(['^---!']);
+    });
   });
 
   test("one guest's leaving closes only its group", () => {
-    scheduler().run(({ hot, expectObservable }) => {
-      const left$ = hot<GuestLeft>('---l------', { l: left('A') });
-      const src = hot('-ab--c-d-|', { a: report('A', LOW), b: report('B', LOW), c: report('B', HIGH), d: report('A', HIGH) });
-      const out = src.pipe(perGuest<AgentReport, AgentReport>(left$, (_id, g) => g.pipe(smoothFreeKiB(OPTS))));
-      expectObservable(out).toBe('-ab--c-d-|', { a: report('A', LOW), b: report('B', LOW), c: report('B', LOW), d: report('A', HIGH) });
+    const ts = scheduler();
+    ts.run(({ hot, expectObservable }) => {
+      const src = hot<HostEvent>('-abl-c-d-|', { a: report('A', LOW), b: report('B', LOW), l: left('A'), c: report('B', HIGH), d: report('A', HIGH) });
+      expectObservable(src.pipe(smoothPerGuest(ts))).toBe('-abl-c-d-|', {
+        a: report('A', LOW),
+        b: report('B', LOW),
+        l: left('A'),
+        c: report('B', LOW),
+        d: report('A', HIGH),
+      });
     });
+  });
+
+  test("completion waits for every guest's held report, each at the end of its own interval", () => {
+    const ts = scheduler();
+    ts.run(({ hot, expectObservable }) => {
+      const src = hot<HostEvent>('aAbB|', { a: report('A', LOW, 0), A: report('B', LOW, 1), b: report('A', LOW + 1, 2), B: report('B', LOW + 2, 3) });
+      expectObservable(src.pipe(reportsPerGuest({ minIntervalMs: 4, scheduler: ts, smoothing: OPTS }))).toBe('aA--b(B|)', {
+        a: report('A', LOW, 0),
+        A: report('B', LOW, 1),
+        b: report('A', LOW + 1, 2),
+        B: report('B', LOW + 2, 3),
+      });
+    });
+  });
+
+  test('a report the smoothing refuses fails the stream, as a bad sample in the window would', () => {
+    const ts = scheduler();
+    ts.run(({ hot, expectObservable }) => {
+      const src = hot<HostEvent>('-ab', { a: report('A', LOW), b: report('A', 1.5) });
+      expectObservable(src.pipe(smoothPerGuest(ts))).toBe('-a#', { a: report('A', LOW) }, new RangeError('free memory sample must be a whole number of KiB >= 0, got 1.5'));
+    });
+  });
+
+  test('refuses bad options when built', () => {
+    const ts = scheduler();
+    assert.throws(() => reportsPerGuest({ minIntervalMs: -1, scheduler: ts, smoothing: OPTS }), /rate limit interval/);
+    assert.throws(() => reportsPerGuest({ minIntervalMs: 0, scheduler: ts, smoothing: { k: 0, fmdKiB: FMD_KIB } }), /k must be/);
   });
 });
 
