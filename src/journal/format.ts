@@ -7,10 +7,11 @@
 //   {"type":"tick","at":1000}
 //   {"type":"agent.reports","at":1003,"reports":[{"id":"vm1","committedKiB":...,...},...]}
 //
-// Each line ends with "\n". The writer (writer.ts) encodes with the same checks it reads with,
-// so whatever it writes reads back.
+// Each line ends with "\n". The writer (writer.ts) encodes with the same checks it reads with
+// (the per-guest inputs first by plain loops that accept no more than those checks do), so
+// whatever it writes reads back.
 import { open } from 'node:fs/promises';
-import type { ReportEntry, SupervisorInput, SupervisorInputType } from '../machines/events.ts';
+import type { AgentReports, HostSample, ReportEntry, SupervisorInput, SupervisorInputType } from '../machines/events.ts';
 import {
   InputError,
   array,
@@ -109,9 +110,79 @@ export function encodeHeader(h: { startedAt: number; config: unknown }): string 
  * would not read back (a non-integer KiB, an unknown type, ...).
  */
 export function encodeInput(e: SupervisorInput): string {
+  // The two inputs that carry an entry per guest (a batch of reports, a host sample) are most of
+  // what a busy daemon journals: at 1,000 guests the general check below (a path string and a
+  // reader call per field) cost ~1.7 ms per line. They are checked by plain loops first; only
+  // what those do not accept takes the general way, which accepts it or names the field.
+  if (e.type === 'agent.reports') {
+    const line = encodeReportsFast(e);
+    if (line !== null) return line;
+  }
+  if (e.type === 'host.sample' && sampleFastOk(e)) {
+    // The allocations as they are: a copy of a 1,000-key object costs more than the rest of the line.
+    const { at, freeKiB, dom0, allocations } = e;
+    return JSON.stringify({ type: e.type, at, freeKiB, dom0: { currentKiB: dom0.currentKiB, committedKiB: dom0.committedKiB }, allocations });
+  }
   const canonical = canonicalize(e);
   checkInput(canonical, 'input');
   return JSON.stringify(canonical);
+}
+
+const isKiB = (v: unknown): boolean => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+const isTimestamp = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v) && v >= 0;
+const isId = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.length <= MAX_ID_CHARS;
+
+/**
+ * An agent.reports line, or null unless every field is certainly what checkInput accepts (then
+ * the general way decides). Written by hand: the same text JSON.stringify makes of the canonical
+ * batch (finite numbers print alike either way, ids go through JSON.stringify), in ~a third of
+ * its time.
+ */
+function encodeReportsFast(e: AgentReports): string | null {
+  const { at, reports } = e;
+  if (!isTimestamp(at) || !Array.isArray(reports) || reports.length === 0 || reports.length > MAX_BATCH_REPORTS) return null;
+  const seen = new Set<string>();
+  let line = '{"type":"agent.reports","at":' + String(at) + ',"reports":[';
+  for (let i = 0; i < reports.length; i++) {
+    const r: unknown = reports[i];
+    if (typeof r !== 'object' || r === null) return null;
+    const { id, committedKiB, freeKiB, swapTotalKiB, swapFreeKiB } = r as Partial<ReportEntry>;
+    if (!isId(id) || seen.has(id) || !isKiB(committedKiB) || !isKiB(freeKiB) || !isKiB(swapTotalKiB) || !isKiB(swapFreeKiB)) return null;
+    seen.add(id);
+    line +=
+      (i === 0 ? '{"id":' : ',{"id":') +
+      JSON.stringify(id) +
+      ',"committedKiB":' +
+      String(committedKiB) +
+      ',"freeKiB":' +
+      String(freeKiB) +
+      ',"swapTotalKiB":' +
+      String(swapTotalKiB) +
+      ',"swapFreeKiB":' +
+      String(swapFreeKiB) +
+      '}';
+  }
+  return line + ']}';
+}
+
+/**
+ * Is a host.sample certainly what checkInput accepts, with allocations that JSON.stringify
+ * prints as canonicalize's copy would be (a plain object: no inherited toJSON, no array)?
+ * false: let the general way decide.
+ */
+function sampleFastOk(e: HostSample): boolean {
+  const d: unknown = e.dom0;
+  const a: unknown = e.allocations;
+  if (!isTimestamp(e.at) || !isKiB(e.freeKiB) || typeof d !== 'object' || d === null) return false;
+  const { currentKiB, committedKiB } = d as Partial<HostSample['dom0']>;
+  if (!isKiB(currentKiB) || !isKiB(committedKiB) || typeof a !== 'object' || a === null) return false;
+  const proto: unknown = Object.getPrototypeOf(a);
+  if (proto !== Object.prototype && proto !== null) return false;
+  const allocations = a as Record<string, unknown>;
+  for (const gid of Object.keys(allocations)) {
+    if (!isId(gid) || !isKiB(allocations[gid])) return false;
+  }
+  return true;
 }
 
 function canonicalize(e: SupervisorInput): SupervisorInput {

@@ -9,6 +9,7 @@ import {
   JOURNAL_VERSION,
   JournalError,
   MAX_BATCH_REPORTS,
+  MAX_ID_CHARS,
   MAX_JOURNAL_LINE_CHARS,
   encodeHeader,
   encodeInput,
@@ -121,6 +122,76 @@ describe('journal format: round trip', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('journal format: the per-guest inputs (report batches, host samples)', () => {
+  const kib = fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER });
+  const id = fc.string({ minLength: 1, maxLength: 12 });
+  const at = fc.oneof(fc.nat(), fc.double({ min: 0, max: 1e22, noNaN: true }));
+
+  test('property: a valid batch is written as JSON.stringify writes its canonical form, and reads back', () => {
+    fc.assert(
+      fc.property(at, fc.uniqueArray(fc.record({ id, committedKiB: kib, freeKiB: kib, swapTotalKiB: kib, swapFreeKiB: kib, extra: fc.anything() }), { minLength: 1, maxLength: 20, selector: (r) => r.id }), (t, rs) => {
+        const e = { type: 'agent.reports', at: t, reports: rs } as SupervisorInput;
+        const canonical = { type: 'agent.reports', at: t, reports: rs.map(({ id, committedKiB, freeKiB, swapTotalKiB, swapFreeKiB }) => ({ id, committedKiB, freeKiB, swapTotalKiB, swapFreeKiB })) };
+        const line = encodeInput(e);
+        assert.equal(line, JSON.stringify(canonical));
+        assert.deepEqual(parseJournal(journal(line)).inputs, [JSON.parse(JSON.stringify(canonical))]);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  test('property: a valid host sample is written with exactly its fields, and reads back', () => {
+    fc.assert(
+      fc.property(at, kib, kib, kib, fc.dictionary(id, kib, { maxKeys: 20 }), fc.boolean(), (t, freeKiB, currentKiB, committedKiB, allocs, nullProto) => {
+        const allocations: Record<string, number> = nullProto ? Object.assign(Object.create(null) as Record<string, number>, allocs) : { ...allocs };
+        const e = { type: 'host.sample', at: t, freeKiB, dom0: { currentKiB, committedKiB, stray: 1 }, allocations, stray: 2 } as unknown as SupervisorInput;
+        const line = encodeInput(e);
+        assert.equal(line, JSON.stringify({ type: 'host.sample', at: t, freeKiB, dom0: { currentKiB, committedKiB }, allocations: { ...allocations } }));
+        assert.equal(parseJournal(journal(line)).inputs.length, 1);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  test('allocations that are not a plain object are written as their plain copy would be', () => {
+    class Allocs {
+      vm1 = 4096;
+      toJSON() {
+        return { forged: 1 };
+      }
+    }
+    const sample = (allocations: unknown) =>
+      ({ type: 'host.sample', at: 1, freeKiB: 1, dom0: { currentKiB: 1, committedKiB: 1 }, allocations }) as unknown as SupervisorInput;
+    assert.equal(encodeInput(sample(new Allocs())), '{"type":"host.sample","at":1,"freeKiB":1,"dom0":{"currentKiB":1,"committedKiB":1},"allocations":{"vm1":4096}}');
+    assert.equal(encodeInput(sample([4096])), '{"type":"host.sample","at":1,"freeKiB":1,"dom0":{"currentKiB":1,"committedKiB":1},"allocations":{"0":4096}}');
+  });
+
+  test('what would not read back is refused with the field named', () => {
+    const sample = (over: object) =>
+      ({ type: 'host.sample', at: 1, freeKiB: 1, dom0: { currentKiB: 1, committedKiB: 1 }, allocations: { vm1: 4096 }, ...over }) as unknown as SupervisorInput;
+    const refused = (e: SupervisorInput, field: RegExp) => assert.throws(() => encodeInput(e), (err: unknown) => err instanceof InputError && field.test(err.message));
+    refused(sample({ allocations: { vm1: 4096.5 } }), /input\.allocations\.vm1: expected a whole number/);
+    refused(sample({ allocations: { '': 4096 } }), /input\.allocations \(key\): must not be empty/);
+    refused(sample({ allocations: { ['x'.repeat(MAX_ID_CHARS + 1)]: 4096 } }), /input\.allocations \(key\): at most/);
+    refused(sample({ allocations: null }), /input\.allocations: expected an object/);
+    refused(sample({ dom0: { currentKiB: -1, committedKiB: 1 } }), /input\.dom0\.currentKiB: must be >= 0/);
+    refused(sample({ dom0: null }), /input\.dom0\.currentKiB: is required/);
+    refused(sample({ freeKiB: Number.MAX_SAFE_INTEGER + 1 }), /input\.freeKiB: expected a whole number/);
+    refused(sample({ at: Infinity }), /input\.at: expected a finite number/);
+    const reports = (at: number, ...rs: object[]) => ({ type: 'agent.reports', at, reports: rs }) as unknown as SupervisorInput;
+    const r = (over: object = {}) => ({ id: 'a', committedKiB: 1, freeKiB: 1, swapTotalKiB: 0, swapFreeKiB: 0, ...over });
+    refused(reports(1), /input\.reports: must not be empty/);
+    refused(reports(-1, r()), /input\.at: must be >= 0/);
+    refused(reports(1, r(), null as unknown as object), /input\.reports\[1\]: expected an object/);
+    refused(reports(1, r({ id: '' })), /input\.reports\[0\]\.id: must not be empty/);
+    refused(reports(1, r({ id: 7 })), /input\.reports\[0\]\.id: expected a string/);
+    refused(reports(1, r({ swapFreeKiB: undefined })), /input\.reports\[0\]\.swapFreeKiB: is required/);
+    refused(reports(1, r({ freeKiB: -4 })), /input\.reports\[0\]\.freeKiB: must be >= 0/);
+    refused(reports(1, r({ swapTotalKiB: '4' })), /input\.reports\[0\]\.swapTotalKiB: expected a whole number/);
+    refused(reports(1, ...Array.from({ length: MAX_BATCH_REPORTS + 1 }, (_, i) => r({ id: `g${i}` }))), /input\.reports: at most 32768 entries/);
   });
 });
 
