@@ -6,7 +6,9 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { decide } from '../../../src/policy/decide.ts';
 import type { DecideInput, Decision, Policy } from '../../../src/policy/types.ts';
-import { guestSystemId } from '../../../src/machines/supervisor.ts';
+import { createActor, type Snapshot } from 'xstate';
+import { guestStateName, type GuestSnapshot } from '../../../src/machines/guest.ts';
+import { createSupervisorMachine, guestSystemId } from '../../../src/machines/supervisor.ts';
 import { DOM0_ID, type Write } from '../../../src/machines/writes.ts';
 import { MIB, Run, assertPlainJson, capturingLogger, type Effect } from './harness.ts';
 
@@ -286,9 +288,12 @@ describe('supervisor: guests coming and going, and bad input', () => {
     const run = new Run({ config: CONFIG });
     twoGuests(run);
     assert.ok(run.actor.system.get(guestSystemId('a')));
+    const b = run.actor.system.get(guestSystemId('b'));
+    assert.ok(b);
     run.left('a');
     assert.equal(run.actor.system.get(guestSystemId('a')), undefined);
-    assert.deepEqual(Object.keys(run.actor.getSnapshot().children), [guestSystemId('b')]);
+    // Children are keyed by spawn number (supervisor.ts, guestActorId): b's machine is the only one left.
+    assert.deepEqual(Object.values(run.actor.getSnapshot().children), [b]);
     assert.deepEqual(run.actor.getSnapshot().context.guestIds, ['b']);
     // Late inputs for it are ignored; the same id may come back as a new guest.
     const before = run.effects.length;
@@ -347,9 +352,33 @@ describe('supervisor: guests coming and going, and bad input', () => {
     run.report('a', 700 * MIB);
     run.sample(1024 * MIB, DOM0, { a: 512 * MIB, b: 512 * MIB });
     run.tick();
-    const p = run.actor.getPersistedSnapshot() as unknown as { children: Record<string, unknown> };
+    const p = run.actor.getPersistedSnapshot() as unknown as { children: Record<string, { systemId?: unknown }> };
     assertPlainJson(p);
-    assert.deepEqual(Object.keys(p.children).sort(), [guestSystemId('a'), guestSystemId('b')]);
+    assert.deepEqual(Object.values(p.children).map((c) => c.systemId).sort(), [guestSystemId('a'), guestSystemId('b')]);
+  });
+
+  test('a supervisor restored from its persisted snapshot finds its guests and spawns new ones beside them', () => {
+    const run = new Run({ config: CONFIG });
+    twoGuests(run);
+    run.left('a'); // spawn numbers are not reused: a's slot stays free
+    run.appear('c', 3);
+    const persisted = JSON.parse(JSON.stringify(run.actor.getPersistedSnapshot())) as Snapshot<unknown>;
+    run.actor.stop();
+    const restored = createActor(createSupervisorMachine(), { input: run.config, snapshot: persisted });
+    restored.start();
+    const stateOf = (id: string) => {
+      const ref = restored.system.get(guestSystemId(id)) as { getSnapshot(): GuestSnapshot } | undefined;
+      return ref === undefined ? 'none' : guestStateName(ref.getSnapshot());
+    };
+    assert.deepEqual([stateOf('b'), stateOf('c')], ['selfAdjusting', 'registering']);
+    restored.send({ type: 'guest.appeared', at: run.now + 1, id: 'd', domid: 4, minKiB: 128 * MIB, maxKiB: 1024 * MIB, currentKiB: 512 * MIB, shares: 1 });
+    restored.send({ type: 'agent.hello', at: run.now + 2, id: 'c', protocol: 1, selfAdjust: false });
+    assert.deepEqual([stateOf('b'), stateOf('c'), stateOf('d')], ['selfAdjusting', 'globallyControlled', 'registering']);
+    assert.equal(Object.keys(restored.getSnapshot().children).length, 3, 'no child replaced another');
+    restored.send({ type: 'guest.left', at: run.now + 3, id: 'b' });
+    assert.deepEqual([stateOf('b'), stateOf('c'), stateOf('d')], ['none', 'globallyControlled', 'registering']);
+    assert.deepEqual(restored.getSnapshot().context.guestIds, ['c', 'd']);
+    restored.stop();
   });
 
   test('nothing in the machines or the replay reads the wall clock', () => {
