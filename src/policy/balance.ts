@@ -5,6 +5,8 @@
 //   rho_i = c_i / (Nt_i - tau*A_i),  c_i = S_i * ((1 - tau) + eps * swapUsed_i).
 // Equal prices 1/t with the total conserved give Nt_i = tau*A_i + c_i*t; with the bounds,
 // Nt_i = clamp(tau*A_i + c_i*t, L_i, H_i) and t solves sum Nt_i = M (see clamp-sum.ts).
+// The upper bound is whatever the caller passes as maxKiB: decide() passes the commit cap MC_i
+// rather than the paper's H_i (beyond the paper; decide.ts, "Commit cap").
 import { solveClampSum } from './clamp-sum.ts';
 
 export interface BalanceGuest {
@@ -14,7 +16,7 @@ export interface BalanceGuest {
   swapUsed: number;
   /** S_i > 0. */
   shares: number;
-  /** L_i, H_i: page multiples, L_i <= H_i. */
+  /** The bounds, page multiples, minKiB <= maxKiB: L_i and H_i in the paper; decide() passes L_i and MC_i. */
   minKiB: number;
   maxKiB: number;
 }
@@ -67,7 +69,8 @@ export function balance(guests: readonly BalanceGuest[], totalKiB: number, tau: 
 
 /**
  * The bonus (beyond the paper's text, as ALGORITHM.md reads it): extraKiB of host free memory
- * handed out in proportion to Nt_i, T_i = Nt_i * (1 + s), each capped at H_i, what a cap leaves
+ * handed out in proportion to Nt_i, T_i = Nt_i * (1 + s), each capped at maxKiB[i] (the paper's
+ * H_i; decide() passes the commit cap MC_i), what a cap leaves
  * over going to the others in the same proportion (water filling; s solves
  * sum min(H_i, Nt_i (1 + s)) = sum Nt + extra). Everyone at H_i when that is not enough room.
  */

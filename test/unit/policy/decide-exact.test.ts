@@ -205,3 +205,52 @@ test('the paper price with t < 0: more swap use lowers a goal (why the swap prop
   assert.ok(before.price !== null && before.price < 0);
   assert.ok(after.guests[0]!.goalKiB < before.guests[0]!.goalKiB);
 });
+
+test('commit cap: a guest committing less than its floor gets its floor, the rest goes to the guest short of memory', () => {
+  // paper-mixed in small: a compute guest (commit 100 MiB, under its 128 MiB floor) next to a
+  // memory guest committing 400 MiB, both at 214 MiB = 219136; reserve 0, host free 14 MiB:
+  // F = F' = 14336 (Dom0 at its commit). no swap: c = 0.25 each.
+  //   c: F = 153600 -> A = 65536, tau*A = 49152; MC_c = clamp(102400, 131072, 524288) = 131072
+  //   m: F = 4096 -> A = 215040, tau*A = 161280; MC_m = 409600
+  // need = (131072 - 219136) + (409600 - 219136) = 102400 > F' -> scarce. M = 438272.
+  // The paper's bounds [L, H] would give t = (438272 - 210432) / 0.5 = 455680, Nt_c = 163072
+  // (35 MiB above c's floor, for memory c has not asked for) and Nt_m = 275200.
+  // With the cap [L, MC]: c's term is pinned at 131072 (L_c = MC_c); m takes the rest,
+  // Nt_m = 438272 - 131072 = 307200 = 161280 + 0.25 t -> t = 583680 (price 1/583680).
+  // Bonus: c is at its cap, so all of F' goes to m: 307200 + 14336 = 321536 (<= MC_m). Sum
+  // 452608 = M + F': nothing is lost to the cap.
+  // Steps (up 1, down 4): c down by 88064 / 4 = 22016 -> 197120; m wants +102400, F = 14336
+  // is all that is free now -> 233472.
+  const params = { ...PAPER, reserveKiB: 0, upRatio: 1, downRatio: 4 };
+  const dom0 = { currentKiB: 256 * MIB, committedKiB: 256 * MIB, minKiB: 256 * MIB, maxKiB: 512 * MIB };
+  const c = guest('c', { currentKiB: 219136, committedKiB: 100 * MIB, freeKiB: 153600 });
+  const m = guest('m', { currentKiB: 219136, committedKiB: 400 * MIB, freeKiB: 4096 });
+  const d = decide(input(params, 14336, dom0, [c, m]));
+  assert.equal(d.state, 'scarce');
+  assert.ok(d.price !== null && Math.abs(d.price - 1 / 583680) < 1e-15);
+  assert.deepEqual(d.guests, [
+    { id: 'c', mode: 'global', goalKiB: 131072, targetKiB: 197120 },
+    { id: 'm', mode: 'global', goalKiB: 321536, targetKiB: 233472 },
+  ]);
+});
+
+test('commit cap under a Dom0 shortfall: guests go to their commits, what Dom0 does not need stays free', () => {
+  // reserve 0, host free 0: F = 0. Dom0 512 -> 576 MiB: d = 65536 > F, shortfall 65536,
+  // freeable = 2 * (262144 - 131072) -> reclaim 65536, scarce, F' = 0. M = 524288 - 65536 = 458752.
+  // Both guests commit 100 MiB: MC = 131072 (their floor); sum MC = 262144 < M, so the caps
+  // bind: both goals 131072, Dom0 gets 589824, and 458752 - 262144 = 196608 is left free
+  // (self adjustment would shrink them to MC too). The price is whatever t pins both at their
+  // bounds, so it is not checked. Steps (down 4): 262144 - 131072 / 4 = 229376; Dom0's increase
+  // waits for memory free now (none).
+  const params = { ...PAPER, reserveKiB: 0, upRatio: 1, downRatio: 4 };
+  const dom0 = { currentKiB: 512 * MIB, committedKiB: 576 * MIB, minKiB: 256 * MIB, maxKiB: 1024 * MIB };
+  const g = (id: string) => guest(id, { committedKiB: 100 * MIB });
+  const d = decide(input(params, 0, dom0, [g('x'), g('y')]));
+  assert.equal(d.state, 'scarce');
+  assert.equal(d.overcommitted, false);
+  assert.deepEqual(d.dom0, { goalKiB: 589824, targetKiB: 524288, reclaimKiB: 65536 });
+  assert.deepEqual(d.guests, [
+    { id: 'x', mode: 'global', goalKiB: 131072, targetKiB: 229376 },
+    { id: 'y', mode: 'global', goalKiB: 131072, targetKiB: 229376 },
+  ]);
+});

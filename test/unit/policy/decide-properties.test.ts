@@ -9,6 +9,8 @@ import { inputArb } from './arbitraries.ts';
 
 const RUNS = 400;
 const clamp = (x: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, x));
+/** MC_i = clamp(C_i, L_i, H_i) (inputs are whole pages, so no page rounding is needed). */
+const mcOf = (g: GuestInput) => clamp(g.committedKiB, g.minKiB, g.maxKiB);
 
 /** The spec's quantities, derived from the input independently of decide's code. */
 function facts(x: DecideInput) {
@@ -22,6 +24,8 @@ function facts(x: DecideInput) {
     d: want0 - x.dom0.currentKiB,
     sumN: sum((g) => g.currentKiB),
     sumL: sum((g) => g.minKiB),
+    /** sum MC_i: the commit caps (beyond the paper; decide.ts "Commit cap"). */
+    sumMC: sum((g) => mcOf(g)),
     total: x.dom0.currentKiB + sum((g) => g.currentKiB) + F,
   };
 }
@@ -30,7 +34,11 @@ function managedGoals(x: DecideInput, d: Decision): number[] {
   return d.guests.filter((_, i) => x.guests[i]!.agent).map((g) => g.goalKiB);
 }
 
-test('bounds: goals within [min, max], targets between current and goal, whole pages; held guests untouched', () => {
+test('bounds: goals within [min, MC], targets between current and goal, whole pages; held guests untouched', () => {
+  // "Within bounds" changed with the commit cap (beyond the paper; decide.ts): a goal was within
+  // [L_i, H_i]; now it is also never above MC_i = clamp(C_i, L_i, H_i), in every state: abundant
+  // goals are MC_i, the scarce balance and its bonus are capped at MC_i, overcommitted goals are
+  // L_i <= MC_i.
   fc.assert(
     fc.property(inputArb(), (x) => {
       const d = decide(x);
@@ -42,6 +50,8 @@ test('bounds: goals within [min, max], targets between current and goal, whole p
           return;
         }
         assert.ok(o.goalKiB >= g.minKiB && o.goalKiB <= g.maxKiB, `${g.id} goal ${o.goalKiB} outside bounds`);
+        assert.ok(o.goalKiB <= mcOf(g), `${g.id} goal ${o.goalKiB} above its commit ${mcOf(g)} (${d.state})`);
+        if (d.state === 'abundant') assert.equal(o.goalKiB, mcOf(g));
         assert.ok(Math.min(g.currentKiB, o.goalKiB) <= o.targetKiB && o.targetKiB <= Math.max(g.currentKiB, o.goalKiB));
         assert.equal(o.goalKiB % PAGE_KIB, 0);
         assert.equal(o.targetKiB % PAGE_KIB, 0);
@@ -56,6 +66,14 @@ test('bounds: goals within [min, max], targets between current and goal, whole p
 });
 
 test('sum conserved: goals never hand out more than exists; a scarce balance hands out all of it', () => {
+  // With the commit cap (beyond the paper; decide.ts) the scarce statement reads: everything
+  // (Dom0, the guests, F after the reserve) is handed out up to what the guests have committed,
+  // handedOut = min(total, Dom0's goal + sum MC_i); it used to be "all of it unless every guest
+  // is at H_i". Without a Dom0 shortfall the caps never bind (scarce means F' < sum(MC_i - N_i),
+  // so sum MC_i > M + F'): all of it is handed out, as in the paper. Only under a shortfall may
+  // the guests' commits sum below what is left, and then the rest stays free (that path is rare
+  // here; the next test aims at it).
+  let scarceNoShortfall = 0;
   fc.assert(
     fc.property(inputArb(), (x) => {
       const d = decide(x);
@@ -64,8 +82,13 @@ test('sum conserved: goals never hand out more than exists; a scarce balance han
       const handedOut = d.dom0.goalKiB + goals.reduce((s, g) => s + g, 0);
       if (!d.overcommitted) assert.ok(handedOut <= f.total, `goals ${handedOut} > ${f.total}`);
       const managed = x.guests.filter((g) => g.agent);
-      const someBelowMax = managed.some((g, k) => goals[k]! < g.maxKiB);
-      if (d.state === 'scarce' && !d.overcommitted && someBelowMax) assert.equal(handedOut, f.total);
+      if (d.state === 'scarce' && !d.overcommitted) {
+        assert.equal(handedOut, Math.min(f.total, d.dom0.goalKiB + f.sumMC));
+        if (d.dom0.reclaimKiB === 0) {
+          assert.equal(handedOut, f.total, 'scarce without a Dom0 shortfall: the caps must not bind');
+          scarceNoShortfall++;
+        }
+      }
       // Two-phase: this tick's increases fit in what is free now.
       let increases = Math.max(0, d.dom0.targetKiB - x.dom0.currentKiB);
       managed.forEach((g) => {
@@ -76,6 +99,51 @@ test('sum conserved: goals never hand out more than exists; a scarce balance han
     }),
     { numRuns: RUNS },
   );
+  assert.ok(scarceNoShortfall > 0, 'no scarce state without a Dom0 shortfall was generated');
+});
+
+test('commit cap under a Dom0 shortfall: Dom0 gets its shortfall, guests at most MC_i, never more than exists', () => {
+  // Aimed at the one path where the caps can bind the total (decide.ts "Commit cap"): Dom0 grows
+  // past host free (a shortfall to reclaim) while the guests commit a fraction of what they hold,
+  // so sum MC_i may fall below M = sum N_i - shortfall. Then every guest's goal is exactly MC_i
+  // and the rest stays free; otherwise the whole M is shared under the caps, as before.
+  const arb = fc
+    .tuple(inputArb({ allAgents: true }), fc.double({ min: 0, max: 1.2, noNaN: true }), fc.nat(100_000))
+    .map(([x, frac, growP]) => {
+      const F = Math.max(0, x.host.freeKiB - x.params.reserveKiB);
+      const want0 = x.dom0.currentKiB + F + (growP + 1) * PAGE_KIB; // a shortfall of growP + 1 pages
+      return {
+        ...x,
+        dom0: { ...x.dom0, committedKiB: want0, maxKiB: Math.max(x.dom0.maxKiB, want0) },
+        guests: x.guests.map((g) => ({ ...g, committedKiB: Math.floor((g.currentKiB * frac) / PAGE_KIB) * PAGE_KIB })),
+      };
+    });
+  const seen = { capped: 0, uncapped: 0 };
+  fc.assert(
+    fc.property(arb, (x) => {
+      const d = decide(x);
+      fc.pre(!d.overcommitted);
+      const f = facts(x);
+      assert.equal(d.state, 'scarce');
+      assert.equal(d.dom0.goalKiB, f.want0, 'Dom0 is served first whatever the caps');
+      assert.equal(d.dom0.reclaimKiB, f.d - f.F);
+      const goals = managedGoals(x, d);
+      goals.forEach((g, k) => assert.ok(g >= x.guests[k]!.minKiB && g <= mcOf(x.guests[k]!)));
+      const handedOut = d.dom0.goalKiB + goals.reduce((s, g) => s + g, 0);
+      const M = f.sumN - d.dom0.reclaimKiB;
+      if (f.sumMC <= M) {
+        goals.forEach((g, k) => assert.equal(g, mcOf(x.guests[k]!)));
+        assert.equal(handedOut, d.dom0.goalKiB + f.sumMC);
+        if (f.sumMC < M) seen.capped++;
+      } else {
+        assert.equal(handedOut, f.total, 'caps above M: all of it handed out');
+        seen.uncapped++;
+      }
+      assert.ok(handedOut <= f.total);
+    }),
+    { numRuns: RUNS },
+  );
+  assert.ok(seen.capped > 0 && seen.uncapped > 0, `paths: ${JSON.stringify(seen)}`);
 });
 
 test('Dom0 first: Dom0 gets its commit whenever the guests can free it; otherwise they all go to their minimum', () => {
@@ -100,7 +168,8 @@ test('Dom0 first: Dom0 gets its commit whenever the guests can free it; otherwis
 
 test('equal prices: every guest off its bounds sits at tau*A + c*t for the one t (to a page)', () => {
   // No bonus here (host free = reserve, Dom0 at its commit: F' = 0), so the goals are the
-  // balance itself, rounded.
+  // balance itself, rounded. "Off its bounds" means strictly inside (L_i, MC_i): with the commit
+  // cap (beyond the paper; decide.ts) a guest at MC_i is clamped like one at H_i used to be.
   const arb = inputArb({ allAgents: true }).map((x) => {
     const c0 = clamp(x.dom0.currentKiB, x.dom0.minKiB, x.dom0.maxKiB);
     return { ...x, host: { freeKiB: x.params.reserveKiB }, dom0: { ...x.dom0, currentKiB: c0, committedKiB: c0 } };
@@ -114,7 +183,7 @@ test('equal prices: every guest off its bounds sits at tau*A + c*t for the one t
       const { tau, eps } = x.params;
       x.guests.forEach((g, i) => {
         const goal = d.guests[i]!.goalKiB;
-        if (goal <= g.minKiB || goal >= g.maxKiB) return;
+        if (goal <= g.minKiB || goal >= mcOf(g)) return;
         const A = Math.max(0, g.currentKiB - g.freeKiB);
         const used = g.swapTotalKiB > 0 ? 1 - g.swapFreeKiB / g.swapTotalKiB : 0;
         const c = g.shares * (1 - tau + eps * used);
