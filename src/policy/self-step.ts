@@ -2,9 +2,10 @@
 // goal is its own Committed_AS within its bounds, MC_i = clamp(C_i, L_i, H_i), and needs no
 // other guest's data. So when reports arrive between ticks, the reporting guests can step toward
 // their goals at once rather than waiting up to a tick for the global decision. The same rules
-// as decide(): steps by the up and down ratios, whole pages, decreases freely, and increases
-// only out of memory known to be free (the two-phase rule), here the budget the last host
-// sample and tick left over (promptBudgetKiB). Pure.
+// as decide(): steps by the up and down ratios with the same minimum step (stepToward, so a
+// self step and a tick take the same step), whole pages, decreases freely, and increases only
+// out of memory known to be free (the two-phase rule), here the budget the last host sample and
+// tick left over (promptBudgetKiB). Pure.
 import { pageBounds } from './decide.ts';
 import { clamp, pageDown, pageUp } from './pages.ts';
 import { shareIncreases, stepToward } from './steps.ts';

@@ -68,7 +68,8 @@ test('Dom0 first: its shortfall is reclaimed from the guests, who balance over w
   // Nt_b =  98304 + 0.25 t = 183947.6364 (45986.91 pages)
   // floors 108543 pages, M = 108544: odd page to b -> a = 250228, b = 183948.
   // Steps (up 1, down 4): Dom0 wants +131072 but only F = 40960 is free now -> 565248.
-  // a: 262144 - floor_page(11916 / 4 = 2979) = 262144 - 2976 = 259168.
+  // a: a quarter of the 11916 gap is 2979 -> 2976 in pages, under MIN_STEP_KIB (4096), so a
+  //    moves the minimum step: 262144 - 4096 = 258048.
   // b: 262144 - floor_page(78196 / 4 = 19549) = 262144 - 19548 = 242596.
   const params = { ...PAPER, reserveKiB: 0, upRatio: 1, downRatio: 4 };
   const dom0 = { currentKiB: 512 * MIB, committedKiB: 640 * MIB, minKiB: 256 * MIB, maxKiB: 1024 * MIB };
@@ -78,7 +79,7 @@ test('Dom0 first: its shortfall is reclaimed from the guests, who balance over w
   assert.ok(d.price !== null && Math.abs(d.price - 0.55 / 188416) < 1e-15);
   assert.deepEqual(d.dom0, { goalKiB: 655360, targetKiB: 565248, reclaimKiB: 90112 });
   assert.deepEqual(d.guests, [
-    { id: 'a', mode: 'global', goalKiB: 250228, targetKiB: 259168 },
+    { id: 'a', mode: 'global', goalKiB: 250228, targetKiB: 258048 },
     { id: 'b', mode: 'global', goalKiB: 183948, targetKiB: 242596 },
   ]);
 });

@@ -7,6 +7,7 @@ import fc from 'fast-check';
 import { decide, DEFAULT_PARAMS } from '../../../src/policy/decide.ts';
 import { PAGE_KIB, pageDown } from '../../../src/policy/pages.ts';
 import { freeBudget, selfAdjustStep, type SelfStepGuest } from '../../../src/policy/self-step.ts';
+import { MIN_STEP_KIB } from '../../../src/policy/steps.ts';
 import { inputArb } from './arbitraries.ts';
 
 const MIB = 1024;
@@ -42,6 +43,18 @@ describe('selfAdjustStep', () => {
       { id: 'odd', goalKiB: 700 * MIB + PAGE_KIB, targetKiB: 700 * MIB + PAGE_KIB },
     ]);
     assert.equal(r.budgetKiB, 4096 * MIB - (188 + 512 + 188) * MIB - PAGE_KIB);
+  });
+
+  test('the last stretch takes MIN_STEP_KIB steps and snaps to the goal, as a tick would', () => {
+    // Down 4: a 12 MiB gap would move 3 MiB; the minimum step (4 MiB) moves it 4 MiB. A 3 MiB
+    // gap closes at once. Up 1 takes the whole gap anyway.
+    const r = selfAdjustStep({
+      params: P,
+      budgetKiB: 4096 * MIB,
+      guests: [guest({ id: 'a', committedKiB: 500 * MIB }), guest({ id: 'b', committedKiB: 509 * MIB }), guest({ id: 'c', committedKiB: 513 * MIB })],
+    });
+    assert.equal(MIN_STEP_KIB, 4 * MIB);
+    assert.deepEqual(r.guests.map((g) => g.targetKiB), [508 * MIB, 509 * MIB, 513 * MIB]);
   });
 
   test('increases share what the budget holds; decreases need none', () => {

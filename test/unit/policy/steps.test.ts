@@ -2,16 +2,22 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { orderWrites, shareIncreases, stepToward } from '../../../src/policy/steps.ts';
+import { MIN_STEP_KIB, orderWrites, shareIncreases, stepToward } from '../../../src/policy/steps.ts';
 import { PAGE_KIB } from '../../../src/policy/pages.ts';
 
-test('stepToward: a ratio of the gap in whole pages, at least a page, never past the goal', () => {
-  // 1000 -> 2000 up 2: 500 KiB = 125 pages -> 1500. Down 4 from 2000 to 1000: 250 KiB is 62.5
-  // pages, 62 whole pages = 248 KiB -> 1752.
-  assert.equal(stepToward(1000, 2000, 2, 4), 1500);
-  assert.equal(stepToward(2000, 1000, 2, 4), 1752);
-  // gap 12 KiB down 8: 1.5 KiB rounds to no page, so one page moves.
-  assert.equal(stepToward(1012, 1000, 1, 8), 1008);
+test('stepToward: a ratio of the gap in whole pages, at least MIN_STEP_KIB or the whole gap, never past the goal', () => {
+  const MIB = 1024;
+  assert.equal(MIN_STEP_KIB, 4 * MIB);
+  // 100 -> 200 MiB up 2: 50 MiB -> 150 MiB. Down 4 from 200 MiB to 100 MiB + 4 KiB: the gap is
+  // 102396 KiB, a quarter is 25599 KiB, 6399 whole pages = 25596 KiB -> 179204 KiB.
+  assert.equal(stepToward(100 * MIB, 200 * MIB, 2, 4), 150 * MIB);
+  assert.equal(stepToward(200 * MIB, 100 * MIB + 4, 2, 4), 204800 - 25596);
+  // The minimum step: a gap of 12 MiB down 4 would move 3 MiB; it moves MIN_STEP_KIB = 4 MiB.
+  assert.equal(stepToward(112 * MIB, 100 * MIB, 1, 4), 108 * MIB);
+  // The remainder under the minimum snaps to the goal: a 4 MiB gap and a 3 MiB gap close at once
+  // (down 8 would have crept down in ever smaller steps, ending in single pages).
+  assert.equal(stepToward(104 * MIB, 100 * MIB, 1, 8), 100 * MIB);
+  assert.equal(stepToward(100 * MIB, 103 * MIB, 2, 2), 103 * MIB);
   // A gap under a page snaps to the goal.
   assert.equal(stepToward(1000, 1003, 2, 2), 1003);
   // A ratio below 1 (rejected as input, guarded anyway) still stops at the goal.
@@ -28,11 +34,33 @@ test('stepToward: a ratio of the gap in whole pages, at least a page, never past
         const t = stepToward(n, g, up, down);
         assert.ok(Math.min(n, g) <= t && t <= Math.max(n, g));
         assert.equal(t % PAGE_KIB, 0);
+        const dist = Math.abs(g - n);
+        const moved = Math.abs(t - n);
         if (n !== g) assert.notEqual(t, n, 'made no progress');
+        assert.ok(moved >= Math.min(dist, MIN_STEP_KIB), `moved ${moved} of ${dist}: under the minimum step`);
+        // Never more than the larger of the ratio step and the minimum.
+        const ratioStep = Math.floor(dist / (g > n ? up : down) / PAGE_KIB) * PAGE_KIB;
+        assert.ok(moved <= Math.max(ratioStep, MIN_STEP_KIB), `moved ${moved}: more than the ratio step ${ratioStep}`);
+        if (dist <= MIN_STEP_KIB) assert.equal(t, g, 'a gap within the minimum closes in one step');
         if ((g > n && up === 1) || (g < n && down === 1)) assert.equal(t, g);
       },
     ),
   );
+});
+
+test('stepToward: a goal is reached in a bounded number of ticks, not a geometric crawl', () => {
+  // Down 4 from 512 MiB to 128 MiB: the gap shrinks by a quarter each tick while a quarter is at
+  // least MIN_STEP_KIB, then by MIN_STEP_KIB: at most ceil(log_{4/3}(gap / (4 * MIN))) + 4 ticks.
+  // Without the minimum this took one tick per quarter down to single pages (~36 ticks).
+  let n = 512 * 1024;
+  let ticks = 0;
+  while (n !== 128 * 1024) {
+    n = stepToward(n, 128 * 1024, 1, 4);
+    ticks++;
+  }
+  const bound = Math.ceil(Math.log((384 * 1024) / (4 * MIN_STEP_KIB)) / Math.log(4 / 3)) + 4;
+  assert.ok(ticks <= bound, `${ticks} ticks > ${bound}`);
+  assert.ok(ticks >= 12, `${ticks} ticks: the ratio should still pace the long stretch`);
 });
 
 test('shareIncreases: never more than wanted, all of the budget when short, whole pages', () => {
