@@ -9,6 +9,7 @@ import { balance, type BalanceGuest } from '../src/policy/balance.ts';
 import { decide, DEFAULT_PARAMS } from '../src/policy/decide.ts';
 import type { DecideInput } from '../src/policy/types.ts';
 import { paperBalance } from './paper-elimination.ts';
+import { rng } from '../src/hosts/sim/rng.ts';
 
 const SIZES = [10, 100, 1000, 10000];
 /** Wall time allowed for the paper's method at one size (all its repetitions together). */
@@ -22,17 +23,6 @@ const MAX_REPS = 2000;
 const GOAL_MS_AT_10K = 2;
 const SEED = 20110512;
 
-/** mulberry32: a small seeded PRNG so every run solves the same inputs. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const MIB = 1024;
 const pages = (kib: number) => Math.floor(kib / 4) * 4;

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readScenario, type Scenario } from '../src/hosts/sim/scenario.ts';
 import { runScenario, type TickTiming } from '../src/sim/runner.ts';
+import { quantile } from './stats.ts';
 
 /** Issue 3: supervisor work per tick at 1,000 guests. */
 const GOAL_MS = 10;
@@ -56,10 +57,6 @@ function bigScenario(n: number, ticks: number): Scenario {
   );
 }
 
-const quantile = (xs: number[], q: number): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))] ?? NaN;
-};
 const r3 = (x: number): number => Math.round(x * 1000) / 1000;
 
 async function main(): Promise<void> {

@@ -11,6 +11,8 @@ import { DEFAULT_SUPERVISOR_CONFIG } from '../src/machines/config.ts';
 import type { SupervisorInput } from '../src/machines/events.ts';
 import { createSupervisorMachine, type SupervisorActor } from '../src/machines/supervisor.ts';
 import { DOM0_ID } from '../src/machines/writes.ts';
+import { rng } from '../src/hosts/sim/rng.ts';
+import { quantile } from './stats.ts';
 
 const SIZES = [10, 100, 1000];
 /** Rounds timed per size and regime, after WARMUP_ROUNDS untimed ones (JIT, steady state). */
@@ -22,17 +24,6 @@ const GOAL_MS_AT_1000 = 10;
 const SEED = 20110512;
 const MIB = 1024;
 
-/** mulberry32: a small seeded PRNG so every run feeds the same inputs. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const pages = (kib: number) => Math.floor(kib / 4) * 4;
 
 type Regime = 'abundant' | 'scarce';
@@ -112,11 +103,6 @@ function setup(n: number, regime: Regime) {
       return performance.now() - t0;
     },
   };
-}
-
-function quantile(sorted: number[], q: number): number {
-  const i = Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1);
-  return sorted[Math.max(0, i)]!;
 }
 
 interface Row {

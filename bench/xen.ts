@@ -23,6 +23,7 @@ import { PROTOCOL_VERSION } from '../src/machines/events.ts';
 import { REPORT_MIN_INTERVAL_MS } from '../src/streams/inputs.ts';
 import { startXenstored, xenstoredUnavailable, type XenstoredKind } from '../test/support/xenstored-fixture.ts';
 import { measureXsRead } from './xenstore-read.ts';
+import { quantile } from './stats.ts';
 
 const MIB = 1024;
 /** Reports timed per daemon: enough for a p99 that is not just the maximum. */
@@ -45,12 +46,6 @@ const LOST_AFTER_MS = 5000;
 const CLI_SAMPLES = 100;
 /** Committed_AS alternates between these, so every report moves its guest's goal. */
 const COMMITTED_KIB = [300 * MIB, 332 * MIB] as const;
-
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[i]!;
-}
 
 function meminfo(committedKiB: number): string {
   return `MemTotal: 1048576 kB\nMemFree: 524288 kB\nSwapTotal: 0 kB\nSwapFree: 0 kB\nCommitted_AS: ${committedKiB} kB\n`;
@@ -153,7 +148,7 @@ export async function measureReportToTarget(socketPath: string, opts: { tickMs: 
       if (i >= WARMUP_REPORTS) samples.push(ms);
     }
     const sorted = [...samples].sort((a, b) => a - b);
-    return { samplesMs: samples, p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted.at(-1) ?? NaN, promptDecide };
+    return { samplesMs: samples, p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99), max: sorted.at(-1) ?? NaN, promptDecide };
   } finally {
     sub.unsubscribe();
     for (const w of watches) await w.unwatch().catch(() => {});

@@ -9,6 +9,7 @@ import { pathToFileURL } from 'node:url';
 import { loadXenAddon } from '../src/hosts/xen/addon.ts';
 import { openXenStore } from '../src/hosts/xen/xenstore.ts';
 import { startXenstored, xenstoredUnavailable, type XenstoredKind } from '../test/support/xenstored-fixture.ts';
+import { median } from './stats.ts';
 
 /** Reads through the addon per daemon: enough for a stable median at ~30-40 us each. */
 const ADDON_SAMPLES = 5000;
@@ -27,12 +28,6 @@ export interface XsReadResult {
   addon: number;
   /** Median microseconds per `xenstore-read` run (process start included). */
   cli: number;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
 /** Both medians against a running xenstored at socketPath. Writes BENCH_KEY. */
