@@ -19,9 +19,9 @@
 // clamp(Committed_AS, min, max) as in memcoop (this is how we compare like with like), taking
 // only what is free; MOM then sees the host free memory that is left. MOM has no explicit reclaim
 // for the host: its pressure rule does that by shrinking the guests (reclaimKiB is 0).
-import type { Decision, DecideInput, GuestDecision, GuestInput, Policy } from '../types.ts';
+import type { Decision, DecideInput, GuestInput, Policy } from '../types.ts';
 import { clamp, pageDown } from '../pages.ts';
-import { dom0Overcommitted, fund, spareKiB, type Want } from './safety.ts';
+import { dom0Overcommitted, fund, guestDecisions, spareKiB, type Want } from './safety.ts';
 
 /** 02-balloon.policy pressure_threshold: host free below 20% is memory pressure. */
 export const PRESSURE_THRESHOLD = 0.2;
@@ -84,12 +84,7 @@ export const mom: Policy = (input: DecideInput): Decision => {
   const dom0Want: Want = { currentKiB: dom0.currentKiB, minKiB: dom0.minKiB, maxKiB: dom0.maxKiB, wantKiB: dom0Goal };
   const funded = fund(spare, dom0Want, wants);
 
-  let k = 0;
-  const guests: GuestDecision[] = input.guests.map((g) => {
-    if (!g.agent) return { id: g.id, mode: 'held', goalKiB: g.currentKiB, targetKiB: g.currentKiB };
-    const i = k++;
-    return { id: g.id, mode: 'global', goalKiB: steps[i] ?? g.currentKiB, targetKiB: funded.guestTargetsKiB[i] ?? g.currentKiB };
-  });
+  const guests = guestDecisions(input, 'global', steps, funded.guestTargetsKiB);
   return {
     state: hostFreePercent < PRESSURE_THRESHOLD ? 'scarce' : 'abundant',
     overcommitted: dom0Overcommitted(spare, dom0Goal - dom0.currentKiB, wants),

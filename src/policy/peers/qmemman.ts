@@ -20,9 +20,9 @@
 // page cache as used) and Committed_AS (which counts commitments never touched). For Dom0 only
 // Committed_AS is known. Guests without an agent report nothing: qmemman skips a domain whose
 // mem_used is unknown, so they are held.
-import type { Decision, DecideInput, GuestDecision, GuestInput, Policy } from '../types.ts';
+import type { Decision, DecideInput, GuestInput, Policy } from '../types.ts';
 import { clamp, pageDown } from '../pages.ts';
-import { dom0Overcommitted, fund, spareKiB, type Want } from './safety.ts';
+import { dom0Overcommitted, fund, guestDecisions, spareKiB, type Want } from './safety.ts';
 
 const MIB = 1024;
 
@@ -173,17 +173,7 @@ export const qmemman: Policy = (input: DecideInput): Decision => {
   const funded = fund(spare, dom0Want, guestWants);
 
   // Managed guests are doms[1..], in input order.
-  let k = 0;
-  const guests: GuestDecision[] = input.guests.map((g) => {
-    if (!g.agent) return { id: g.id, mode: 'held', goalKiB: g.currentKiB, targetKiB: g.currentKiB };
-    const i = k++;
-    return {
-      id: g.id,
-      mode: 'global',
-      goalKiB: goals[i + 1] ?? g.currentKiB,
-      targetKiB: funded.guestTargetsKiB[i] ?? g.currentKiB,
-    };
-  });
+  const guests = guestDecisions(input, 'global', goals.slice(1), funded.guestTargetsKiB);
   const dom0Goal = goals[0] ?? dom0.currentKiB;
   return {
     state: enough ? 'abundant' : 'scarce',

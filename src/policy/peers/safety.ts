@@ -10,7 +10,7 @@
 // asked for (the hypervisor grants whatever is free, and which balloon driver asks first is not
 // something a pure policy can know; proportional is the order-independent reading of that).
 // This is the same two-phase rule decide.ts applies to memcoop's own steps.
-import type { DecideInput } from '../types.ts';
+import type { DecideInput, GuestDecision, GuestMode } from '../types.ts';
 import { clamp, pageDown } from '../pages.ts';
 import { shareIncreases } from '../steps.ts';
 
@@ -61,4 +61,23 @@ export function fund(spare: number, dom0: Want, guests: readonly Want[]): Funded
 export function dom0Overcommitted(spare: number, dom0NeedKiB: number, moved: readonly Want[]): boolean {
   const reclaimable = moved.reduce((a, g) => a + Math.max(0, g.currentKiB - g.minKiB), 0);
   return dom0NeedKiB > spare + reclaimable;
+}
+
+/**
+ * The decision's guest list: the managed guests (agent: true), in input order, take goalsKiB[i]
+ * and the funded targetsKiB[i] (i counting managed guests only); a guest without an agent is
+ * held where it is.
+ */
+export function guestDecisions(
+  input: DecideInput,
+  mode: GuestMode,
+  goalsKiB: readonly (number | undefined)[],
+  targetsKiB: readonly (number | undefined)[],
+): GuestDecision[] {
+  let k = 0;
+  return input.guests.map((g) => {
+    if (!g.agent) return { id: g.id, mode: 'held', goalKiB: g.currentKiB, targetKiB: g.currentKiB };
+    const i = k++;
+    return { id: g.id, mode, goalKiB: goalsKiB[i] ?? g.currentKiB, targetKiB: targetsKiB[i] ?? g.currentKiB };
+  });
 }

@@ -17,9 +17,9 @@
 // A raising guest gets what the hypervisor has free; when several ask for more than is free,
 // the safety step shares it in proportion to what each asked (the driver's balloon just stays
 // short until pages come free).
-import type { Decision, DecideInput, GuestDecision, GuestInput, Policy } from '../types.ts';
+import type { Decision, DecideInput, GuestInput, Policy } from '../types.ts';
 import { clamp, PAGE_KIB } from '../pages.ts';
-import { fund, spareKiB, type Want } from './safety.ts';
+import { fund, guestDecisions, spareKiB, type Want } from './safety.ts';
 
 /** xen-selfballoon.c selfballoon_downhysteresis default: give back 1/8 of the gap per step. */
 export const DOWN_HYSTERESIS = 8;
@@ -96,17 +96,7 @@ export const selfballoon: Policy = (input: DecideInput): Decision => {
   const spare = spareKiB(input);
   const funded = fund(spare, held, wants);
 
-  let k = 0;
-  const guests: GuestDecision[] = input.guests.map((g) => {
-    if (!g.agent) return { id: g.id, mode: 'held', goalKiB: g.currentKiB, targetKiB: g.currentKiB };
-    const i = k++;
-    return {
-      id: g.id,
-      mode: 'self',
-      goalKiB: steps[i]?.goalKiB ?? g.currentKiB,
-      targetKiB: funded.guestTargetsKiB[i] ?? g.currentKiB,
-    };
-  });
+  const guests = guestDecisions(input, 'self', steps.map((st) => st.goalKiB), funded.guestTargetsKiB);
   // Definitions 1-2 over the drivers' own goals: free memory covers every rise, or it does not.
   const need = managed.reduce((a, g, i) => a + Math.max(0, (steps[i]?.goalKiB ?? g.currentKiB) - g.currentKiB), 0);
   return {

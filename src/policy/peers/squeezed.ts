@@ -16,9 +16,9 @@
 // too, as squeezed leaves out a domain that cannot balloon (can_balloon = false).
 // squeezed's balloon-inaccuracy allowance (inaccuracy_kib) and stuck-domain detection need
 // state across ticks and are not modelled; the simulator's balloon models test stuck guests.
-import type { Decision, DecideInput, GuestDecision, Policy } from '../types.ts';
+import type { Decision, DecideInput, Policy } from '../types.ts';
 import { clamp, pageDown } from '../pages.ts';
-import { fund, spareKiB, type Want } from './safety.ts';
+import { fund, guestDecisions, spareKiB, type Want } from './safety.ts';
 
 /** The fraction gamma of [dynamic-min, dynamic-max] every balanced domain gets (squeeze.ml). */
 export function squeezedGamma(input: DecideInput): number {
@@ -51,17 +51,7 @@ export const squeezed: Policy = (input: DecideInput): Decision => {
   const held: Want = { currentKiB: dom0.currentKiB, minKiB: dom0.minKiB, maxKiB: dom0.maxKiB, wantKiB: dom0.currentKiB };
   const funded = fund(spareKiB(input), held, wants);
 
-  let k = 0;
-  const guests: GuestDecision[] = input.guests.map((g) => {
-    if (!g.agent) return { id: g.id, mode: 'held', goalKiB: g.currentKiB, targetKiB: g.currentKiB };
-    const i = k++;
-    return {
-      id: g.id,
-      mode: 'global',
-      goalKiB: goals[i] ?? g.currentKiB,
-      targetKiB: funded.guestTargetsKiB[i] ?? g.currentKiB,
-    };
-  });
+  const guests = guestDecisions(input, 'global', goals, funded.guestTargetsKiB);
   // Even every domain at dynamic-min cannot restore the host's free-memory target.
   const freeable = balanced.reduce((a, g) => a + Math.max(0, g.currentKiB - g.minKiB), 0);
   const short = input.host.freeKiB - input.params.reserveKiB + freeable < 0;
