@@ -22,7 +22,7 @@ import { silentLogger } from '../src/log/logger.ts';
 import { PROTOCOL_VERSION } from '../src/machines/events.ts';
 import { REPORT_MIN_INTERVAL_MS } from '../src/streams/inputs.ts';
 import { startXenstored, xenstoredUnavailable, type XenstoredKind } from '../test/support/xenstored-fixture.ts';
-import { measureXsRead } from './xenstore-read.ts';
+import { daemonKinds, measureXsRead } from './xenstore-read.ts';
 import { quantile } from './stats.ts';
 
 const MIB = 1024;
@@ -172,10 +172,7 @@ function intArg(argv: string[], name: string, dflt: number): number | null {
 
 async function main(argv: string[]): Promise<number> {
   const json = argv.includes('--json');
-  const di = argv.indexOf('--daemon');
-  const which = di >= 0 ? argv[di + 1] : 'both';
-  const kinds: XenstoredKind[] =
-    which === 'both' ? ['oxenstored', 'cxenstored'] : which === 'oxenstored' || which === 'cxenstored' ? [which] : [];
+  const kinds = daemonKinds(argv);
   const tickMs = intArg(argv, '--tick-ms', DEFAULT_TICK_MS);
   const reports = intArg(argv, '--reports', DEFAULT_REPORTS);
   if (kinds.length === 0 || tickMs === null || tickMs < 10 || reports === null || argv.includes('--help')) {

@@ -70,12 +70,16 @@ interface Row extends XsReadResult {
   startMs: number;
 }
 
-async function main(argv: string[]): Promise<number> {
-  const json = argv.includes('--json');
+/** `--daemon oxenstored|cxenstored|both` (default both); empty for anything else. */
+export function daemonKinds(argv: readonly string[]): XenstoredKind[] {
   const di = argv.indexOf('--daemon');
   const which = di >= 0 ? argv[di + 1] : 'both';
-  const kinds: XenstoredKind[] =
-    which === 'both' ? ['oxenstored', 'cxenstored'] : which === 'oxenstored' || which === 'cxenstored' ? [which] : [];
+  return which === 'both' ? ['oxenstored', 'cxenstored'] : which === 'oxenstored' || which === 'cxenstored' ? [which] : [];
+}
+
+async function main(argv: string[]): Promise<number> {
+  const json = argv.includes('--json');
+  const kinds = daemonKinds(argv);
   if (kinds.length === 0 || argv.includes('--help')) {
     console.error('usage: tsx bench/xenstore-read.ts [--json] [--daemon oxenstored|cxenstored|both]');
     return 2;
