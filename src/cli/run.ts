@@ -15,7 +15,7 @@ Runs the memcoop daemon in Dom0 until SIGINT or SIGTERM.
 Options override the config. Where no hypervisor answers libxenctrl (a xenstored without Xen),
 host free memory and domain sizes come from a stand-in for the hypervisor, and the log says so.
 Logs are pino JSON lines on standard output. Exit: 0 after a signal, 1 if the daemon cannot
-start, 2 for bad options or config.`;
+start or stops on its own (its inputs failed), 2 for bad options or config.`;
 
 interface RunArgs {
   host?: string;
