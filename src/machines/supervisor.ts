@@ -48,7 +48,7 @@ import {
 } from './facts.ts';
 import { createGuestMachine, guestStateName, type GuestActorRef, type GuestEvent, type GuestSnapshot } from './guest.ts';
 import { guestLoggers } from './guest-log.ts';
-import { buildDecideInput, planTick, runPolicy, type GuestView, type HostFacts } from './plan.ts';
+import { buildDecideInput, planTick, runPolicy, withinDeadband, type GuestView, type HostFacts } from './plan.ts';
 import { DOM0_ID, type ModeWriteParams, type SupervisorEmitted, type TargetWriteParams, type Write } from './writes.ts';
 
 export interface SupervisorContext {
@@ -339,7 +339,9 @@ export function createSupervisorMachine(opts: SupervisorOptions = {}) {
             step.guests.forEach((g, k) => {
               const i = idx[k]!;
               const f = facts.get(i);
-              if (g.targetKiB !== f.writtenTargetKiB) {
+              // The tick's write deadband (plan.ts) holds here too: Committed_AS jitters by a few
+              // pages from report to report, and each write would wake the balloon for nothing.
+              if (g.targetKiB !== f.writtenTargetKiB && !withinDeadband(g.targetKiB, g.goalKiB, f.writtenTargetKiB, f.currentKiB, f.minKiB, f.maxKiB)) {
                 current.set(i, f.currentKiB);
                 targets.set(i, g.targetKiB);
               }

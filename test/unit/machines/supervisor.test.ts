@@ -1,5 +1,6 @@
 // The supervisor on a SimulatedClock, with the paper's policy unless a test says otherwise, and
 // effects recorded instead of written.
+import { MIN_TARGET_CHANGE_KIB } from '../../../src/machines/plan.ts';
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
@@ -280,6 +281,31 @@ describe('supervisor: each tick', () => {
     run.tick(); // Dom0's target is the tick's to re-issue; a's is out already
     const again = run.since(tick).filter((e) => e.kind === 'target');
     assert.deepEqual(again.map((e) => e.id), [DOM0_ID]);
+  });
+});
+
+describe('supervisor: prompt self steps and the write deadband', () => {
+  test('a report whose commit moves by less than the deadband writes nothing; a larger move is written at once', () => {
+    const run = new Run({ config: CONFIG });
+    twoGuests(run);
+    run.report('a', 700 * MIB);
+    run.report('b', 300 * MIB);
+    run.sample(2048 * MIB, DOM0, { a: 512 * MIB, b: 512 * MIB });
+    run.tick();
+    assert.equal(run.decisions.at(-1)!.decision.state, 'abundant');
+    const aTarget = run.decisions.at(-1)!.decision.guests.find((g) => g.id === 'a')!.targetKiB;
+    assert.equal(aTarget, 700 * MIB);
+    // a's balloon lands; b is still shrinking toward its commit.
+    run.sample(2048 * MIB - 188 * MIB, DOM0, { a: 700 * MIB, b: 512 * MIB });
+    const jitter = 700 * MIB + 3 * 4; // three pages more committed: below MIN_TARGET_CHANGE_KIB
+    assert.ok(jitter - 700 * MIB < MIN_TARGET_CHANGE_KIB);
+    let before = run.effects.length;
+    run.reports([{ id: 'a', committedKiB: jitter, freeKiB: 32 * MIB, swapTotalKiB: 0, swapFreeKiB: 0 }]);
+    assert.deepEqual(run.since(before), [], 'jitter is not written');
+    const grown = 700 * MIB + 2 * MIB;
+    before = run.effects.length;
+    run.reports([{ id: 'a', committedKiB: grown, freeKiB: 32 * MIB, swapTotalKiB: 0, swapFreeKiB: 0 }]);
+    assert.deepEqual(run.since(before), [{ kind: 'target', id: 'a', targetKiB: grown }], 'a real rise goes out at once');
   });
 });
 
