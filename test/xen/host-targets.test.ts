@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { parseDaemonConfig } from '../../src/config/daemon-config.ts';
 import type { DomainMemory, MemorySample } from '../../src/hosts/xen/domain-memory.ts';
 import { MAXMEM_SLACK_KIB, XenHost } from '../../src/hosts/xen/host.ts';
-import { domainPath, targetPath } from '../../src/hosts/xen/layout.ts';
+import { domainPath, staticMaxPath, targetPath } from '../../src/hosts/xen/layout.ts';
 import { openXenStore, type XenStore } from '../../src/hosts/xen/xenstore.ts';
 import { silentLogger } from '../../src/log/logger.ts';
 import { DOM0_ID } from '../../src/machines/writes.ts';
@@ -97,6 +97,19 @@ describe(`XenHost writes against ${kind}, with a FAKE libxenctrl`, { skip: skipR
     await assert.rejects(host.setTarget('dom6', 300 * MIB), /not in XenStore/);
     await assert.rejects(host.setMode('dom6', 'self', 1), /not in XenStore/);
     assert.equal(await xs.read(domainPath(6)), null);
+  });
+
+  test('a target above the domain\'s static-max as it is now (xl mem-max lowered it) is refused, max pages untouched', async () => {
+    await seedDomain(xs, 7, { name: 'seven', staticMaxKiB: 1024 * MIB, targetKiB: 256 * MIB });
+    await host.setTarget('dom7', 300 * MIB);
+    // The operator lowers the ceiling at run time: libxl writes static-max (and sets max pages).
+    await xs.write(staticMaxPath(7), String(512 * MIB));
+    const calls = xc.calls.length;
+    await assert.rejects(host.setTarget('dom7', 800 * MIB), /static-max/);
+    assert.equal(await readKiB(xs, targetPath(7)), 300 * MIB, 'memory/target untouched');
+    assert.equal(xc.calls.length, calls, 'max pages not raised past the operator\'s ceiling');
+    await host.setTarget('dom7', 512 * MIB);
+    assert.equal(await readKiB(xs, targetPath(7)), 512 * MIB, 'up to static-max is still fine');
   });
 
   test('ids that are not domains, bad targets, and a mode for Dom0 are refused', async () => {

@@ -370,7 +370,12 @@ export class XenHost implements Host {
       // went away is not brought back as a stray /local/domain/<domid>/memory/target.
       return s.transaction(async (tx, attempt) => {
         this.logRetry('setTarget', domid, attempt);
-        await this.requireDomain(tx, domid);
+        const staticMax = await this.requireDomain(tx, domid);
+        // static-max as it is now: `xl mem-max` may have lowered it since the domain was
+        // announced, and raising max pages past it would undo the operator's ceiling.
+        if (staticMax !== null && targetKiB > staticMax) {
+          throw new RangeError(`target ${targetKiB} KiB for ${id} is above its static-max ${staticMax} KiB; nothing written`);
+        }
         const before = parseKiB(await tx.read(targetPath(domid)));
         await this.opts.inTransaction?.('setTarget', domid, attempt);
         // Raise max pages before the balloon is told to grow (idempotent if retried).
@@ -410,10 +415,13 @@ export class XenHost implements Host {
     return domid;
   }
 
-  private async requireDomain(tx: XsOps, domid: number): Promise<void> {
-    if ((await tx.read(staticMaxPath(domid))) === null) {
+  /** Throws unless the domain is in XenStore; returns its static-max (null if not a KiB value). */
+  private async requireDomain(tx: XsOps, domid: number): Promise<number | null> {
+    const staticMax = await tx.read(staticMaxPath(domid));
+    if (staticMax === null) {
       throw new Error(`domain ${domid} is not in XenStore (gone, or xenstored lost it); nothing written`);
     }
+    return parseKiB(staticMax);
   }
 
   private logRetry(op: TransactionOp, domid: number, attempt: number): void {
