@@ -71,6 +71,13 @@ export const DEFAULT_STAND_IN: Readonly<StandInSettings> = Object.freeze({
 });
 /** Shortest tick accepted: below 10 ms the daemon spends its time probing XenStore. */
 export const MIN_TICK_MS = 10;
+/**
+ * Longest tick accepted: Node's largest timer delay (2^31 - 1 ms, its TIMEOUT_MAX). A longer one
+ * is not refused by Node but run after 1 ms, which would make the daemon probe XenStore in a loop.
+ */
+export const MAX_TICK_MS = 2 ** 31 - 1;
+/** Domids at or above DOMID_FIRST_RESERVED (0x7ff0, xen/include/public/xen.h) are not domains. */
+const MAX_GUEST_DOMID = 0x7ff0 - 1;
 /** Longest domain name looked up (libxl's names are short; this only bounds what we hold). */
 export const MAX_NAME_CHARS = 256;
 /** Largest shares value: a bound against typos (1e9), not a tuning limit. */
@@ -93,7 +100,13 @@ export const DEFAULT_DAEMON_CONFIG: DaemonConfig = Object.freeze({
 const TOP_KEYS = ['host', 'tickMs', 'journal', 'logLevel', 'xen', 'guests', 'supervisor'] as const;
 
 const kib = (v: unknown, p: string): number => integer(v, p, { min: 0 });
-const shares = (v: unknown, p: string): number => number(v, p, { min: 0, max: MAX_SHARES });
+// S_i > 0 (src/policy/balance.ts): a guest of shares 0 drops out of the price, and all at 0 leave
+// memory unassigned. `memcoop decide` refuses 0 the same way.
+const shares = (v: unknown, p: string): number => {
+  const x = number(v, p, { min: 0, max: MAX_SHARES });
+  if (x === 0) throw new InputError(p, 'must be > 0, got 0');
+  return x;
+};
 
 function partialSettings(v: unknown, path: string): Partial<GuestSettings> {
   const o = object(v, path);
@@ -124,7 +137,7 @@ function parseGuests(v: unknown, path: string): GuestsConfig {
     for (const [k, s] of Object.entries(m)) {
       const p = `${path}.byDomid.${k}`;
       // Domain 0 is Dom0, configured under supervisor.dom0, not here.
-      if (!/^[1-9][0-9]{0,4}$/.test(k)) throw new InputError(p, 'expected a domid (1 to 32751) as the key');
+      if (!/^[1-9][0-9]{0,4}$/.test(k) || Number(k) > MAX_GUEST_DOMID) throw new InputError(p, `expected a domid (1 to ${MAX_GUEST_DOMID}) as the key`);
       byDomid.set(Number(k), partialSettings(s, p));
     }
   }
@@ -172,7 +185,7 @@ export function parseDaemonConfig(v: unknown, path = 'config'): DaemonConfig {
   const d = DEFAULT_DAEMON_CONFIG;
   return {
     host: optional(o, 'host', path, (x, p) => oneOf(x, p, HOST_KINDS), d.host),
-    tickMs: optional(o, 'tickMs', path, (x, p) => integer(x, p, { min: MIN_TICK_MS }), d.tickMs),
+    tickMs: optional(o, 'tickMs', path, (x, p) => integer(x, p, { min: MIN_TICK_MS, max: MAX_TICK_MS }), d.tickMs),
     journal: o['journal'] === undefined || o['journal'] === null ? null : string(o['journal'], `${path}.journal`, 4096),
     logLevel: optional(o, 'logLevel', path, (x, p) => oneOf(x, p, LOG_LEVELS), d.logLevel),
     xen: optional(o, 'xen', path, parseXen, { socket: null, standIn: { ...DEFAULT_STAND_IN } }),

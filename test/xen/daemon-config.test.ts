@@ -64,6 +64,8 @@ test('unknown keys and wrong types are refused, naming the path', () => {
     [{ host: 'vmware' }, 'config.host'],
     [{ tickMs: 5 }, 'config.tickMs'],
     [{ tickMs: '1000' }, 'config.tickMs'],
+    // Node runs a timer of more than 2^31 - 1 ms after 1 ms: the daemon would probe XenStore in a loop.
+    [{ tickMs: 2 ** 31 }, 'config.tickMs'],
     [{ logLevel: 'loud' }, 'config.logLevel'],
     [{ journal: 3 }, 'config.journal'],
     [{ xen: { sockett: '/x' } }, 'config.xen.sockett'],
@@ -73,6 +75,10 @@ test('unknown keys and wrong types are refused, naming the path', () => {
     [{ guests: { default: { max: 1 } } }, 'config.guests.default.max'],
     [{ guests: { byDomid: { 0: { minKiB: 1 } } } }, 'config.guests.byDomid.0'],
     [{ guests: { byDomid: { web: { minKiB: 1 } } } }, 'config.guests.byDomid.web'],
+    [{ guests: { byDomid: { 40000: { minKiB: 1 } } } }, 'config.guests.byDomid.40000'],
+    // S_i > 0 (balance.ts; `memcoop decide` refuses 0 too): every guest at 0 leaves memory unassigned.
+    [{ guests: { default: { shares: 0 } } }, 'config.guests.default.shares'],
+    [{ guests: { byName: { web: { shares: 0 } } } }, 'config.guests.byName.web.shares'],
     [{ guests: { byName: { web: { shares: 'lots' } } } }, 'config.guests.byName.web.shares'],
     [{ supervisor: { silenceTicks: 0 } }, 'config.supervisor.silenceTicks'],
     [{ supervisor: { params: { tau: 1 } } }, 'config.supervisor.params.tau'],
