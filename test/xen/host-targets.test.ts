@@ -112,6 +112,41 @@ describe(`XenHost writes against ${kind}, with a FAKE libxenctrl`, { skip: skipR
     assert.equal(await readKiB(xs, targetPath(7)), 512 * MIB, 'up to static-max is still fine');
   });
 
+  test('two target writes for one domain in flight together land in the order they were issued', async () => {
+    await seedDomain(xs, 8, { name: 'eight', staticMaxKiB: 1024 * MIB, targetKiB: 256 * MIB });
+    // The first write is held inside its transaction (after its reads) until the second is done:
+    // what happens when a tick's write and a prompt one overlap on a slow xenstored.
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let entered = 0;
+    const fake = new FakeLibxenctrl();
+    const h2 = await XenHost.open({
+      logger: silentLogger(),
+      guests: config.guests,
+      probeMs: 1000,
+      socketPath: fx.socketPath,
+      standIn: config.xen.standIn,
+      memory: fake,
+      inTransaction: async (op, domid, attempt) => {
+        // Only the first call's first attempt is held.
+        if (op === 'setTarget' && domid === 8 && attempt === 0 && entered++ === 0) await held;
+      },
+    });
+    try {
+      const first = h2.setTarget('dom8', 400 * MIB);
+      const second = h2.setTarget('dom8', 300 * MIB);
+      // Release the first once the second has either finished or is waiting behind it.
+      await Promise.race([second, new Promise((r) => setTimeout(r, 200))]);
+      release();
+      await Promise.all([first, second]);
+      assert.equal(await readKiB(xs, targetPath(8)), 300 * MIB, 'the later target is the one in memory/target');
+      assert.deepEqual(fake.calls.at(-1), [8, 300 * MIB + MAXMEM_SLACK_KIB], 'max pages follow the later target');
+    } finally {
+      release();
+      await h2.close();
+    }
+  });
+
   test('ids that are not domains, bad targets, and a mode for Dom0 are refused', async () => {
     await assert.rejects(host.setTarget('vm1', 300 * MIB), /not a Xen domain id/);
     await assert.rejects(host.setTarget('dom5', 0), /bad target/);

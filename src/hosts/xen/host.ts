@@ -92,6 +92,8 @@ export class XenHost implements Host {
   private readonly log: Logger;
   private readonly scheduler: SchedulerLike;
   private readonly domains = new Map<number, KnownDomain>();
+  /** Per domain, the last write issued (settled or not): see inOrder. */
+  private readonly writeChains = new Map<number, Promise<void>>();
   private readonly probe$ = new Subject<void>();
   private readonly subs = new Subscription();
   private graceUntil = -Infinity;
@@ -356,36 +358,38 @@ export class XenHost implements Host {
     const domid = this.domidFor(id);
     if (!Number.isSafeInteger(targetKiB) || targetKiB <= 0) throw new RangeError(`bad target ${targetKiB} KiB for ${id}`);
     const maxKiB = targetKiB + MAXMEM_SLACK_KIB;
-    const prev = await this.conn.use((s) => {
-      if (domid === DOM0_DOMID) {
-        // Dom0 always exists, and may have no memory/target until this write creates it.
-        return s.read(targetPath(domid)).then(async (p) => {
-          const before = parseKiB(p);
+    await this.inOrder(domid, async () => {
+      const prev = await this.conn.use((s) => {
+        if (domid === DOM0_DOMID) {
+          // Dom0 always exists, and may have no memory/target until this write creates it.
+          return s.read(targetPath(domid)).then(async (p) => {
+            const before = parseKiB(p);
+            if (before === null || targetKiB > before) this.memory.setMaxKiB(domid, maxKiB);
+            await s.write(targetPath(domid), String(targetKiB));
+            return before;
+          });
+        }
+        // A transaction: check the domain is still there and write in one step, so a domain that
+        // went away is not brought back as a stray /local/domain/<domid>/memory/target.
+        return s.transaction(async (tx, attempt) => {
+          this.logRetry('setTarget', domid, attempt);
+          const staticMax = await this.requireDomain(tx, domid);
+          // static-max as it is now: `xl mem-max` may have lowered it since the domain was
+          // announced, and raising max pages past it would undo the operator's ceiling.
+          if (staticMax !== null && targetKiB > staticMax) {
+            throw new RangeError(`target ${targetKiB} KiB for ${id} is above its static-max ${staticMax} KiB; nothing written`);
+          }
+          const before = parseKiB(await tx.read(targetPath(domid)));
+          await this.opts.inTransaction?.('setTarget', domid, attempt);
+          // Raise max pages before the balloon is told to grow (idempotent if retried).
           if (before === null || targetKiB > before) this.memory.setMaxKiB(domid, maxKiB);
-          await s.write(targetPath(domid), String(targetKiB));
+          await tx.write(targetPath(domid), String(targetKiB));
           return before;
         });
-      }
-      // A transaction: check the domain is still there and write in one step, so a domain that
-      // went away is not brought back as a stray /local/domain/<domid>/memory/target.
-      return s.transaction(async (tx, attempt) => {
-        this.logRetry('setTarget', domid, attempt);
-        const staticMax = await this.requireDomain(tx, domid);
-        // static-max as it is now: `xl mem-max` may have lowered it since the domain was
-        // announced, and raising max pages past it would undo the operator's ceiling.
-        if (staticMax !== null && targetKiB > staticMax) {
-          throw new RangeError(`target ${targetKiB} KiB for ${id} is above its static-max ${staticMax} KiB; nothing written`);
-        }
-        const before = parseKiB(await tx.read(targetPath(domid)));
-        await this.opts.inTransaction?.('setTarget', domid, attempt);
-        // Raise max pages before the balloon is told to grow (idempotent if retried).
-        if (before === null || targetKiB > before) this.memory.setMaxKiB(domid, maxKiB);
-        await tx.write(targetPath(domid), String(targetKiB));
-        return before;
       });
+      // Lower max pages once the smaller target is out: the domain cannot grow back behind our back.
+      if (prev !== null && targetKiB < prev) this.memory.setMaxKiB(domid, maxKiB);
     });
-    // Lower max pages once the smaller target is out: the domain cannot grow back behind our back.
-    if (prev !== null && targetKiB < prev) this.memory.setMaxKiB(domid, maxKiB);
   }
 
   async setMode(id: string, mode: WrittenMode, protocol: number): Promise<void> {
@@ -394,7 +398,7 @@ export class XenHost implements Host {
     if (!Number.isSafeInteger(protocol) || protocol < 0) throw new RangeError(`bad protocol ${protocol}`);
     const perms = modePermissions(domid);
     // Mode and protocol in one transaction: the agent never sees one without the other.
-    await this.conn.use((s) =>
+    await this.inOrder(domid, () => this.conn.use((s) =>
       s.transaction(async (tx, attempt) => {
         this.logRetry('setMode', domid, attempt);
         await this.requireDomain(tx, domid);
@@ -406,7 +410,26 @@ export class XenHost implements Host {
         await tx.write(modePath(domid), mode);
         await tx.setPermissions(modePath(domid), perms);
       }),
+    ));
+  }
+
+  /**
+   * Runs one domain's writes one at a time, in the order they were issued. The supervisor does
+   * not wait for a write before issuing the next (a tick's and a prompt one can overlap): two
+   * transactions on one key in flight together let the earlier one, retried after the conflict,
+   * commit last, leaving a target (and max pages) the supervisor has already replaced.
+   */
+  private inOrder<T>(domid: number, fn: () => Promise<T>): Promise<T> {
+    const run = (this.writeChains.get(domid) ?? Promise.resolve()).then(fn);
+    const tail = run.then(
+      () => {},
+      () => {},
     );
+    this.writeChains.set(domid, tail);
+    void tail.then(() => {
+      if (this.writeChains.get(domid) === tail) this.writeChains.delete(domid);
+    });
+    return run;
   }
 
   private domidFor(id: string): number {
