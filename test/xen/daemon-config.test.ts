@@ -17,6 +17,8 @@ import {
 import { DEFAULT_SUPERVISOR_CONFIG } from '../../src/machines/config.ts';
 import { InputError } from '../../src/util/validate.ts';
 
+const MIB = 1024;
+
 const EXAMPLE = fileURLToPath(new URL('../../config/memcoop.example.yaml', import.meta.url));
 
 test('an empty config is all defaults', () => {
@@ -46,16 +48,16 @@ test('the example file parses, and says the defaults (its overrides aside)', asy
 test('a guest\'s settings: default, then its name\'s entry, then its domid\'s', () => {
   const c = parseDaemonConfig({
     guests: {
-      default: { minKiB: 100, shares: 1 },
-      byName: { web: { minKiB: 200, shares: 3 }, db: { shares: 5 } },
-      byDomid: { 4: { minKiB: 400 } },
+      default: { minKiB: 100 * MIB, shares: 1 },
+      byName: { web: { minKiB: 200 * MIB, shares: 3 }, db: { shares: 5 } },
+      byDomid: { 4: { minKiB: 400 * MIB } },
     },
   });
-  assert.deepEqual(guestSettings(c.guests, 1, null), { minKiB: 100, shares: 1 });
-  assert.deepEqual(guestSettings(c.guests, 1, 'web'), { minKiB: 200, shares: 3 });
-  assert.deepEqual(guestSettings(c.guests, 4, 'web'), { minKiB: 400, shares: 3 }, 'domid wins where both say');
-  assert.deepEqual(guestSettings(c.guests, 4, 'db'), { minKiB: 400, shares: 5 });
-  assert.deepEqual(guestSettings(c.guests, 2, '__proto__'), { minKiB: 100, shares: 1 }, 'a hostile name is only a failed lookup');
+  assert.deepEqual(guestSettings(c.guests, 1, null), { minKiB: 100 * MIB, shares: 1 });
+  assert.deepEqual(guestSettings(c.guests, 1, 'web'), { minKiB: 200 * MIB, shares: 3 });
+  assert.deepEqual(guestSettings(c.guests, 4, 'web'), { minKiB: 400 * MIB, shares: 3 }, 'domid wins where both say');
+  assert.deepEqual(guestSettings(c.guests, 4, 'db'), { minKiB: 400 * MIB, shares: 5 });
+  assert.deepEqual(guestSettings(c.guests, 2, '__proto__'), { minKiB: 100 * MIB, shares: 1 }, 'a hostile name is only a failed lookup');
 });
 
 test('unknown keys and wrong types are refused, naming the path', () => {
@@ -72,6 +74,9 @@ test('unknown keys and wrong types are refused, naming the path', () => {
     [{ xen: { standIn: { hostTotalKiB: 1.5 } } }, 'config.xen.standIn.hostTotalKiB'],
     [{ xen: { standIn: { hostTotalKiB: 10, dom0KiB: 20 } } }, 'config.xen.standIn.dom0KiB'],
     [{ guests: { default: { minKiB: -1 } } }, 'config.guests.default.minKiB'],
+    // Below a Linux guest's own kernel (LEAST_GUEST_MIN_KIB): the balance could squeeze it to nothing.
+    [{ guests: { default: { minKiB: 0 } } }, 'config.guests.default.minKiB'],
+    [{ guests: { byName: { web: { minKiB: 64 * MIB - 4 } } } }, 'config.guests.byName.web.minKiB'],
     [{ guests: { default: { max: 1 } } }, 'config.guests.default.max'],
     [{ guests: { byDomid: { 0: { minKiB: 1 } } } }, 'config.guests.byDomid.0'],
     [{ guests: { byDomid: { web: { minKiB: 1 } } } }, 'config.guests.byDomid.web'],
