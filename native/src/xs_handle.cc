@@ -302,6 +302,11 @@ XsHandle::~XsHandle() {
     poll_->data = nullptr;
     uv_close(reinterpret_cast<uv_handle_t*>(poll_), OnPollClosed);
     poll_ = nullptr;
+  } else if (poll_ != nullptr) {
+    // A close already pending (StopPoll) would call back into this object after it is freed:
+    // OnPollClosed then only frees the handle.
+    poll_->data = nullptr;
+    poll_ = nullptr;
   }
   // A request still on a pool thread uses the raw handle: leave it to the OS rather than free it
   // underneath that thread (only possible at teardown, since requests keep the object alive).
