@@ -67,13 +67,35 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     effects$.next({ type: 'effect.failed', at: scheduler.now(), id, effect, error });
   };
 
+  // The latest write in flight per guest and effect. A write that fails after a later one to the
+  // same guest was issued is not reported: the later one replaced it, and an effect.failed would
+  // make the supervisor forget the later write while it is in flight (its increase would no longer
+  // be counted against free memory). Entries go when their write settles, so this holds only
+  // writes in flight.
+  const inFlight = new Map<string, number>();
+  let writes = 0;
+  const issue = (id: string, effect: EffectFailed['effect'], write: Promise<void>) => {
+    const key = `${effect}:${id}`;
+    const n = ++writes;
+    inFlight.set(key, n);
+    const latest = () => {
+      if (inFlight.get(key) !== n) return false;
+      inFlight.delete(key);
+      return true;
+    };
+    write.then(latest, (err: unknown) => {
+      if (latest()) failed(id, effect)(err);
+      else logger.debug({ effect }, `${effect} failed after a later one was issued; the later one stands`);
+    });
+  };
+
   const machine = createSupervisorMachine({ ...(opts.policy ? { policy: opts.policy } : {}), logger }).provide({
     actions: {
       writeTarget: (_, { id, targetKiB }) => {
-        host.setTarget(id, targetKiB).catch(failed(id, 'setTarget'));
+        issue(id, 'setTarget', host.setTarget(id, targetKiB));
       },
       writeMode: (_, { id, mode, protocol }) => {
-        host.setMode(id, mode, protocol).catch(failed(id, 'setMode'));
+        issue(id, 'setMode', host.setMode(id, mode, protocol));
       },
     },
   });

@@ -12,6 +12,7 @@ import { DEFAULT_SUPERVISOR_CONFIG } from '../../src/machines/config.ts';
 import type { Host, HostEvent } from '../../src/hosts/host.ts';
 import { silentLogger } from '../../src/log/logger.ts';
 import { parseJournal } from '../../src/journal/format.ts';
+import { guestFacts } from '../../src/machines/supervisor.ts';
 
 function testDoubleHost(opts: { startFails?: boolean } = {}) {
   const events$ = new Subject<HostEvent>();
@@ -63,4 +64,40 @@ test('stop() resolves `done`', async () => {
   await daemon.stop();
   await daemon.done;
   assert.equal(t.closed(), 1);
+});
+
+test("a failed write that a later write already replaced does not make the supervisor forget the later one (its increase stays counted against free memory)", async () => {
+  const MIB = 1024;
+  const t = testDoubleHost();
+  // setTarget calls the test settles by hand: the first will fail, the later ones stay in flight.
+  const calls: { targetKiB: number; reject: (err: Error) => void }[] = [];
+  t.host.setTarget = (_id, targetKiB) => new Promise<void>((_resolve, reject) => void calls.push({ targetKiB, reject }));
+  const config = { ...DEFAULT_SUPERVISOR_CONFIG, dom0: { minKiB: 256 * MIB, maxKiB: 2048 * MIB } };
+  const daemon = await startDaemon({ host: t.host, config, logger: silentLogger(), tickMs: 60_000 });
+  try {
+  const a = daemon.actor;
+  const dom0 = { currentKiB: 512 * MIB, committedKiB: 512 * MIB };
+  const report = (at: number, committedKiB: number) =>
+    a.send({ type: 'agent.reports', at, reports: [{ id: 'vm1', committedKiB, freeKiB: 32 * MIB, swapTotalKiB: 0, swapFreeKiB: 0 }] });
+  a.send({ type: 'guest.appeared', at: 1, id: 'vm1', domid: 1, minKiB: 128 * MIB, maxKiB: 1024 * MIB, currentKiB: 512 * MIB, shares: 1 });
+  a.send({ type: 'agent.hello', at: 2, id: 'vm1', protocol: 1, selfAdjust: true });
+  report(3, 600 * MIB);
+  a.send({ type: 'host.sample', at: 4, freeKiB: 2048 * MIB, dom0, allocations: { vm1: 512 * MIB } });
+  a.send({ type: 'tick', at: 1000 });
+  report(1001, 900 * MIB); // a prompt self step: a second, larger increase while the first is in flight
+  const vm1 = () => guestFacts(a.getSnapshot(), 'vm1')!;
+  const inFlight = calls.filter((c) => c.targetKiB !== dom0.currentKiB && c.targetKiB > 512 * MIB);
+  assert.equal(inFlight.length, 2, `two increases issued to vm1 (${calls.map((c) => c.targetKiB).join(', ')})`);
+  const [first, second] = inFlight as [(typeof calls)[number], (typeof calls)[number]];
+  assert.ok(second.targetKiB > first.targetKiB);
+  first.reject(new Error('EAGAIN (test double)'));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(vm1().writtenTargetKiB, second.targetKiB, 'the write in flight is still the one written');
+  // The next sample (vm1 not grown yet) leaves the in-flight increase out of the prompt budget.
+  a.send({ type: 'host.sample', at: 1002, freeKiB: 2048 * MIB, dom0, allocations: { vm1: 512 * MIB } });
+  const pending = second.targetKiB - 512 * MIB;
+  assert.ok(a.getSnapshot().context.promptBudgetKiB <= 2048 * MIB - pending, 'the in-flight increase is not handed out again');
+  } finally {
+    await daemon.stop();
+  }
 });
