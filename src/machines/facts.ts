@@ -92,6 +92,13 @@ export interface GuestFacts {
   writtenTargetKiB: number | null;
   /** Has memcoop ever written this guest's target? A guest never managed is never touched. */
   touched: boolean;
+  /**
+   * The last target write failed (and has not been issued again since). Counts as a stall: a
+   * guest whose target cannot be written is no more under control than one whose balloon does
+   * not move, so repeated failures make it stuck (left out, retried later) rather than re-issued
+   * and logged every tick forever.
+   */
+  targetWriteFailed: boolean;
   /** The latest goal and target the supervisor computed for this guest (a tick or a self step). */
   goalKiB: number | null;
   targetKiB: number | null;
@@ -134,6 +141,7 @@ function copy(f: GuestFacts): GuestFacts {
     writtenMode: f.writtenMode,
     writtenTargetKiB: f.writtenTargetKiB,
     touched: f.touched,
+    targetWriteFailed: f.targetWriteFailed,
     goalKiB: f.goalKiB,
     targetKiB: f.targetKiB,
     allocAtLastTick: f.allocAtLastTick,
@@ -165,6 +173,7 @@ export function newFacts(
     writtenMode: null,
     writtenTargetKiB: null,
     touched: false,
+    targetWriteFailed: false,
     goalKiB: null,
     targetKiB: null,
     allocAtLastTick: g.currentKiB,
@@ -240,11 +249,12 @@ export function applyAllocation(f: GuestFacts, currentKiB: number): GuestFacts {
 
 /** A failed write is forgotten, so the next tick issues it again. */
 export function applyEffectFailed(f: GuestFacts, effect: 'setTarget' | 'setMode'): GuestFacts {
-  return effect === 'setTarget' ? withFacts(f, { writtenTargetKiB: null }) : withFacts(f, { writtenMode: null });
+  return effect === 'setTarget' ? withFacts(f, { writtenTargetKiB: null, targetWriteFailed: true }) : withFacts(f, { writtenMode: null });
 }
 
 /** Did the balloon fail to move toward the target written before this tick? */
 export function stalledThisTick(f: GuestFacts, limits: GuestLimits): boolean {
+  if (f.targetWriteFailed) return true;
   const target = f.writtenTargetKiB;
   if (target === null) return false;
   const slack = limits.balloonSlackKiB;
@@ -285,6 +295,8 @@ export function tickGuest(
     next.writtenMode = outcome.wroteMode ?? f.writtenMode;
     next.writtenTargetKiB = outcome.wroteTargetKiB ?? f.writtenTargetKiB;
     next.touched = f.touched || outcome.wroteTargetKiB !== null;
+    // A write issued again this tick gets its own chance; until then the failure stands.
+    if (outcome.wroteTargetKiB !== null) next.targetWriteFailed = false;
     next.allocAtLastTick = f.currentKiB;
     next.stalledTicks = stalled;
   }

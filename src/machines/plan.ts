@@ -170,7 +170,9 @@ export function planTick(
     }
     let wroteTargetKiB: number | null = null;
     if (
-      (g.participates || c.touched) &&
+      // A guest left out of the balance (stuck, unmanaged) is held where it is once; if even
+      // that write failed, it is not pressed again every tick (it will be when it takes part).
+      (g.participates || (c.touched && !c.targetWriteFailed)) &&
       d.targetKiB !== c.writtenTargetKiB &&
       !withinDeadband(d.targetKiB, d.goalKiB, c.writtenTargetKiB, c.currentKiB, c.minKiB, c.maxKiB)
     ) {

@@ -355,7 +355,7 @@ export function createSupervisorMachine(opts: SupervisorOptions = {}) {
             const writes: Write[] = [];
             for (const w of [...moving.slice(0, split), ...holds, ...moving.slice(split)]) {
               const f = facts.get(w.id);
-              facts.set(w.id, withFacts(f, { writtenTargetKiB: w.toKiB, touched: true }));
+              facts.set(w.id, withFacts(f, { writtenTargetKiB: w.toKiB, touched: true, targetWriteFailed: false }));
               writes.push({ kind: 'target', id: f.id, targetKiB: w.toKiB, fromKiB: w.fromKiB });
               enqueue({ type: 'writeTarget', params: { id: f.id, targetKiB: w.toKiB } });
               if (debug) guestLog(f.domid).debug({ targetKiB: w.toKiB, goalKiB: f.goalKiB, currentKiB: f.currentKiB }, 'target written');

@@ -241,6 +241,31 @@ describe('supervisor: each tick', () => {
     );
   });
 
+  test('a target write that keeps failing makes the guest stuck, instead of a re-issue and a warning every tick', () => {
+    const run = new Run({ config: CONFIG });
+    twoGuests(run);
+    const ticks = 30;
+    let writesToA = 0;
+    for (let t = 0; t < ticks; t++) {
+      const before = run.effects.length;
+      run.report('a', 700 * MIB);
+      run.report('b', 300 * MIB);
+      run.sample(2048 * MIB, DOM0, { a: 512 * MIB, b: 512 * MIB });
+      run.tick();
+      // Every target write to a fails, prompt or tick (think: a guest without a balloon driver).
+      for (const e of run.since(before)) {
+        if (e.kind === 'target' && e.id === 'a') {
+          writesToA++;
+          run.send({ type: 'effect.failed', at: run.now + 1, id: 'a', effect: 'setTarget', error: 'ENOENT' });
+        }
+      }
+      if (t === CONFIG.stuckTicks + 1) assert.equal(run.state('a'), 'stuck', `stuck by tick ${t}`);
+    }
+    // Retried once per stuckRetryTicks, not every tick.
+    assert.ok(writesToA <= CONFIG.stuckTicks + 2 + Math.ceil(ticks / CONFIG.stuckRetryTicks) * (CONFIG.stuckTicks + 2), `a's target written ${writesToA} times in ${ticks} ticks`);
+    assert.ok(writesToA < ticks / 2, `a's target written ${writesToA} times in ${ticks} ticks`);
+  });
+
   test('a failed target write is re-issued on the next tick', () => {
     const run = new Run({ config: CONFIG });
     twoGuests(run);
