@@ -141,7 +141,15 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     ...(opts.smoothing ? { smoothing: opts.smoothing } : {}),
   }).subscribe({
     next: (input) => {
-      send(input);
+      try {
+        send(input);
+      } catch (err) {
+        // An input the journal refuses (a host emitted something out of its schema) is dropped,
+        // not sent: the supervisor must never see what a replay could not. Thrown out of `next`,
+        // it would end the process from an RxJS timer.
+        logger.error({ err, type: input.type }, 'input refused by the journal; dropped');
+        return;
+      }
       inputs$.next(input);
     },
     // Without its inputs the supervisor would sit there deciding nothing: stop, and let `done`

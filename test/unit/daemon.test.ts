@@ -101,3 +101,21 @@ test("a failed write that a later write already replaced does not make the super
     await daemon.stop();
   }
 });
+
+test('an input the journal refuses is dropped and logged, and the daemon carries on', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'memcoop-daemon-'));
+  const journalPath = join(dir, 'j.jsonl');
+  const t = testDoubleHost();
+  const daemon = await startDaemon({ host: t.host, config: DEFAULT_SUPERVISOR_CONFIG, logger: silentLogger(), journalPath, tickMs: 60_000 });
+  const seen: string[] = [];
+  daemon.inputs$.subscribe((i) => seen.push(i.type));
+  // A host out of its schema (negative domid): the journal cannot take it.
+  t.events$.next({ type: 'guest.appeared', at: 1, id: 'bad', domid: -1, minKiB: 65536, maxKiB: 262144, currentKiB: 131072, shares: 1 });
+  t.events$.next({ type: 'guest.appeared', at: 2, id: 'vm1', domid: 1, minKiB: 65536, maxKiB: 262144, currentKiB: 131072, shares: 1 });
+  assert.deepEqual(seen, ['guest.appeared']);
+  assert.ok(daemon.actor.system.get('guest:vm1'), 'the good input still reached the supervisor');
+  assert.equal(daemon.actor.system.get('guest:bad'), undefined);
+  await daemon.stop();
+  const parsed = parseJournal(readFileSync(journalPath, 'utf8'));
+  assert.deepEqual(parsed.inputs.map((i) => i.type === 'guest.appeared' && i.id), ['vm1']);
+});
