@@ -1,6 +1,6 @@
 /*
  * LD_PRELOAD shim that lets oxenstored and the C xenstored of Xen 4.17 serve clients on a unix
- * socket on a machine with no hypervisor (test fixture only; see TESTBEDS.md section 1).
+ * socket on a machine with no hypervisor (test fixture only; see docs/measurements.md section 1).
  *
  * What it fakes, and why each is needed:
  *  - setrlimit(RLIMIT_NOFILE): oxenstored asks for fs.nr_open; retried clamped to the hard limit.

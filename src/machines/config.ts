@@ -13,7 +13,7 @@ export interface SupervisorConfig {
    */
   policy: PolicyName;
   params: PolicyParams;
-  /** L_0 and H_0 of ALGORITHM.md: Dom0 is served first, within these bounds. */
+  /** L_0 and H_0 of docs/algorithm.md: Dom0 is served first, within these bounds. */
   dom0: { minKiB: number; maxKiB: number };
   /** An agent silent for this many ticks (no report; no hello while registering) makes its guest unmanaged. */
   silenceTicks: number;
@@ -42,9 +42,9 @@ export const DEFAULT_DOM0_MAX_KIB = 4 * 1024 * 1024;
  */
 export const DEFAULT_SILENCE_TICKS = 10;
 /**
- * 5 ticks: the balloon moved 128-256 MiB in 2-3 s on Xen and virtio (TESTBEDS.md sections 2-3),
+ * 5 ticks: the balloon moved 128-256 MiB in 2-3 s on Xen and virtio (docs/measurements.md sections 2-3),
  * so five ticks with no progress at all is not a slow balloon but one that will not move (the
- * Linux 6.1 driver gives up after about five failed tries, TESTBEDS.md section 3).
+ * Linux 6.1 driver gives up after about five failed tries, docs/measurements.md section 3).
  */
 export const DEFAULT_STUCK_TICKS = 5;
 /**
@@ -54,7 +54,7 @@ export const DEFAULT_STUCK_TICKS = 5;
 export const DEFAULT_STUCK_RETRY_TICKS = 30;
 /**
  * 1 MiB: within this the balloon is "there". Xen caps a domain at its creation size + 1 MiB
- * (TESTBEDS.md section 3), so a target one MiB off can be as close as a balloon gets.
+ * (docs/measurements.md section 3), so a target one MiB off can be as close as a balloon gets.
  */
 export const DEFAULT_BALLOON_SLACK_KIB = 1024;
 

@@ -1,4 +1,4 @@
-// One machine per guest: its lifecycle (ARCHITECTURE.md, "Guest machine"). The supervisor is its
+// One machine per guest: its lifecycle (docs/architecture.md, "The statecharts"). The supervisor is its
 // only sender, and sends it an event only when its state must change: the handshake's outcome
 // (`registered`/`rejected`), a new mode from a decision (`mode`), the thresholds its facts crossed
 // (`silent`, `stalled`, `retry`, `heard`; facts.ts), and `left`. The facts that change every tick

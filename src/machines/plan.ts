@@ -17,7 +17,7 @@ import { DOM0_ID, type Write } from './writes.ts';
  * command) that wakes the guest's balloon driver for memory no workload notices: on paper-4vm
  * 84 % of the tick's target writes moved a guest by less than 1 MiB. 1 MiB is the balloon's
  * own slack (DEFAULT_BALLOON_SLACK_KIB, config.ts: Xen caps a domain at its creation size +
- * 1 MiB, TESTBEDS.md section 3), so a target within it of the last one is as close as a balloon
+ * 1 MiB, docs/measurements.md section 3), so a target within it of the last one is as close as a balloon
  * lands anyway. Peers ignore more: qmemman skips per-domain changes under 15 MiB, squeezed
  * stops within 512 KiB-1 MiB of its target. We stay at the slack, and Dom0 while it is served is
  * always written. A change that lands on the goal is held back too: in the scarce state the

@@ -68,7 +68,7 @@ export function balance(guests: readonly BalanceGuest[], totalKiB: number, tau: 
 }
 
 /**
- * The bonus (beyond the paper's text, as ALGORITHM.md reads it): extraKiB of host free memory
+ * The bonus (beyond the paper's text, as docs/algorithm.md reads it): extraKiB of host free memory
  * handed out in proportion to Nt_i, T_i = Nt_i * (1 + s), each capped at maxKiB[i] (the paper's
  * H_i; decide() passes the commit cap MC_i), what a cap leaves
  * over going to the others in the same proportion (water filling; s solves

@@ -1,6 +1,6 @@
-// The paper's policy (Zhang et al. 2011, Algorithms 1-3; ALGORITHM.md), as one pure function
+// The paper's policy (Zhang et al. 2011, Algorithms 1-3; docs/algorithm.md), as one pure function
 // from a snapshot of the host to a decision. Integer KiB in and out, page-aligned goals and
-// targets. What the math is: ALGORITHM.md; what each step here adds to it is commented inline.
+// targets. What the math is: docs/algorithm.md; what each step here adds to it is commented inline.
 import { addBonus, balance, swapUsed, type BalanceGuest } from './balance.ts';
 import { clamp, pageDown, pageUp, roundPagesExact } from './pages.ts';
 import { shareIncreases, stepToward } from './steps.ts';

@@ -13,7 +13,7 @@ export const DEFAULT_EPS = 0.1;
 
 /**
  * Increases land in one step. Linux's Committed_AS self-balloon driver used an up-hysteresis
- * of 1 for the same reason: a deficit is very costly (TESTBEDS.md section 2: the same job took
+ * of 1 for the same reason: a deficit is very costly (docs/measurements.md section 2: the same job took
  * 4.7 s at 512 MiB and 89.5 s at 256 MiB; deflating at t = 20 s cut 89.5 s to 28 s), and
  * growing is quick (256 -> 512 MiB landed in 0.4 s), so stepping up slowly only prolongs the
  * deficit. Increases stay bounded by the host's free memory (the two-phase rule).
@@ -29,7 +29,7 @@ export const DEFAULT_UP_RATIO = 1;
 /**
  * Decreases move a quarter of the gap per tick. Linux self-balloon used a down-hysteresis of 8
  * at a 5 s interval; at the paper's 1 s tick that would take half a minute to halve a gap. The
- * balloon itself landed 512 -> 256 MiB in 2.0-2.7 s (about 95-128 MiB/s, TESTBEDS.md section 2),
+ * balloon itself landed 512 -> 256 MiB in 2.0-2.7 s (about 95-128 MiB/s, docs/measurements.md section 2),
  * so a quarter of a gap up to about 400 MiB lands within one 1 s tick, the next tick sees where
  * the guest really is, and a goal that overshoots the working set is approached over a few
  * ticks (half the gap closed in about 2.4 ticks) rather than jumped into a 19x slowdown.

@@ -6,7 +6,7 @@ import { orderByFraction, PAGE_KIB, pageDown } from './pages.ts';
  * The smallest step worth a write (beyond the paper): 4 MiB. Ratio steps close a gap
  * geometrically, so without a floor the last stretch crawls: on the Xen integration run a
  * guest's target crept down for ~70 ticks, ending in 4 KiB steps, each a XenStore write and a
- * balloon wake-up. A balloon moves ~100 MiB/s (TESTBEDS.md section 2: 512 -> 256 MiB in
+ * balloon wake-up. A balloon moves ~100 MiB/s (docs/measurements.md section 2: 512 -> 256 MiB in
  * 2.0-2.7 s, 256 -> 512 MiB in 0.4 s), so 4 MiB lands in ~40 ms, a small part of the paper's
  * 1 s tick: a smaller step costs a write and a wake-up for memory no workload notices. Peers
  * ignore changes of this size too: qmemman skips a per-domain change under 15 MiB

@@ -1,5 +1,5 @@
 // A real xenstored (oxenstored or the C xenstored of xen-utils-4.17) for tests and benches, run
-// with no hypervisor through memcoop's LD_PRELOAD shim (native/shim/xenstored-shim.c; TESTBEDS.md
+// with no hypervisor through memcoop's LD_PRELOAD shim (native/shim/xenstored-shim.c; docs/measurements.md
 // section 1). Each fixture has its own temporary directory and socket and is stopped by its own
 // pid. Not a fake: the daemon is Xen's, only the hypervisor devices under it are stubbed.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -122,7 +122,7 @@ function spawnDaemon(kind: XenstoredKind, dir: string, shim: string): ChildProce
   const log = openSync(join(dir, 'daemon.out'), 'a');
   try {
     if (kind === 'cxenstored') {
-      // Without -D: --no-domain-init is broken in 4.17 (TESTBEDS.md); the shim fakes dom0's ring.
+      // Without -D: --no-domain-init is broken in 4.17 (docs/measurements.md); the shim fakes dom0's ring.
       return spawn(DAEMON_BIN.cxenstored, ['--no-fork', '--pid-file', join(dir, 'xenstored.pid')], {
         env: { ...process.env, ...shimEnv(shim), XENSTORED_RUNDIR: dir, XENSTORED_ROOTDIR: dir },
         stdio: ['ignore', log, log],

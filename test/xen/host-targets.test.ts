@@ -1,6 +1,6 @@
 // XenHost's writes against a real xenstored, with a FAKE libxenctrl standing in for the one part
 // that needs a hypervisor (xc_domain_setmaxmem): it records each call and can be told to fail,
-// which is how these tests see that max pages are raised before a target is (TESTBEDS.md
+// which is how these tests see that max pages are raised before a target is (docs/measurements.md
 // section 3). Also: Dom0's target, domains that are gone, ids that are not domains.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,4 +1,4 @@
-// The real measurements the slowdown model is fitted to (TESTBEDS.md section 2: one QEMU TCG
+// The real measurements the slowdown model is fitted to (docs/measurements.md section 2: one QEMU TCG
 // guest booted with 512 MiB and 512 MiB of swap, ballooned to a static allocation, running the
 // workload once), and the same experiment in the simulator.
 import { DEFAULT_SWAP_KIB, MIB, PAGE_TOUCH_NS } from './constants.ts';
@@ -9,7 +9,7 @@ import type { MonoSpec, RandomSpec, WorkloadSpec } from './workload.ts';
 /** The guest's boot size in those runs (QEMU -m 512M). */
 export const CALIBRATION_BOOT_KIB = 512 * MIB;
 
-/** mono 32 -> 256 -> 32 MiB, 2 passes per step (TESTBEDS.md). The 32 MiB step is our reading. */
+/** mono 32 -> 256 -> 32 MiB, 2 passes per step (docs/measurements.md). The 32 MiB step is our reading. */
 export const CALIBRATION_MONO: MonoSpec = { kind: 'mono', lowMiB: 32, highMiB: 256, stepMiB: 32, passes: 2 };
 
 /** random's measured time at 512 MiB, where nothing faults: 12.7 s over its 16 phases. */
@@ -21,7 +21,7 @@ const RANDOM_PHASE_MS = 12_700 / 16;
 const RANDOM_CPU_MS_PER_PHASE = 741;
 
 /**
- * random as measured. TESTBEDS.md gives neither its range nor its iteration count; we take the
+ * random as measured. docs/measurements.md gives neither its range nor its iteration count; we take the
  * same range as mono and 16 phases (seed 1), and split each phase's 12.7 s / 16 between touches
  * and other work so that it takes 12.7 s at 512 MiB.
  */
@@ -41,7 +41,7 @@ export interface Measurement {
   seconds: number;
 }
 
-/** TESTBEDS.md section 2, as measured. */
+/** docs/measurements.md section 2, as measured. */
 export const MEASUREMENTS: readonly Measurement[] = [
   { workload: 'mono', allocMiB: 512, seconds: 4.7 },
   { workload: 'mono', allocMiB: 384, seconds: 5.4 },

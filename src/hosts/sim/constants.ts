@@ -1,6 +1,6 @@
 // Every constant of the simulated host, with where it comes from. Memory in KiB (integers),
 // time in ms of the virtual clock. "Fitted" constants were fitted to the mono measurements of
-// TESTBEDS.md section 2 (QEMU TCG guest, Debian 6.1 kernel, 512 MiB swap on virtio-blk); the
+// docs/measurements.md section 2 (QEMU TCG guest, Debian 6.1 kernel, 512 MiB swap on virtio-blk); the
 // fit and its error are reproduced by test/unit/sim/calibration.test.ts.
 
 export const PAGE_KIB = 4;
@@ -47,7 +47,7 @@ export const COMMIT_OVERSTATE_RATIO = 0.1;
 
 /**
  * Cost of one page touch in memory: 4.7 s for the 1,048,576 touches of mono 32->256->32 MiB in
- * 32 MiB steps, two passes per step, at 512 MiB where nothing faults (TESTBEDS.md section 2,
+ * 32 MiB steps, two passes per step, at 512 MiB where nothing faults (docs/measurements.md section 2,
  * TCG). In ns.
  */
 export const PAGE_TOUCH_NS = 4482;
@@ -66,11 +66,11 @@ export const FAULT_CONTENTION = 0.5;
 // ---- balloons ----
 
 /**
- * Inflating (the guest shrinking): 512 -> 256 MiB landed in 2.0-2.7 s under TCG (TESTBEDS.md
+ * Inflating (the guest shrinking): 512 -> 256 MiB landed in 2.0-2.7 s under TCG (docs/measurements.md
  * section 2); 256 MiB / 2.35 s.
  */
 export const BALLOON_INFLATE_KIB_PER_S = 111_550;
-/** Deflating (the guest growing): 256 -> 512 MiB landed in 0.4 s (TESTBEDS.md section 2). */
+/** Deflating (the guest growing): 256 -> 512 MiB landed in 0.4 s (docs/measurements.md section 2). */
 export const BALLOON_DEFLATE_KIB_PER_S = 655_360;
 /**
  * Share of the guest's CPU the balloon driver takes while it inflates (it allocates, zeroes and
@@ -80,7 +80,7 @@ export const BALLOON_DEFLATE_KIB_PER_S = 655_360;
 export const BALLOON_INFLATE_CPU_SHARE = 0.6;
 /**
  * The Linux balloon driver gives up growing after about five failed tries and only a changed
- * target wakes it (TESTBEDS.md section 3, Linux 6.1 on Xen).
+ * target wakes it (docs/measurements.md section 3, Linux 6.1 on Xen).
  */
 export const BALLOON_GIVE_UP_TRIES = 5;
 /** One failed try per second of growing that the hypervisor could not fund (balloon worker backoff). */
@@ -92,5 +92,5 @@ export const BALLOON_RETRY_MS = 1000;
 export const AGENT_REPORT_INTERVAL_MS = 1000;
 /** The host samples free memory and allocations at the paper's tick. */
 export const HOST_SAMPLE_INTERVAL_MS = 1000;
-/** A swap device the size of TESTBEDS.md section 2's (512 MiB raw image). */
+/** A swap device the size of docs/measurements.md section 2's (512 MiB raw image). */
 export const DEFAULT_SWAP_KIB = 512 * MIB;

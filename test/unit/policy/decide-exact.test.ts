@@ -1,5 +1,5 @@
 // Hand-computed cases for decide: every expected number below is worked out in the comment
-// above it from ALGORITHM.md's formulas, not taken from the code's output.
+// above it from docs/algorithm.md's formulas, not taken from the code's output.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decide, DEFAULT_PARAMS } from '../../../src/policy/decide.ts';

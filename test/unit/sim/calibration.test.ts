@@ -1,4 +1,4 @@
-// The slowdown model against the real runs of TESTBEDS.md section 2: the same workloads at the
+// The slowdown model against the real runs of docs/measurements.md section 2: the same workloads at the
 // same static allocations, in the simulator. Prints the fit; asserts it within tolerances:
 //  - mono (4 points, the curve the model's three fitted constants come from): within 10 %. Its
 //    fit is ~3.4 %; 10 % is below the spread of the real runs themselves (the balloon alone took
@@ -19,7 +19,7 @@ test('calibration: mono and random at the measured static allocations', () => {
   const rows = calibrationFit();
   const table = rows.map((r) => `  ${r.workload.padEnd(6)} ${String(r.allocMiB).padStart(4)} MiB  measured ${r.seconds.toFixed(1).padStart(5)} s  simulated ${r.simulatedS.toFixed(1).padStart(5)} s  ${(r.relError * 100).toFixed(1).padStart(6)} %`);
   const maxOf = (w: string): number => Math.max(...rows.filter((r) => r.workload === w).map((r) => Math.abs(r.relError)));
-  console.log(`calibration fit (TESTBEDS.md section 2):\n${table.join('\n')}\n  max |error|: mono ${(maxOf('mono') * 100).toFixed(1)} %, random ${(maxOf('random') * 100).toFixed(1)} %`);
+  console.log(`calibration fit (docs/measurements.md section 2):\n${table.join('\n')}\n  max |error|: mono ${(maxOf('mono') * 100).toFixed(1)} %, random ${(maxOf('random') * 100).toFixed(1)} %`);
   for (const r of rows) {
     const tol = r.workload === 'mono' ? MONO_TOLERANCE : RANDOM_TOLERANCE;
     assert.ok(Math.abs(r.relError) <= tol, `${r.workload} at ${r.allocMiB} MiB: simulated ${r.simulatedS.toFixed(2)} s vs measured ${r.seconds} s`);
