@@ -92,6 +92,17 @@ function readGuest(v: unknown, path: string): GuestInput {
     agent: optional(o, 'agent', path, boolean, true),
   };
   ordered(g, path);
+  // What a consistent snapshot cannot say. A guest above its max is not refused: the policy
+  // brings it down to its max first (decide.ts, overMax), as the daemon does for a lowered
+  // static-max. One below its min is: the policy never takes memory from it, but it can only
+  // be lifted as memory is free, so its target could stay below minKiB, which decide never
+  // answers.
+  if (g.freeKiB > g.currentKiB) {
+    throw new InputError(`${path}.freeKiB`, `must be <= currentKiB (${g.currentKiB}): a guest cannot have more free memory than it has, got ${g.freeKiB}`);
+  }
+  if (g.currentKiB < g.minKiB) {
+    throw new InputError(`${path}.currentKiB`, `must be >= minKiB (${g.minKiB}): lower the guest's minimum to its allocation or grow the guest first, got ${g.currentKiB}`);
+  }
   if (g.swapFreeKiB > g.swapTotalKiB) {
     throw new InputError(`${path}.swapFreeKiB`, `must be <= swapTotalKiB (${g.swapTotalKiB}), got ${g.swapFreeKiB}`);
   }

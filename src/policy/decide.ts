@@ -25,6 +25,8 @@ interface Managed extends BalanceGuest {
   currentKiB: number;
   /** MC_i = clamp(C_i, L_i, H_i). */
   mcKiB: number;
+  /** H_i in whole pages (maxKiB above is the commit cap, not H_i). */
+  hiKiB: number;
 }
 
 // Commit cap (beyond the paper). The paper's scarce balance bounds each guest by [L_i, H_i] and
@@ -56,6 +58,18 @@ interface Managed extends BalanceGuest {
 //   needs, as self adjustment would have them do): goals total min(M, sum MC_i) <= M.
 // - overcommitted: every guest at L_i <= MC_i; the cap plays no part.
 
+/**
+ * A domain above its maximum (an operator lowered static-max, or a snapshot out of step) is
+ * brought down to the maximum at once, before any ratio step: a target above H_i is never
+ * answered. The whole excess is a decrease, so it lands first and funds no one twice. Returns
+ * the target, or null when the domain is within its maximum.
+ * (A domain below its minimum needs no rule here: the balance lifts it to L_i first, out of free
+ * memory, and the two-phase rule grants that increase only as memory is free.)
+ */
+function overMax(currentKiB: number, hiKiB: number): number | null {
+  return currentKiB > hiKiB ? hiKiB : null;
+}
+
 export const decide: Policy = (input: DecideInput): Decision => {
   const { params, host, dom0 } = input;
   const { tau, eps, reserveKiB, upRatio, downRatio } = params;
@@ -82,6 +96,7 @@ export const decide: Policy = (input: DecideInput): Decision => {
       index,
       currentKiB: n,
       mcKiB: mc,
+      hiKiB: hi,
       minKiB: lo,
       maxKiB: mc, // the commit cap: min(H_i, max(L_i, MC_i)) = MC_i
       activeKiB: Math.max(0, n - g.freeKiB),
@@ -158,13 +173,13 @@ export const decide: Policy = (input: DecideInput): Decision => {
   // Algorithm 2 steps, then the two-phase rule: increases (Dom0 first) share the memory free
   // now, before this tick's decreases have landed.
   let budget = F;
-  let dom0Target = stepToward(n0, dom0Goal, upRatio, downRatio);
+  let dom0Target = overMax(n0, h0) ?? stepToward(n0, dom0Goal, upRatio, downRatio);
   if (dom0Target > n0) {
     const grant = Math.min(dom0Target - n0, budget);
     dom0Target = n0 + grant;
     budget -= grant;
   }
-  const steps = managed.map((m, k) => stepToward(m.currentKiB, goals[k]!, upRatio, downRatio));
+  const steps = managed.map((m, k) => overMax(m.currentKiB, m.hiKiB) ?? stepToward(m.currentKiB, goals[k]!, upRatio, downRatio));
   const wanted = steps.map((s, k) => Math.max(0, s - managed[k]!.currentKiB));
   const grants = shareIncreases(wanted, budget);
 
@@ -179,7 +194,8 @@ export const decide: Policy = (input: DecideInput): Decision => {
       guests[i] = { id: g.id, mode, goalKiB: goals[k]!, targetKiB };
       k++;
     } else {
-      guests[i] = { id: g.id, mode: 'held', goalKiB: g.currentKiB, targetKiB: g.currentKiB };
+      const held = overMax(g.currentKiB, pageBounds(g.minKiB, g.maxKiB)[1]) ?? g.currentKiB;
+      guests[i] = { id: g.id, mode: 'held', goalKiB: held, targetKiB: held };
     }
   }
 

@@ -53,6 +53,9 @@ export function number(v: unknown, path: string, b: NumberBounds = {}): number {
 
 /** A whole number, e.g. KiB. */
 export function integer(v: unknown, path: string, b: NumberBounds = {}): number {
+  // A whole number beyond the bound is out of range, not "not a whole number" (1e30 is whole,
+  // only too large to be exact): name the bound.
+  if (typeof v === 'number' && Number.isInteger(v) && !Number.isSafeInteger(v)) bounded(v, path, b);
   if (typeof v !== 'number' || !Number.isSafeInteger(v)) {
     throw new InputError(path, `expected a whole number, got ${describe(v)}`);
   }

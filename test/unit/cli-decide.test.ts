@@ -89,7 +89,24 @@ const BAD: Array<[string, unknown, RegExp]> = [
   ['zero shares', { ...TWO_GUESTS, guests: [{ ...TWO_GUESTS.guests[0], shares: 0 }] }, /input\.guests\[0\]\.shares: must be > 0/],
   ['swap free above total', { ...TWO_GUESTS, guests: [{ ...TWO_GUESTS.guests[1], swapFreeKiB: 1 }] }, /input\.guests\[0\]\.swapFreeKiB: must be <= swapTotalKiB/],
   ['duplicate id', { ...TWO_GUESTS, guests: [TWO_GUESTS.guests[0], TWO_GUESTS.guests[0]] }, /input\.guests\[1\]\.id: duplicate id "a"/],
+  ['free above current', { ...TWO_GUESTS, guests: [{ ...TWO_GUESTS.guests[0], freeKiB: 262145 }] }, /input\.guests\[0\]\.freeKiB: must be <= currentKiB \(262144\)/],
+  ['current below min', { ...TWO_GUESTS, guests: [{ ...TWO_GUESTS.guests[0], currentKiB: 1000, freeKiB: 0 }] }, /input\.guests\[0\]\.currentKiB: must be >= minKiB \(131072\)/],
+  ['a whole number too large', { ...TWO_GUESTS, guests: [{ ...TWO_GUESTS.guests[0], maxKiB: 1e30 }] }, /input\.guests\[0\]\.maxKiB: must be <= 1125899906842624, got 1e\+30/],
 ];
+
+test('decide brings a guest above its max, and Dom0 above its max, down to the max first', () => {
+  const body = {
+    ...TWO_GUESTS,
+    dom0: { ...TWO_GUESTS.dom0, currentKiB: 9000000 },
+    guests: [{ ...TWO_GUESTS.guests[0], currentKiB: 900000 }, { ...TWO_GUESTS.guests[1], agent: false, currentKiB: 600000 }],
+  };
+  const r = memcoop([], JSON.stringify(body));
+  assert.equal(r.code, 0, r.err);
+  const d = JSON.parse(r.out);
+  assert.equal(d.dom0.targetKiB, 2097152);
+  assert.equal(d.guests[0].targetKiB, 524288);
+  assert.equal(d.guests[1].targetKiB, 524288);
+});
 
 // Each case is its own process; they run side by side.
 describe('decide rejects bad input by name, exit 2', { concurrency: true }, () => {

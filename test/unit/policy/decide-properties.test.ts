@@ -323,3 +323,26 @@ test('scale: multiplying every KiB input by k multiplies every goal by k (to a p
     { numRuns: RUNS },
   );
 });
+
+test('above its max: a guest (managed or held) and Dom0 get exactly their max as target, whatever else holds', () => {
+  // The stated rule for a snapshot out of step (decide.ts, overMax): an operator lowered
+  // static-max below the allocation. No target above the max is ever answered.
+  const arb = fc.record({ x: inputArb(), excess: fc.array(fc.integer({ min: 1, max: 50_000 }), { minLength: 9, maxLength: 9 }) });
+  fc.assert(
+    fc.property(arb, ({ x, excess }) => {
+      const over: DecideInput = {
+        ...x,
+        dom0: { ...x.dom0, currentKiB: x.dom0.maxKiB + excess[8]! * PAGE_KIB },
+        guests: x.guests.map((g, i) => (i % 2 === 0 ? { ...g, currentKiB: g.maxKiB + excess[i]! * PAGE_KIB } : g)),
+      };
+      const d = decide(over);
+      assert.equal(d.dom0.targetKiB, over.dom0.maxKiB);
+      over.guests.forEach((g, i) => {
+        const t = d.guests[i]!.targetKiB;
+        if (i % 2 === 0) assert.equal(t, g.maxKiB, `${g.id} above its max got ${t}`);
+        else assert.ok(t <= g.maxKiB && t >= Math.min(g.minKiB, g.currentKiB), `${g.id} target ${t} outside its bounds`);
+      });
+    }),
+    { numRuns: RUNS },
+  );
+});
