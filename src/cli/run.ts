@@ -1,16 +1,20 @@
-// memcoop run --host xen [--config FILE] [--socket PATH] [--journal FILE]: the daemon against a
-// real host, until SIGINT or SIGTERM, then a clean stop (journal flushed and closed).
+// memcoop run --host xen|kvm [--config FILE] [--socket PATH] [--guests-dir DIR] [--journal FILE]:
+// the daemon against a real host, until SIGINT or SIGTERM, then a clean stop (journal flushed
+// and closed).
 import { loadXenAddon } from '../hosts/xen/addon.ts';
-import { createLogger } from '../log/logger.ts';
+import type { Host } from '../hosts/host.ts';
+import { createLogger, type Logger } from '../log/logger.ts';
 import { DEFAULT_DAEMON_CONFIG, HOST_KINDS, loadDaemonConfig, type DaemonConfig } from '../config/daemon-config.ts';
 import { InputError } from '../util/validate.ts';
 
-const USAGE = `usage: memcoop run --host xen [--config FILE] [--socket PATH] [--journal FILE]
+const USAGE = `usage: memcoop run --host xen|kvm [--config FILE] [--socket PATH] [--guests-dir DIR] [--journal FILE]
 
-Runs the memcoop daemon in Dom0 until SIGINT or SIGTERM.
-  --host xen|kvm    the hypervisor (default: the config's host, else xen; kvm is not implemented yet)
-  --config FILE     the daemon's YAML config (see config/memcoop.example.yaml); default: built-in defaults
-  --socket PATH     a xenstored unix socket (e.g. a test fixture's) instead of libxenstore's default
+Runs the memcoop daemon in Dom0 (on KVM: on the host) until SIGINT or SIGTERM.
+  --host xen|kvm    the hypervisor (default: the config's host, else xen)
+  --config FILE     the daemon's YAML config (config/memcoop.example.yaml, config/memcoop.kvm.example.yaml);
+                    default: built-in defaults (kvm needs kvm.poolKiB, so a config)
+  --socket PATH     xen: a xenstored unix socket (e.g. a test fixture's) instead of libxenstore's default
+  --guests-dir DIR  kvm: the directory of per-guest QEMU sockets, DIR/<name>/qmp.sock and agent.sock
   --journal FILE    record every supervisor input to FILE (JSONL; 'memcoop replay FILE' replays it)
 Options override the config. Where no hypervisor answers libxenctrl (a xenstored without Xen),
 host free memory and domain sizes come from a stand-in for the hypervisor, and the log says so.
@@ -21,10 +25,11 @@ interface RunArgs {
   host?: string;
   config?: string;
   socket?: string;
+  guestsDir?: string;
   journal?: string;
 }
 
-const VALUE_OPTS = { '--host': 'host', '--config': 'config', '--socket': 'socket', '--journal': 'journal' } as const;
+const VALUE_OPTS = { '--host': 'host', '--config': 'config', '--socket': 'socket', '--guests-dir': 'guestsDir', '--journal': 'journal' } as const;
 
 function parseArgs(argv: string[]): RunArgs | string {
   const out: RunArgs = {};
@@ -78,37 +83,59 @@ export async function run(argv: string[]): Promise<number> {
     console.error(`memcoop run: --host must be one of ${HOST_KINDS.join(', ')}, got ${JSON.stringify(hostKind)}`);
     return 2;
   }
-  if (hostKind === 'kvm') {
-    console.error('memcoop run: --host kvm is not implemented yet (only xen is).');
-    return 2;
-  }
-  const addon = loadXenAddon();
-  if (!addon.ok) {
-    console.error(addon.reason);
-    return 1;
-  }
-
-  // Loaded here: the Xen host and the daemon only once they are needed.
-  const { XenHost } = await import('../hosts/xen/host.ts');
-  const { startDaemon } = await import('../daemon/daemon.ts');
-  const logger = createLogger({ level: config.logLevel });
-  const socket = args.socket ?? config.xen.socket ?? undefined;
   const journal = args.journal ?? config.journal ?? undefined;
-  const signal = untilSignal(); // from now on a signal means a clean stop, not a kill
-
-  let host;
-  try {
-    host = await XenHost.open({
+  let host: Host;
+  let logger: Logger;
+  let signal: Promise<NodeJS.Signals>;
+  if (hostKind === 'kvm') {
+    const kvm = config.kvm;
+    const guestsDir = args.guestsDir ?? kvm.guestsDir;
+    if (kvm.poolKiB === null) {
+      console.error('memcoop run: --host kvm needs kvm.poolKiB in the config (the memory memcoop may hand to guests; docs/kvm.md)');
+      return 2;
+    }
+    if (guestsDir === null && kvm.guests.length === 0) {
+      console.error('memcoop run: --host kvm needs --guests-dir, kvm.guestsDir or kvm.guests in the config');
+      return 2;
+    }
+    const { KvmHost } = await import('../hosts/kvm/host.ts');
+    logger = createLogger({ level: config.logLevel });
+    signal = untilSignal();
+    host = new KvmHost({
       logger,
       guests: config.guests,
       probeMs: config.tickMs,
-      standIn: config.xen.standIn,
-      ...(socket !== undefined ? { socketPath: socket } : {}),
+      kvm: { ...kvm, guestsDir, poolKiB: kvm.poolKiB },
     });
-  } catch (e) {
-    console.error(`memcoop run: cannot connect to xenstored: ${(e as Error).message}`);
-    return 1;
+  } else {
+    if (args.guestsDir !== undefined) {
+      console.error('memcoop run: --guests-dir is for --host kvm');
+      return 2;
+    }
+    const addon = loadXenAddon();
+    if (!addon.ok) {
+      console.error(addon.reason);
+      return 1;
+    }
+    // Loaded here: the Xen host and the daemon only once they are needed.
+    const { XenHost } = await import('../hosts/xen/host.ts');
+    logger = createLogger({ level: config.logLevel });
+    const socket = args.socket ?? config.xen.socket ?? undefined;
+    signal = untilSignal(); // from now on a signal means a clean stop, not a kill
+    try {
+      host = await XenHost.open({
+        logger,
+        guests: config.guests,
+        probeMs: config.tickMs,
+        standIn: config.xen.standIn,
+        ...(socket !== undefined ? { socketPath: socket } : {}),
+      });
+    } catch (e) {
+      console.error(`memcoop run: cannot connect to xenstored: ${(e as Error).message}`);
+      return 1;
+    }
   }
+  const { startDaemon } = await import('../daemon/daemon.ts');
   let daemon;
   try {
     daemon = await startDaemon({

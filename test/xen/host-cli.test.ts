@@ -37,10 +37,10 @@ describe('memcoop run: refusals', () => {
     for (const o of ['--host', '--config', '--socket', '--journal']) assert.ok(r.stdout.includes(o), o);
   });
 
-  test('--host kvm is not implemented yet (exit 2)', () => {
+  test('--host kvm without kvm.poolKiB in a config (exit 2)', () => {
     const r = runSync(['--host', 'kvm']);
     assert.equal(r.status, 2);
-    assert.match(r.stderr, /kvm is not implemented yet/);
+    assert.match(r.stderr, /kvm\.poolKiB/);
   });
 
   test('bad options and bad config are named (exit 2)', () => {
