@@ -1,7 +1,7 @@
 // `memcoop sim`: the real supervisor (startDaemon: streams, journal, machines, policy) against
 // the embedded simulated host in accelerated virtual time (src/sim/runner.ts). One policy with a
 // live table, then static for comparison, a journal and a plot; or --compare: every policy.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
@@ -271,6 +271,16 @@ export async function run(argv: string[]): Promise<number> {
     }
     throw err;
   }
-  mkdirSync(a.out, { recursive: true });
+  try {
+    mkdirSync(a.out, { recursive: true });
+  } catch (err) {
+    // A file where the folder should be (ENOTDIR, EEXIST), or no permission: one line, exit 2.
+    console.error(`memcoop sim: --out ${a.out} is not a folder memcoop can use (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    return 2;
+  }
+  if (!statSync(a.out).isDirectory()) {
+    console.error(`memcoop sim: --out ${a.out} is a file, not a folder`);
+    return 2;
+  }
   return a.compare ? compare(scenario, a) : single(scenario, a);
 }

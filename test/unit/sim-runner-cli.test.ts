@@ -67,6 +67,13 @@ describe('memcoop sim (process)', () => {
     const r = sim([bad, '--out', dir]);
     assert.equal(r.code, 2);
     assert.match(r.err, /bad\.yaml\.guests\[0\]\.maxMiB/);
+    // --out naming a file: one line, no stack.
+    const file = join(dir, 'a-file');
+    writeFileSync(file, 'x');
+    const f = sim(['--out', file]);
+    assert.equal(f.code, 2);
+    assert.match(f.err, /--out .*a-file is not a folder memcoop can use/);
+    assert.doesNotMatch(f.err, /\n\s+at /);
   });
 
   test('one policy: plain progress lines (no terminal), runtimes next to static, journal + plot + log written, JSON last line', () => {
