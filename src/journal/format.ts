@@ -11,7 +11,8 @@
 // (the per-guest inputs first by plain loops that accept no more than those checks do), so
 // whatever it writes reads back.
 import { open } from 'node:fs/promises';
-import type { AgentReports, HostSample, ReportEntry, SupervisorInput, SupervisorInputType } from '../machines/events.ts';
+import { REPORT_EXTRA_FIELDS, type AgentReports, type HostSample, type ReportEntry, type SupervisorInput, type SupervisorInputType } from '../machines/events.ts';
+import { pickExtras } from '../streams/meminfo.ts';
 import {
   InputError,
   array,
@@ -159,8 +160,15 @@ function encodeReportsFast(e: AgentReports): string | null {
       ',"swapTotalKiB":' +
       String(swapTotalKiB) +
       ',"swapFreeKiB":' +
-      String(swapFreeKiB) +
-      '}';
+      String(swapFreeKiB);
+    // The optional fields a newer agent sends (absent ones stay absent), in canonical order.
+    for (const f of REPORT_EXTRA_FIELDS) {
+      const v: unknown = (r as ReportEntry)[f];
+      if (v === undefined) continue;
+      if (!isKiB(v)) return null;
+      line += ',"' + f + '":' + String(v);
+    }
+    line += '}';
   }
   return line + ']}';
 }
@@ -210,7 +218,7 @@ function canonicalize(e: SupervisorInput): SupervisorInput {
           ? e.reports.map((r) =>
               r === null || typeof r !== 'object'
                 ? r
-                : { id: r.id, committedKiB: r.committedKiB, freeKiB: r.freeKiB, swapTotalKiB: r.swapTotalKiB, swapFreeKiB: r.swapFreeKiB },
+                : { id: r.id, committedKiB: r.committedKiB, freeKiB: r.freeKiB, swapTotalKiB: r.swapTotalKiB, swapFreeKiB: r.swapFreeKiB, ...pickExtras(r) },
             )
           : e.reports,
       };
@@ -259,7 +267,18 @@ const FIELDS: Record<SupervisorInputType, readonly string[]> = {
 const kib = (v: unknown, p: string): number => integer(v, p, { min: 0 });
 const id = (v: unknown, p: string): string => string(v, p, MAX_ID_CHARS);
 const timestamp = (v: unknown, p: string): number => number(v, p, { min: 0 });
-const REPORT_FIELDS = ['id', 'committedKiB', 'freeKiB', 'swapTotalKiB', 'swapFreeKiB'] as const;
+/** A report's fields; the optional ones (REPORT_EXTRA_FIELDS) came with agents of protocol 1's
+ *  longer report, and journals written before them still read. */
+const REPORT_FIELDS = ['id', 'committedKiB', 'freeKiB', 'swapTotalKiB', 'swapFreeKiB', ...REPORT_EXTRA_FIELDS] as const;
+
+/** The optional report fields o has (each a count or KiB: an integer >= 0). */
+function extraFields(o: Record<string, unknown>, p: string): Partial<ReportEntry> {
+  const out: Partial<ReportEntry> = {};
+  for (const f of REPORT_EXTRA_FIELDS) {
+    if (o[f] !== undefined) out[f] = kib(o[f], `${p}.${f}`);
+  }
+  return out;
+}
 
 /** A non-empty list of reports, each with exactly its fields, at most one per guest id. */
 function reportEntries(v: unknown, path: string): ReportEntry[] {
@@ -280,6 +299,7 @@ function reportEntries(v: unknown, path: string): ReportEntry[] {
       freeKiB: required(o, 'freeKiB', p, kib),
       swapTotalKiB: required(o, 'swapTotalKiB', p, kib),
       swapFreeKiB: required(o, 'swapFreeKiB', p, kib),
+      ...extraFields(o, p),
     };
   });
 }

@@ -36,7 +36,46 @@ export interface AgentHello {
  * these one at a time; the input stream smooths and rate-limits them and hands the supervisor
  * `agent.reports` batches instead (src/streams/inputs.ts).
  */
-export interface AgentReport {
+/**
+ * What an agent of protocol 1 may add to its report (docs/agent-protocol.md). Each is absent when
+ * the guest's kernel lacks it (no PSI, no workingset_refault_anon before Linux 5.9) or the agent
+ * could not read it: absent, never 0 in its place. Counters are as the kernel counts them since
+ * boot (pages or events); the supervisor does not use them yet.
+ */
+export interface ReportExtras {
+  /** MemAvailable, KiB. */
+  availableKiB?: number;
+  /** /proc/vmstat pswpin and pswpout: pages swapped in and out. */
+  pswpin?: number;
+  pswpout?: number;
+  /** /proc/vmstat pgmajfault: major faults. */
+  pgmajfault?: number;
+  /** /proc/vmstat workingset_refault_anon and _file: refaulted pages. */
+  refaultAnon?: number;
+  refaultFile?: number;
+  /** /proc/pressure/memory avg10 of "some" and "full", in hundredths of a per cent (0.57 % is 57). */
+  psiSomeAvg10?: number;
+  psiFullAvg10?: number;
+  /** /proc/pressure/memory total of "some" and "full": microseconds stalled. */
+  psiSomeTotalUs?: number;
+  psiFullTotalUs?: number;
+}
+
+/** The optional report fields, in the order reports and journal lines carry them. */
+export const REPORT_EXTRA_FIELDS = [
+  'availableKiB',
+  'pswpin',
+  'pswpout',
+  'pgmajfault',
+  'refaultAnon',
+  'refaultFile',
+  'psiSomeAvg10',
+  'psiFullAvg10',
+  'psiSomeTotalUs',
+  'psiFullTotalUs',
+] as const satisfies readonly (keyof ReportExtras)[];
+
+export interface AgentReport extends ReportExtras {
   type: 'agent.report';
   at: number;
   id: string;
@@ -47,7 +86,7 @@ export interface AgentReport {
 }
 
 /** One guest's report inside an `agent.reports` batch: smoothed, rate-limited. */
-export interface ReportEntry {
+export interface ReportEntry extends ReportExtras {
   id: string;
   committedKiB: number;
   freeKiB: number;

@@ -11,6 +11,7 @@
 // here runs on the injected scheduler, and only while a batch is open.
 import { Observable, type OperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
 import type { AgentReport, AgentReports, ReportEntry } from '../machines/events.ts';
+import { pickExtras } from './meminfo.ts';
 
 /**
  * 5 ms. Issue 4's goal is a report turned into a written target in p99 < 20 ms on Xen; a window
@@ -24,7 +25,7 @@ export const REPORT_BATCH_MS = 5;
 
 /** One batch entry from a report: its guest and figures, not its time or type. */
 function entryOf(r: AgentReport): ReportEntry {
-  return { id: r.id, committedKiB: r.committedKiB, freeKiB: r.freeKiB, swapTotalKiB: r.swapTotalKiB, swapFreeKiB: r.swapFreeKiB };
+  return { id: r.id, committedKiB: r.committedKiB, freeKiB: r.freeKiB, swapTotalKiB: r.swapTotalKiB, swapFreeKiB: r.swapFreeKiB, ...pickExtras(r) };
 }
 
 /**

@@ -3,7 +3,7 @@
 // names the line (number and a truncated copy) so an operator can see what the guest sent.
 // Keys this program does not use are parsed (their lines must still be well formed) and ignored.
 import { InputError } from '../util/validate.ts';
-import type { AgentReport } from '../machines/events.ts';
+import { REPORT_EXTRA_FIELDS, type AgentReport, type ReportExtras } from '../machines/events.ts';
 
 /**
  * Largest meminfo text accepted. A real one is ~1.5 KB (54 lines on Linux 6.x here, the longest
@@ -26,8 +26,8 @@ export interface Meminfo {
   readonly counts: ReadonlyMap<string, number>;
 }
 
-/** The fields a report needs, in KiB. */
-export interface MeminfoReport {
+/** The fields a report needs, in KiB, and the optional ones it carried (ReportExtras). */
+export interface MeminfoReport extends ReportExtras {
   memTotalKiB: number;
   memFreeKiB: number;
   committedKiB: number;
@@ -35,14 +35,48 @@ export interface MeminfoReport {
   swapFreeKiB: number;
 }
 
-/** The meminfo key behind each report field. */
-export const REPORT_KEYS: Readonly<Record<keyof MeminfoReport, string>> = {
+/** The fields every report must have. */
+export type RequiredReportField = Exclude<keyof MeminfoReport, keyof ReportExtras>;
+
+/** The meminfo key behind each required report field. */
+export const REPORT_KEYS: Readonly<Record<RequiredReportField, string>> = {
   memTotalKiB: 'MemTotal',
   memFreeKiB: 'MemFree',
   committedKiB: 'Committed_AS',
   swapTotalKiB: 'SwapTotal',
   swapFreeKiB: 'SwapFree',
 };
+
+/**
+ * The report line behind each optional field (docs/agent-protocol.md) and its unit: 'kB' lines
+ * carry KiB, 'count' lines a bare integer. A line with the wrong unit is refused, like a required
+ * field's.
+ */
+export const EXTRA_KEYS: Readonly<Record<keyof ReportExtras, { key: string; unit: 'kB' | 'count' }>> = {
+  availableKiB: { key: 'MemAvailable', unit: 'kB' },
+  pswpin: { key: 'pswpin', unit: 'count' },
+  pswpout: { key: 'pswpout', unit: 'count' },
+  pgmajfault: { key: 'pgmajfault', unit: 'count' },
+  refaultAnon: { key: 'workingset_refault_anon', unit: 'count' },
+  refaultFile: { key: 'workingset_refault_file', unit: 'count' },
+  psiSomeAvg10: { key: 'psi_some_avg10', unit: 'count' },
+  psiFullAvg10: { key: 'psi_full_avg10', unit: 'count' },
+  psiSomeTotalUs: { key: 'psi_some_total', unit: 'count' },
+  psiFullTotalUs: { key: 'psi_full_total', unit: 'count' },
+};
+
+/** PSI's avg10 is a share of time: at most 100 %, 10000 in hundredths. */
+export const MAX_PSI_AVG10 = 100 * 100;
+
+/** The optional fields present in r, in REPORT_EXTRA_FIELDS order (absent ones left out). */
+export function pickExtras(r: ReportExtras): ReportExtras {
+  const out: ReportExtras = {};
+  for (const f of REPORT_EXTRA_FIELDS) {
+    const v = r[f];
+    if (v !== undefined) out[f] = v;
+  }
+  return out;
+}
 
 /** A bad meminfo: `line` is 1-based (0 when the text as a whole is wrong). */
 export class MeminfoError extends InputError {
@@ -85,7 +119,7 @@ export function parseMeminfo(text: string): Meminfo {
 
 /** The report fields; throws naming a missing field, one without its kB unit, or one that cannot be. */
 export function meminfoReport(m: Meminfo): MeminfoReport {
-  const get = (field: keyof MeminfoReport): number => {
+  const get = (field: RequiredReportField): number => {
     const key = REPORT_KEYS[field];
     const v = m.kib.get(key);
     if (v !== undefined) return v;
@@ -99,6 +133,16 @@ export function meminfoReport(m: Meminfo): MeminfoReport {
     swapTotalKiB: get('swapTotalKiB'),
     swapFreeKiB: get('swapFreeKiB'),
   };
+  for (const f of REPORT_EXTRA_FIELDS) {
+    const { key, unit } = EXTRA_KEYS[f];
+    const [right, wrong] = unit === 'kB' ? [m.kib, m.counts] : [m.counts, m.kib];
+    if (wrong.has(key)) throw new MeminfoError(0, unit === 'kB' ? `${key} has no kB unit` : `${key} is a count, not kB`);
+    const v = right.get(key);
+    if (v !== undefined) r[f] = v;
+  }
+  if ((r.psiSomeAvg10 ?? 0) > MAX_PSI_AVG10 || (r.psiFullAvg10 ?? 0) > MAX_PSI_AVG10) {
+    throw new MeminfoError(0, `a PSI avg10 above 100 % (${MAX_PSI_AVG10})`);
+  }
   // The kernel never reports these; a guest whose text says so is lying or broken.
   if (r.memFreeKiB > r.memTotalKiB) throw new MeminfoError(0, `MemFree ${r.memFreeKiB} kB exceeds MemTotal ${r.memTotalKiB} kB`);
   if (r.swapFreeKiB > r.swapTotalKiB) throw new MeminfoError(0, `SwapFree ${r.swapFreeKiB} kB exceeds SwapTotal ${r.swapTotalKiB} kB`);
@@ -121,5 +165,6 @@ export function agentReportFromMeminfo(id: string, at: number, text: string): Ag
     freeKiB: r.memFreeKiB,
     swapTotalKiB: r.swapTotalKiB,
     swapFreeKiB: r.swapFreeKiB,
+    ...pickExtras(r),
   };
 }

@@ -54,6 +54,7 @@ describe('parseMeminfo', () => {
       committedKiB: 300000,
       swapTotalKiB: 524288,
       swapFreeKiB: 500000,
+      availableKiB: 90000,
     });
   });
 
@@ -66,7 +67,43 @@ describe('parseMeminfo', () => {
       freeKiB: 40960,
       swapTotalKiB: 524288,
       swapFreeKiB: 500000,
+      availableKiB: 90000,
     });
+  });
+
+  test('an old agent\'s report (the five required fields only) has no optional field at all', () => {
+    const old = 'MemTotal: 262144 kB\nMemFree: 40960 kB\nCommitted_AS: 300000 kB\nSwapTotal: 0 kB\nSwapFree: 0 kB\n';
+    const r = agentReportFromMeminfo('vm1', 1, old);
+    assert.deepEqual(Object.keys(r).sort(), ['at', 'committedKiB', 'freeKiB', 'id', 'swapFreeKiB', 'swapTotalKiB', 'type']);
+  });
+
+  test('a new agent\'s report carries vmstat and PSI fields; absent ones stay absent', () => {
+    const text =
+      'MemTotal: 262144 kB\nMemFree: 40960 kB\nMemAvailable: 90000 kB\nCommitted_AS: 300000 kB\nSwapTotal: 0 kB\nSwapFree: 0 kB\n' +
+      'pswpin: 7\npswpout: 9\npgmajfault: 1234\nworkingset_refault_file: 55\npsi_some_avg10: 57\npsi_some_total: 123456\n';
+    assert.deepEqual(agentReportFromMeminfo('vm1', 1, text), {
+      type: 'agent.report',
+      at: 1,
+      id: 'vm1',
+      committedKiB: 300000,
+      freeKiB: 40960,
+      swapTotalKiB: 0,
+      swapFreeKiB: 0,
+      availableKiB: 90000,
+      pswpin: 7,
+      pswpout: 9,
+      pgmajfault: 1234,
+      refaultFile: 55,
+      psiSomeAvg10: 57,
+      psiSomeTotalUs: 123456,
+    });
+  });
+
+  test('an optional field with the wrong unit, or a PSI share above 100 %, is refused', () => {
+    const base = 'MemTotal: 262144 kB\nMemFree: 40960 kB\nCommitted_AS: 300000 kB\nSwapTotal: 0 kB\nSwapFree: 0 kB\n';
+    expectError(base + 'MemAvailable: 5\n', 0, /MemAvailable has no kB unit/);
+    expectError(base + 'pswpin: 5 kB\n', 0, /pswpin is a count/);
+    expectError(base + 'psi_full_avg10: 10001\n', 0, /PSI avg10 above 100 %/);
   });
 
   test('a text without the final newline is the same', () => {
