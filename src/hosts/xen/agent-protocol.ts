@@ -9,8 +9,9 @@ import { MeminfoError, agentReportFromMeminfo } from '../../streams/meminfo.ts';
 export const MAX_HELLO_BYTES = 64;
 /**
  * A report is at most 2048 bytes: oxenstored refuses larger values (quota-maxsize in Debian's
- * oxenstored.conf, E2BIG; TESTBEDS.md section 1). The agent sends only the lines memcoop reads
- * (MemTotal, MemFree, Committed_AS, SwapTotal, SwapFree: about 150 bytes), not all of meminfo.
+ * oxenstored.conf, E2BIG). memcoop-agent (native/agent) sends the five required lines and the
+ * optional ones of docs/agent-protocol.md (under 700 bytes with every field at its largest),
+ * not all of meminfo.
  */
 export const MAX_REPORT_BYTES = 2048;
 
