@@ -1,7 +1,9 @@
 // Newline framing with a bound, for the two byte streams the KVM host reads (QMP and the agent's
-// virtio-serial port). A line longer than the bound is reported once as too long and its bytes
-// are dropped up to the next newline, so a peer that never sends one cannot grow our buffer.
+// virtio-serial port). A line longer than the bound is reported as too long as soon as it passes
+// the bound (not at its newline, which may never come), and its bytes are dropped up to the next
+// newline, so a peer that never sends one cannot grow our buffer.
 
+/** too-long: `bytes` is how much of the line had arrived when it passed the bound. */
 export type LineEvent = { kind: 'line'; text: string } | { kind: 'too-long'; bytes: number };
 
 export class LineSplitter {
@@ -9,7 +11,6 @@ export class LineSplitter {
   private held = 0;
   /** Inside a line already reported too long: skip to its newline. */
   private skipping = false;
-  private skipped = 0;
 
   /** maxBytes: the longest line accepted, without its newline. */
   constructor(private readonly maxBytes: number) {
@@ -25,10 +26,10 @@ export class LineSplitter {
       const end = nl < 0 ? chunk.length : nl;
       const piece = chunk.subarray(start, end);
       if (this.skipping) {
-        this.skipped += piece.length;
+        // dropped
       } else if (this.held + piece.length > this.maxBytes) {
         this.skipping = true;
-        this.skipped = this.held + piece.length;
+        out.push({ kind: 'too-long', bytes: this.held + piece.length });
         this.parts = [];
         this.held = 0;
       } else if (piece.length > 0) {
@@ -37,9 +38,7 @@ export class LineSplitter {
       }
       if (nl < 0) break;
       if (this.skipping) {
-        out.push({ kind: 'too-long', bytes: this.skipped });
         this.skipping = false;
-        this.skipped = 0;
       } else {
         out.push({ kind: 'line', text: Buffer.concat(this.parts, this.held).toString('utf8') });
         this.parts = [];
