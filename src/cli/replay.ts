@@ -19,7 +19,8 @@ guests at once, while memory is abundant), in order with the decisions:
 (targets in KiB; mode: self, global or held). With --json, one JSON object per line:
   {"type":"decision","at","decision":{...},"writes":[...]}
   {"type":"selfStep","at","guests":[...],"writes":[...],"budgetKiB"}   (with --self-steps)
-A journal that fails its checks is refused with the line and field named (exit 2).`;
+A journal that fails its checks is refused with the line and field named (exit 2). A last line
+cut off mid-write, and gaps where the daemon's disk refused lines, are named on stderr.`;
 
 export function formatDecision(e: DecisionEvent): string {
   const d = e.decision;
@@ -64,7 +65,17 @@ export async function run(argv: string[]): Promise<number> {
   const file = rest[0]!;
   let steps: (DecisionEvent | SelfStepEvent)[];
   try {
-    const journal = await readJournalFile(file);
+    const journal = await readJournalFile(file, { allowTruncatedTail: true });
+    if (journal.truncatedLine !== null) {
+      console.error(`memcoop replay: ${file} line ${journal.truncatedLine} was cut off (the writer stopped mid-line); it is not replayed`);
+    }
+    for (const g of journal.gaps) {
+      console.error(
+        `memcoop replay: ${file} line ${g.line}: ${g.missing} input(s) before t=${g.at} were not recorded (the disk refused them)` +
+          (g.tornLine !== null ? `, and line ${g.tornLine} is the fragment of one` : '') +
+          '; decisions after it may differ from the run\'s',
+      );
+    }
     ({ steps } = replay(journal.header, journal.inputs, policyName ? { policy: policyByName(policyName) } : {}));
   } catch (err) {
     if (err instanceof InputError) {

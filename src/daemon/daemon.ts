@@ -104,7 +104,13 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   actor.on('handshake', (e) => handshakes$.next(e));
   actor.start();
 
-  const journal = opts.journalPath ? JournalWriter.open(opts.journalPath, { startedAt: scheduler.now(), config }) : null;
+  const journal = opts.journalPath
+    ? JournalWriter.open(opts.journalPath, { startedAt: scheduler.now(), config }, {}, {
+        // Once per gap, not per input: a full disk must not also flood the log.
+        opened: (err) => logger.error({ code: err.code, journal: opts.journalPath }, 'journal: the disk refused a line; balancing goes on, and the inputs not recorded are counted until writing works again'),
+        closed: (missing) => logger.warn({ missing, journal: opts.journalPath }, 'journal: writing again; a gap line records the inputs that are missing'),
+      })
+    : null;
   // Journal first: what the supervisor saw is exactly what a replay will see.
   const send = journal ? createRecorder(actor, journal).send : (input: SupervisorInput) => actor.send(input);
 

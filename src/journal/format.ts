@@ -10,6 +10,7 @@
 // Each line ends with "\n". The writer (writer.ts) encodes with the same checks it reads with
 // (the per-guest inputs first by plain loops that accept no more than those checks do), so
 // whatever it writes reads back.
+import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { REPORT_EXTRA_FIELDS, type AgentReports, type HostSample, type ReportEntry, type SupervisorInput, type SupervisorInputType } from '../machines/events.ts';
 import { pickExtras } from '../streams/meminfo.ts';
@@ -71,7 +72,24 @@ export interface ParsedJournal {
    * newline and not complete JSON, as when the writer died mid-line) and so was dropped; else null.
    */
   truncatedLine: number | null;
+  /** Where the writer could not write (a full disk): inputs that reached the supervisor unrecorded. */
+  gaps: JournalGap[];
 }
+
+/**
+ * A `journal.gap` line: `missing` inputs before this point reached the supervisor but not the
+ * journal (the disk refused them). `tornLine` is the number of a damaged line just before it,
+ * a fragment the writer could not cut back, or null.
+ */
+export interface JournalGap {
+  line: number;
+  at: number;
+  missing: number;
+  tornLine: number | null;
+}
+
+/** The line's `type`: not a supervisor input, so no replay ever feeds it to a supervisor. */
+export const GAP_TYPE = 'journal.gap';
 
 export interface ParseOptions {
   /**
@@ -103,6 +121,20 @@ export function encodeHeader(h: { startedAt: number; config: unknown }): string 
   // Check what we write with the reader's rules, so a bad header fails now, not at replay.
   checkHeader(JSON.parse(JSON.stringify(header)) as unknown, 'header');
   return JSON.stringify(header);
+}
+
+/** A gap line (no trailing newline): `missing` inputs up to `at` were not written. */
+export function encodeGap(g: { at: number; missing: number }): string {
+  return JSON.stringify({ type: GAP_TYPE, at: g.at, missing: g.missing });
+}
+
+function checkGap(v: unknown, path: string): { at: number; missing: number } {
+  const o = object(v, path);
+  noUnknownKeys(o, path, ['type', 'at', 'missing']);
+  return {
+    at: required(o, 'at', path, (x, p) => integer(x, p, { min: 0 })),
+    missing: required(o, 'missing', path, (x, p) => integer(x, p, { min: 1 })),
+  };
 }
 
 /**
@@ -388,6 +420,9 @@ export class JournalLineChecker {
   private lastAt = -Infinity;
   header: JournalHeader | null = null;
   readonly inputs: SupervisorInput[] = [];
+  readonly gaps: JournalGap[] = [];
+  /** A line that is not JSON, held until the next line says whether it was torn before a gap. */
+  private damaged: { line: number; error: JournalError } | null = null;
 
   constructor(private readonly source = 'journal') {}
 
@@ -404,17 +439,36 @@ export class JournalLineChecker {
   feed(line: string): void {
     this.lineNo += 1;
     if (line.length > MAX_JOURNAL_LINE_CHARS) this.fail('', `longer than ${MAX_JOURNAL_LINE_CHARS} characters`);
-    if (line.trim() === '') this.fail('', 'empty line');
+    const damaged = this.damaged;
+    this.damaged = null;
     let v: unknown;
     try {
-      v = JSON.parse(line);
+      if (line.trim() === '') this.fail('', 'empty line');
+      try {
+        v = JSON.parse(line);
+      } catch (err) {
+        this.fail('', `not valid JSON (${(err as Error).message}): ${truncate(line)}`);
+      }
     } catch (err) {
-      this.fail('', `not valid JSON (${(err as Error).message}): ${truncate(line)}`);
+      // Only a gap line right after it can excuse a damaged line (the writer's torn fragment).
+      if (damaged !== null) throw damaged.error;
+      if (this.header === null || !(err instanceof JournalError)) throw err;
+      this.damaged = { line: this.lineNo, error: err };
+      return;
     }
     const where = `${this.source} line ${this.lineNo}`;
+    const isGap = typeof v === 'object' && v !== null && (v as { type?: unknown }).type === GAP_TYPE;
+    if (damaged !== null && !isGap) throw damaged.error;
     try {
       if (this.header === null) {
         this.header = checkHeader(v, where);
+        return;
+      }
+      if (isGap) {
+        const g = checkGap(v, where);
+        if (g.at < this.lastAt) this.fail('.at', `${g.at} is earlier than the previous line's ${this.lastAt} (at must not decrease)`);
+        this.lastAt = g.at;
+        this.gaps.push({ line: this.lineNo, at: g.at, missing: g.missing, tornLine: damaged?.line ?? null });
         return;
       }
       const input = checkInput(v, where);
@@ -458,10 +512,11 @@ export class JournalLineChecker {
   }
 
   finish(truncatedLine: number | null): ParsedJournal {
+    if (this.damaged !== null) throw this.damaged.error;
     if (this.header === null) {
       throw new JournalError(0, this.source, 'empty: no header line');
     }
-    return { header: this.header, inputs: this.inputs, truncatedLine };
+    return { header: this.header, inputs: this.inputs, truncatedLine, gaps: this.gaps };
   }
 }
 
@@ -493,42 +548,45 @@ const READ_CHUNK_BYTES = 1024 * 1024;
  * daemon's journal is not limited by the largest string V8 will make.
  */
 export async function readJournalFile(path: string, opts: Omit<ParseOptions, 'source'> = {}): Promise<ParsedJournal> {
-  const fh = await open(path, 'r');
+  // O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused just below).
+  const fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
+    // A FIFO or a device would be read forever (or block): a journal is a regular file.
+    if (!(await fh.stat()).isFile()) throw new JournalError(0, path, 'not a regular file');
     const checker = new JournalLineChecker(path);
+    // Lines are split on the newline byte before decoding, so invalid UTF-8 is reported on the
+    // line that holds it (a chunk decoded whole put it on the first line of the chunk).
     const decoder = new TextDecoder('utf-8', { fatal: true });
-    const buf = Buffer.allocUnsafe(READ_CHUNK_BYTES);
-    let pending = '';
-    for (;;) {
-      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
-      if (bytesRead === 0) break;
-      let chunk: string;
+    const decodeLine = (bytes: Uint8Array): string => {
       try {
-        chunk = decoder.decode(buf.subarray(0, bytesRead), { stream: true });
+        return decoder.decode(bytes);
       } catch {
         throw new JournalError(checker.lines + 1, `${path} line ${checker.lines + 1}`, 'not valid UTF-8');
       }
-      pending += chunk;
+    };
+    const buf = Buffer.allocUnsafe(READ_CHUNK_BYTES);
+    let pending: Buffer = Buffer.alloc(0);
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      const data = pending.length > 0 ? Buffer.concat([pending, buf.subarray(0, bytesRead)]) : buf.subarray(0, bytesRead);
       let start = 0;
       for (;;) {
-        const nl = pending.indexOf('\n', start);
+        const nl = data.indexOf(0x0a, start);
         if (nl < 0) break;
-        checker.feed(pending.slice(start, nl));
+        checker.feed(decodeLine(data.subarray(start, nl)));
         start = nl + 1;
       }
-      pending = pending.slice(start);
+      // Copied: `buf` is reused by the next read.
+      pending = Buffer.from(data.subarray(start));
       if (pending.length > MAX_JOURNAL_LINE_CHARS) {
         throw new JournalError(checker.lines + 1, `${path} line ${checker.lines + 1}`, `longer than ${MAX_JOURNAL_LINE_CHARS} characters`);
       }
     }
-    try {
-      pending += decoder.decode();
-    } catch {
-      // A multi-byte character cut at the end of the file: the tail is truncated, and the
-      // replacement character makes it unparseable, which feedTail reports as such.
-      pending += '\uFFFD';
-    }
-    const truncated = checker.feedTail(pending, opts.allowTruncatedTail ?? false);
+    // A multi-byte character cut at the end of the file: the tail is truncated, and the
+    // replacement character makes it unparseable, which feedTail reports as such.
+    const tail = new TextDecoder('utf-8').decode(pending);
+    const truncated = checker.feedTail(tail, opts.allowTruncatedTail ?? false);
     return checker.finish(truncated);
   } finally {
     await fh.close();

@@ -7,7 +7,10 @@ import type { SupervisorActor } from '../machines/supervisor.ts';
 import type { JournalWriter } from './writer.ts';
 
 export interface Recorder {
-  /** Journals the input, then sends it. An input the journal refuses is not sent (it throws). */
+  /**
+   * Journals the input, then sends it. An input the journal refuses as malformed is not sent (it
+   * throws); one the disk refuses is sent and counted in a gap.
+   */
   send(input: SupervisorInput): void;
   readonly actor: SupervisorActor;
   readonly writer: JournalWriter;
@@ -18,6 +21,8 @@ export function createRecorder(actor: SupervisorActor, writer: JournalWriter): R
     actor,
     writer,
     send(input) {
+      // false: the disk refused the line. The input still goes to the supervisor (balancing
+      // must not stop when /var fills up); the writer counts it and records the gap.
       writer.append(input);
       actor.send(input);
     },

@@ -356,7 +356,7 @@ describe('journal writer', () => {
     }
   });
 
-  test('exclusive refuses to replace a journal; the default replaces it', async () => {
+  test('exclusive refuses an existing journal; the default rotates it, never replaces it', async () => {
     const dir = tmp();
     try {
       const path = join(dir, 'j.jsonl');
@@ -365,6 +365,7 @@ describe('journal writer', () => {
       assert.equal(readFileSync(path, 'utf8'), 'old');
       JournalWriter.open(path, { startedAt: 0, config: null }, { durable: true }).close();
       assert.deepEqual((await readJournalFile(path)).inputs, []);
+      assert.equal(readFileSync(path + '.1', 'utf8'), 'old');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
