@@ -95,13 +95,11 @@ function installExitHooks(): void {
       try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
     }
   });
+  // On a signal, exit through process.exit so that every 'exit' hook runs (this one, and a
+  // caller's, e.g. a benchmark stopping its daemon); 128 + signal number, as a shell reports it.
+  const SIGNAL_EXIT = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 } as const;
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    process.once(sig, () => {
-      for (const pid of live.keys()) {
-        try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
-      }
-      process.kill(process.pid, sig);
-    });
+    process.once(sig, () => process.exit(SIGNAL_EXIT[sig]));
   }
 }
 
