@@ -21,7 +21,7 @@ import { parseHello, parseReport } from '../xen/agent-protocol.ts';
 import { AgentChannel } from './agent-channel.ts';
 import type { AgentMessage } from './agent-lines.ts';
 import { scanGuestsDir, socketIdentity, validGuestName, type GuestSockets } from './discovery.ts';
-import { OverheadEstimate, balloonOf, usableOf } from './overhead.ts';
+import { KernelShare, OverheadEstimate, balloonOf, usableOf } from './overhead.ts';
 import { memAvailableKiB, poolSample } from './pool.ts';
 import { QmpClient, type QmpEvent } from './qmp.ts';
 import { balloonActualKiB, baseMemoryKiB, parseGuestStats } from './qmp-messages.ts';
@@ -45,6 +45,8 @@ export const STALL_PROBES = 5;
 export const SETTLED_MS = 2000;
 /** Probes without an agent hello before the guest-stats fallback starts: 10, the silence window. */
 export const FALLBACK_AFTER_PROBES = 10;
+/** The kernel share is logged when it has grown by 1 MiB since last logged (not every report). */
+export const KERNEL_LOG_STEP_KIB = 1024;
 /** guest-stats polling period asked of QEMU: 2 s (the driver's stats queue; QEMU's unit is s). */
 export const STATS_POLL_S = 2;
 
@@ -55,6 +57,7 @@ export interface KvmSettings {
   hostMinAvailableKiB: number;
   overheadKiB: number;
   maxOverheadKiB: number;
+  maxKernelShareKiB: number;
   statsFallback: boolean;
 }
 
@@ -80,6 +83,9 @@ interface Guest {
   actualKiB: number;
   actualSince: number;
   overhead: OverheadEstimate;
+  kernel: KernelShare;
+  /** The kernel share last logged (logged when it grows by a MiB or more). */
+  kernelLoggedKiB: number;
   overheadLogged: boolean;
   agent: AgentChannel | null;
   badLogged: boolean;
@@ -176,6 +182,8 @@ export class KvmHost implements Host {
       actualKiB: 0,
       actualSince: Date.now(),
       overhead: new OverheadEstimate(this.opts.kvm.overheadKiB, this.opts.kvm.maxOverheadKiB),
+      kernel: new KernelShare(this.opts.kvm.maxKernelShareKiB),
+      kernelLoggedKiB: 0,
       overheadLogged: false,
       agent: null,
       badLogged: false,
@@ -215,8 +223,13 @@ export class KvmHost implements Host {
     this.announce(g);
   }
 
+  /** Balloon memory the supervisor does not see as usable: the overhead plus the kernel share. */
+  private hidden(g: Guest): number {
+    return g.overhead.kib + g.kernel.kib;
+  }
+
   private announce(g: Guest): void {
-    const oh = g.overhead.kib;
+    const oh = this.hidden(g);
     const maxKiB = usableOf(g.baseKiB, oh);
     const byName = this.opts.guests.byName.get(g.name);
     const settings = { ...this.opts.guests.default, ...byName };
@@ -357,11 +370,26 @@ export class KvmHost implements Host {
     if (!wasMeasured || g.overhead.kib !== before) g.log.info({ overheadKiB: g.overhead.kib, previousKiB: before }, 'guest overhead (balloon minus MemTotal) measured');
   }
 
+  /** A report's sizes: the overhead (when settled) and the kernel share. */
+  private reportSample(g: Guest, kib: ReadonlyMap<string, number>): void {
+    const total = kib.get('MemTotal');
+    const available = kib.get('MemAvailable');
+    const committed = kib.get('Committed_AS');
+    if (total === undefined) return;
+    this.overheadSample(g, total);
+    if (available === undefined || committed === undefined || available > total) return;
+    g.kernel.add(total, available, committed);
+    if (g.kernel.kib >= g.kernelLoggedKiB + KERNEL_LOG_STEP_KIB) {
+      g.kernelLoggedKiB = g.kernel.kib;
+      g.log.info({ kernelShareKiB: g.kernel.kib, overheadKiB: g.overhead.kib }, 'guest kernel share (MemTotal - MemAvailable - Committed_AS) measured');
+    }
+  }
+
   private onAgentMessage(g: Guest, m: AgentMessage): void {
     if (this.closed || this.guests.get(g.name) !== g) return;
     const at = Date.now();
     let event: HostEvent | null = null;
-    let memTotal: number | null = null;
+    let fields: ReadonlyMap<string, number> | null = null;
     let problem: string | null = null;
     if (m.kind === 'bad') {
       problem = m.problem;
@@ -376,8 +404,8 @@ export class KvmHost implements Host {
       const r = parseReport(g.name, at, m.text);
       if (r.ok) {
         event = r.value;
-        // MemTotal from the same strict parser (parseReport has accepted the text).
-        memTotal = parseMeminfo(m.text).kib.get('MemTotal') ?? null;
+        // MemTotal and MemAvailable from the same strict parser (parseReport accepted the text).
+        fields = parseMeminfo(m.text).kib;
       } else problem = r.problem;
     }
     if (problem !== null) {
@@ -392,7 +420,7 @@ export class KvmHost implements Host {
       g.badLogged = false;
       g.log.info('agent messages good again');
     }
-    if (memTotal !== null) this.overheadSample(g, memTotal);
+    if (fields !== null) this.reportSample(g, fields);
     if (event !== null) this.emit(event);
   }
 
@@ -420,7 +448,7 @@ export class KvmHost implements Host {
       this.log.info('guests back within the pool');
     }
     const allocations: Record<string, number> = {};
-    for (const g of connected) if (g.announced) allocations[g.name] = usableOf(g.actualKiB, g.overhead.kib);
+    for (const g of connected) if (g.announced) allocations[g.name] = usableOf(g.actualKiB, this.hidden(g));
     this.emit({ type: 'host.sample', at: Date.now(), freeKiB: p.freeKiB, dom0: p.dom0, allocations });
   }
 
@@ -433,7 +461,7 @@ export class KvmHost implements Host {
     }
     const g = this.guests.get(id);
     if (g === undefined || !g.announced || g.qmp === null) throw new Error(`no guest ${JSON.stringify(id.slice(0, 64))} connected; nothing written`);
-    const balloonKiB = balloonOf(targetKiB, g.overhead.kib, g.baseKiB);
+    const balloonKiB = balloonOf(targetKiB, this.hidden(g), g.baseKiB);
     await g.qmp.execute('balloon', { value: balloonKiB * 1024 });
     g.target = { balloonKiB, lastActual: g.actualKiB, still: 0, logged: false };
   }

@@ -63,3 +63,19 @@ describe('overhead', () => {
     assert.equal(usableOf(10 * MIB, 55 * MIB), 0);
   });
 });
+
+describe('kernel share', () => {
+  test('the largest recent lower bound MemTotal - MemAvailable - Committed_AS, within its maximum', async () => {
+    const { KernelShare, KERNEL_SHARE_SAMPLES } = await import('../../../../src/hosts/kvm/overhead.ts');
+    const k = new KernelShare(64 * MIB);
+    assert.equal(k.kib, 0);
+    k.add(64 * MIB, 30 * MIB, 6 * MIB); // the idle testbed guest: 28 MiB
+    assert.equal(k.kib, 28 * MIB);
+    k.add(263 * MIB, 5 * MIB, 263 * MIB); // under load the bound says little: the idle one stands
+    assert.equal(k.kib, 28 * MIB);
+    k.add(512 * MIB, 0, 0); // a lie is capped
+    assert.equal(k.kib, 64 * MIB);
+    for (let i = 0; i < KERNEL_SHARE_SAMPLES; i++) k.add(100 * MIB, 80 * MIB, 10 * MIB);
+    assert.equal(k.kib, 10 * MIB); // old samples aged out
+  });
+});
