@@ -8,14 +8,21 @@ const SUBCOMMANDS: Record<string, { summary: string; load: () => Promise<{ run(a
 };
 
 export function usage(): string {
-  const lines = ['usage: memcoop <command> [options]', '', 'commands:'];
+  const lines = ['usage: memcoop <command> [options]', '       memcoop help <command>', '       memcoop --version', '', 'commands:'];
   for (const [name, s] of Object.entries(SUBCOMMANDS)) lines.push(`  ${name.padEnd(8)} ${s.summary}`);
-  lines.push('', "'memcoop <command> --help' describes each command.");
+  lines.push('', "'memcoop <command> --help' (or 'memcoop help <command>') describes each command.");
   return lines.join('\n');
 }
 
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
+  if (cmd === '--version' || cmd === '-V') {
+    const { version } = await import('./version.ts');
+    console.log(`memcoop ${version()}`);
+    return 0;
+  }
+  // `memcoop help sim` is `memcoop sim --help`.
+  if (cmd === 'help' && rest.length > 0) return main([rest[0]!, '--help']);
   if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') {
     console.log(usage());
     return cmd === undefined ? 2 : 0;
