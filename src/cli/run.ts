@@ -6,8 +6,10 @@ import type { Host } from '../hosts/host.ts';
 import { createLogger, type Logger } from '../log/logger.ts';
 import { DEFAULT_DAEMON_CONFIG, HOST_KINDS, loadDaemonConfig, type DaemonConfig } from '../config/daemon-config.ts';
 import { InputError } from '../util/validate.ts';
+import { acquireLock, DEFAULT_LOCK_DIR, LockHeldError, type DaemonLock } from '../daemon/lock.ts';
+import { dirname, join } from 'node:path';
 
-const USAGE = `usage: memcoop run --host xen|kvm [--config FILE] [--socket PATH] [--guests-dir DIR] [--journal FILE]
+const USAGE = `usage: memcoop run --host xen|kvm [--config FILE] [--socket PATH] [--guests-dir DIR] [--journal FILE] [--lock FILE]
 
 Runs the memcoop daemon in Dom0 (on KVM: on the host) until SIGINT or SIGTERM.
   --host xen|kvm    the hypervisor (default: the config's host, else xen)
@@ -15,7 +17,12 @@ Runs the memcoop daemon in Dom0 (on KVM: on the host) until SIGINT or SIGTERM.
                     default: built-in defaults (kvm needs kvm.poolKiB, so a config)
   --socket PATH     xen: a xenstored unix socket (e.g. a test fixture's) instead of libxenstore's default
   --guests-dir DIR  kvm: the directory of per-guest QEMU sockets, DIR/<name>/qmp.sock and agent.sock
-  --journal FILE    record every supervisor input to FILE (JSONL; 'memcoop replay FILE' replays it)
+  --journal FILE    record every supervisor input to FILE (JSONL; 'memcoop replay FILE' replays it);
+                    an existing FILE is rotated to FILE.1 (nine kept), never truncated
+  --lock FILE       the pid file that keeps a second daemon off this host (default: beside the
+                    xenstored socket given by --socket, beside the kvm guests dir, else
+                    ${DEFAULT_LOCK_DIR}/<host>.pid); a second daemon refuses to start, naming the pid
+SIGHUP is logged and ignored (configuration reload is not implemented yet).
 Options override the config. Where no hypervisor answers libxenctrl (a xenstored without Xen),
 host free memory and domain sizes come from a stand-in for the hypervisor, and the log says so.
 Logs are pino JSON lines on standard output. Exit: 0 after a signal, 1 if the daemon cannot
@@ -27,9 +34,10 @@ interface RunArgs {
   socket?: string;
   guestsDir?: string;
   journal?: string;
+  lock?: string;
 }
 
-const VALUE_OPTS = { '--host': 'host', '--config': 'config', '--socket': 'socket', '--guests-dir': 'guestsDir', '--journal': 'journal' } as const;
+const VALUE_OPTS = { '--host': 'host', '--config': 'config', '--socket': 'socket', '--guests-dir': 'guestsDir', '--journal': 'journal', '--lock': 'lock' } as const;
 
 function parseArgs(argv: string[]): RunArgs | string {
   const out: RunArgs = {};
@@ -46,17 +54,40 @@ function parseArgs(argv: string[]): RunArgs | string {
   return out;
 }
 
-/** Resolves when the process gets SIGINT or SIGTERM. */
-function untilSignal(): Promise<NodeJS.Signals> {
+/**
+ * Resolves when the process gets SIGINT or SIGTERM. SIGHUP (which would otherwise kill the
+ * process with its journal open) is logged and ignored until configuration reload exists.
+ */
+function untilSignal(logger: Logger): Promise<NodeJS.Signals> {
+  const hup = (): void => logger.warn('SIGHUP received: configuration reload is not implemented yet; ignored');
+  process.on('SIGHUP', hup);
   return new Promise((resolve) => {
     const on = (sig: NodeJS.Signals) => {
       process.off('SIGINT', on);
       process.off('SIGTERM', on);
+      process.off('SIGHUP', hup);
       resolve(sig);
     };
     process.on('SIGINT', on);
     process.on('SIGTERM', on);
   });
+}
+
+/** The lock guards what the daemon manages: the xenstored it was pointed at, or the guests dir. */
+function defaultLockPath(host: string, socket: string | undefined, guestsDir: string | null): string {
+  if (host === 'xen' && socket !== undefined) return join(dirname(socket), 'memcoop.pid');
+  if (host === 'kvm' && guestsDir !== null) return `${guestsDir.replace(/\/+$/, '')}.memcoop.pid`;
+  return join(DEFAULT_LOCK_DIR, `${host}.pid`);
+}
+
+/** Takes the host's lock, or prints why not (exit 1). */
+function lockOrSay(path: string): DaemonLock | null {
+  try {
+    return acquireLock(path);
+  } catch (e) {
+    console.error(`memcoop run: ${e instanceof LockHeldError ? e.message : `cannot take the lock ${path}: ${(e as Error).message}`}`);
+    return null;
+  }
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -84,6 +115,22 @@ export async function run(argv: string[]): Promise<number> {
     return 2;
   }
   const journal = args.journal ?? config.journal ?? undefined;
+  // Whatever path leaves the daemon, the lock it took goes with it.
+  const held: { lock: DaemonLock | null } = { lock: null };
+  try {
+    return await runHost(args, config, hostKind, journal, held);
+  } finally {
+    held.lock?.release();
+  }
+}
+
+async function runHost(
+  args: RunArgs,
+  config: DaemonConfig,
+  hostKind: string,
+  journal: string | undefined,
+  held: { lock: DaemonLock | null },
+): Promise<number> {
   let host: Host;
   let logger: Logger;
   let signal: Promise<NodeJS.Signals>;
@@ -98,9 +145,11 @@ export async function run(argv: string[]): Promise<number> {
       console.error('memcoop run: --host kvm needs --guests-dir, kvm.guestsDir or kvm.guests in the config');
       return 2;
     }
+    held.lock = lockOrSay(args.lock ?? defaultLockPath('kvm', undefined, guestsDir));
+    if (held.lock === null) return 1;
     const { KvmHost } = await import('../hosts/kvm/host.ts');
     logger = createLogger({ level: config.logLevel });
-    signal = untilSignal();
+    signal = untilSignal(logger);
     host = new KvmHost({
       logger,
       guests: config.guests,
@@ -119,9 +168,11 @@ export async function run(argv: string[]): Promise<number> {
     }
     // Loaded here: the Xen host and the daemon only once they are needed.
     const { XenHost } = await import('../hosts/xen/host.ts');
-    logger = createLogger({ level: config.logLevel });
     const socket = args.socket ?? config.xen.socket ?? undefined;
-    signal = untilSignal(); // from now on a signal means a clean stop, not a kill
+    held.lock = lockOrSay(args.lock ?? defaultLockPath('xen', socket, null));
+    if (held.lock === null) return 1;
+    logger = createLogger({ level: config.logLevel });
+    signal = untilSignal(logger); // from now on a signal means a clean stop, not a kill
     try {
       host = await XenHost.open({
         logger,

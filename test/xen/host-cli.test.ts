@@ -132,6 +132,16 @@ describe(`memcoop run --host xen against ${kind}`, { skip: skipReason(kind) }, (
     await writeReport(xs, 1, { totalKiB: 512 * MIB, freeKiB: 32 * MIB, committedKiB: 700 * MIB });
     await until(async () => (await readKiB(xs, targetPath(1))) === 700 * MIB, 'the target written');
 
+    // A second daemon on the same xenstored refuses to start, naming the first one's pid.
+    const second = runSync(['--host', 'xen', '--config', cfg, '--socket', fx.socketPath]);
+    assert.equal(second.status, 1, second.stderr);
+    assert.match(second.stderr, new RegExp(`another memcoop daemon \\(pid ${c.pid}\\) holds `));
+    // SIGHUP does not kill it (no reload yet: logged and ignored).
+    c.kill('SIGHUP');
+    await until(() => lines.some((l) => /SIGHUP received/.test(l.msg ?? '')), 'SIGHUP logged');
+    await writeReport(xs, 1, { totalKiB: 512 * MIB, freeKiB: 32 * MIB, committedKiB: 600 * MIB });
+    await until(async () => (await readKiB(xs, targetPath(1))) === 600 * MIB, 'still balancing after SIGHUP');
+
     c.kill('SIGTERM'); // our own child, by its pid
     assert.equal(await exited, 0, stderr);
     assert.ok(lines.some((l) => l.msg === 'memcoop supervisor stopped'));
