@@ -1,7 +1,8 @@
 // The daemon's YAML config (`memcoop run --config FILE`; config/memcoop.example.yaml shows every
 // field). Read strictly: an unknown key or a wrong type is an error naming its path, so a typo
 // never silently falls back to a default. Every field is optional.
-import { readFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { DEFAULT_SUPERVISOR_CONFIG, parseSupervisorConfig, type SupervisorConfig } from '../machines/config.ts';
 import { DEFAULT_TICK_MS } from '../streams/ticks.ts';
@@ -307,8 +308,32 @@ export function parseDaemonConfig(v: unknown, path = 'config'): DaemonConfig {
 }
 
 /** Reads and validates a YAML config file. Errors: InputError (bad content), or the fs error. */
+/**
+ * The largest config file read: the example with every field and comment is ~3 KB; 1 MiB is room
+ * for thousands of per-guest overrides. Checked before reading, so `--config /dev/zero` or a
+ * huge file is refused at once rather than read until memory runs out.
+ */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
+
+/** Reads a config file: a regular file of at most MAX_CONFIG_BYTES, or an InputError naming it. */
+async function readConfigText(file: string): Promise<string> {
+  // O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused just below).
+  const fh = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw new InputError(file, 'not a regular file');
+    if (st.size > MAX_CONFIG_BYTES) throw new InputError(file, `larger than ${MAX_CONFIG_BYTES} bytes (${st.size})`);
+    const buf = Buffer.alloc(MAX_CONFIG_BYTES + 1);
+    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+    if (bytesRead > MAX_CONFIG_BYTES) throw new InputError(file, `larger than ${MAX_CONFIG_BYTES} bytes`);
+    return buf.subarray(0, bytesRead).toString('utf8');
+  } finally {
+    await fh.close();
+  }
+}
+
 export async function loadDaemonConfig(file: string): Promise<DaemonConfig> {
-  const text = await readFile(file, 'utf8');
+  const text = await readConfigText(file);
   let doc: unknown;
   try {
     doc = parseYaml(text);

@@ -42,6 +42,11 @@ export const DEFAULT_DOM0_MAX_KIB = 4 * 1024 * 1024;
  */
 export const DEFAULT_SILENCE_TICKS = 10;
 /**
+ * The most ticks any tick-counted setting may name: a day of 1 s ticks. A larger value is a typo
+ * (silenceTicks: 1e15 would never call any agent silent), not a configuration.
+ */
+export const MAX_CONFIG_TICKS = 86_400;
+/**
  * 5 ticks: the balloon moved 128-256 MiB in 2-3 s on Xen and virtio (docs/measurements.md sections 2-3),
  * so five ticks with no progress at all is not a slow balloon but one that will not move (the
  * Linux 6.1 driver gives up after about five failed tries, docs/measurements.md section 3).
@@ -115,7 +120,7 @@ export function parseSupervisorConfig(v: unknown, path = 'config'): SupervisorCo
   if (dom0.minKiB > dom0.maxKiB) {
     throw new InputError(`${path}.dom0.minKiB`, `must be <= dom0.maxKiB (${dom0.maxKiB}), got ${dom0.minKiB}`);
   }
-  const ticks = (y: unknown, p: string): number => integer(y, p, { min: 1 });
+  const ticks = (y: unknown, p: string): number => integer(y, p, { min: 1, max: MAX_CONFIG_TICKS });
   return {
     policy: optional(o, 'policy', path, (y, p) => oneOf(y, p, POLICY_NAMES), d.policy),
     params,

@@ -2,6 +2,7 @@
 // the field. No xenstored needed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +12,7 @@ import {
   DEFAULT_GUEST_MIN_KIB,
   DEFAULT_STAND_IN,
   guestSettings,
+  MAX_CONFIG_BYTES,
   loadDaemonConfig,
   parseDaemonConfig,
 } from '../../src/config/daemon-config.ts';
@@ -111,6 +113,25 @@ test('a YAML file that does not parse is an InputError naming the file', async (
     assert.equal(c.xen.socket, '/tmp/s');
     writeFileSync(f, 'tickMs: 50\nxen:\n  socket: /tmp/s\n  extra: 1\n');
     await assert.rejects(loadDaemonConfig(f), (e: unknown) => e instanceof InputError && e.path === `${f}.xen.extra`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a config that is not a file, or is too large, is refused before it is read; tick counts have a ceiling', async () => {
+  // /dev/zero once took 47 s and 644 MB before failing; a FIFO hung forever.
+  await assert.rejects(loadDaemonConfig('/dev/zero'), (e: unknown) => e instanceof InputError && /not a regular file/.test(e.message));
+  const dir = mkdtempSync(join(tmpdir(), 'memcoop-config-'));
+  try {
+    const fifo = join(dir, 'fifo');
+    assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
+    await assert.rejects(loadDaemonConfig(fifo), /not a regular file/);
+    const big = join(dir, 'big.yaml');
+    writeFileSync(big, `# ${'x'.repeat(MAX_CONFIG_BYTES)}\n`);
+    await assert.rejects(loadDaemonConfig(big), /larger than 1048576 bytes/);
+    const ticks = join(dir, 'ticks.yaml');
+    writeFileSync(ticks, 'supervisor:\n  silenceTicks: 1000000000000000\n');
+    await assert.rejects(loadDaemonConfig(ticks), (e: unknown) => e instanceof InputError && e.path === `${ticks}.supervisor.silenceTicks` && /must be <= 86400/.test(e.message));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -99,7 +99,7 @@ describe(`memcoop run --host xen against ${kind}`, { skip: skipReason(kind) }, (
         'xen:',
         '  standIn: { hostTotalKiB: 2097152, dom0KiB: 524288, dom0CommittedKiB: 262144 }',
         'supervisor:',
-        '  silenceTicks: 100000',
+        '  silenceTicks: 86400',
         '  dom0: { minKiB: 262144, maxKiB: 1048576 }',
         '',
       ].join('\n'),
