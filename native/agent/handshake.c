@@ -39,7 +39,8 @@ int hs_answer(struct handshake *h, const char *mode, int protocol) {
     if (strcmp(mode, MODES[i]) == 0) known = MODES[i];
   if (!known) return -1;
   if (!h->answered) {
-    logf_("mode %s (Dom0 answered; protocol %d)", known, protocol);
+    if (protocol >= 0) logf_("mode %s (Dom0 answered; protocol %d)", known, protocol);
+    else logf_("mode %s (Dom0 answered; protocol not given)", known);
   } else if (strcmp(h->mode, known) != 0) {
     logf_("mode %s (was %s)", known, h->mode);
   }
