@@ -56,11 +56,15 @@ export async function scanGuestsDir(dir: string): Promise<{ guests: GuestSockets
   return { guests, invalid };
 }
 
-/** The socket's identity: a new QEMU at the same path makes a new socket (new inode). */
+/**
+ * The socket's identity: a new QEMU at the same path makes a new socket. The inode alone is not
+ * enough (tmpfs hands a freed inode number to the next file at once, seen here), so its change
+ * time, in nanoseconds, is part of it.
+ */
 export async function socketIdentity(path: string): Promise<string | null> {
   try {
-    const s = await stat(path);
-    return s.isSocket() ? `${s.dev}:${s.ino}` : null;
+    const s = await stat(path, { bigint: true });
+    return s.isSocket() ? `${s.dev}:${s.ino}:${s.ctimeNs}` : null;
   } catch {
     return null;
   }

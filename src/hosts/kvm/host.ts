@@ -92,7 +92,8 @@ interface Guest {
   helloSeen: boolean;
   probesWithoutHello: number;
   fallback: 'off' | 'on' | 'failed';
-  target: { balloonKiB: number; lastActual: number; still: number; logged: boolean } | null;
+  /** The last balloon target written and its progress; `at` (host clock, ms) measures the lag. */
+  target: { balloonKiB: number; at: number; fromKiB: number; lastActual: number; still: number; logged: boolean } | null;
   querying: boolean;
 }
 
@@ -267,7 +268,18 @@ export class KvmHost implements Host {
     if (a !== g.actualKiB) {
       g.actualKiB = a;
       g.actualSince = Date.now();
+      this.checkLanded(g);
     }
+  }
+
+  /** A balloon within the slack of its target has landed: its lag (write to landing) is logged. */
+  private checkLanded(g: Guest): boolean {
+    const t = g.target;
+    if (t === null || Math.abs(g.actualKiB - t.balloonKiB) > BALLOON_SLACK_KIB) return false;
+    if (t.logged) g.log.info({ actualKiB: g.actualKiB }, 'balloon reached its target');
+    g.log.debug({ fromKiB: t.fromKiB, targetKiB: t.balloonKiB, lagMs: Date.now() - t.at }, 'balloon landed');
+    g.target = null;
+    return true;
   }
 
   private onQmpClosed(g: Guest, reason: string): void {
@@ -309,11 +321,7 @@ export class KvmHost implements Host {
     const t = g.target;
     if (t === null) return;
     const gap = g.actualKiB - t.balloonKiB;
-    if (Math.abs(gap) <= BALLOON_SLACK_KIB) {
-      if (t.logged) g.log.info({ actualKiB: g.actualKiB }, 'balloon reached its target');
-      g.target = null;
-      return;
-    }
+    if (this.checkLanded(g)) return;
     if (g.actualKiB !== t.lastActual) {
       if (t.logged) g.log.info({ actualKiB: g.actualKiB, targetKiB: t.balloonKiB }, 'balloon moving again');
       t.lastActual = g.actualKiB;
@@ -462,8 +470,10 @@ export class KvmHost implements Host {
     const g = this.guests.get(id);
     if (g === undefined || !g.announced || g.qmp === null) throw new Error(`no guest ${JSON.stringify(id.slice(0, 64))} connected; nothing written`);
     const balloonKiB = balloonOf(targetKiB, this.hidden(g), g.baseKiB);
+    const at = Date.now();
     await g.qmp.execute('balloon', { value: balloonKiB * 1024 });
-    g.target = { balloonKiB, lastActual: g.actualKiB, still: 0, logged: false };
+    // A target the balloon is already at lands at once (and is not timed).
+    g.target = Math.abs(g.actualKiB - balloonKiB) <= BALLOON_SLACK_KIB ? null : { balloonKiB, at, fromKiB: g.actualKiB, lastActual: g.actualKiB, still: 0, logged: false };
   }
 
   async setMode(id: string, mode: WrittenMode, protocol: number): Promise<void> {
