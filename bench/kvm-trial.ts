@@ -75,7 +75,9 @@ export interface TrialResult {
   error?: string;
 }
 
-export async function runTrial(exp: Experiment, policy: PolicyRun, trial: number, initramfs: Initramfs): Promise<TrialResult> {
+/** A trial's workloads are cut off after timeoutMs (a policy that leaves a guest thrashing would
+ * otherwise hold the whole benchmark); the trial is then reported as failed with the reason. */
+export async function runTrial(exp: Experiment, policy: PolicyRun, trial: number, initramfs: Initramfs, timeoutMs: number): Promise<TrialResult> {
   let tb: Testbed | undefined;
   let daemonPid: number | undefined;
   let daemonExit: Promise<unknown> = Promise.resolve();
@@ -116,7 +118,17 @@ export async function runTrial(exp: Experiment, policy: PolicyRun, trial: number
     };
     await sample();
     sampler = setInterval(() => void sample(), TICK_MS);
-    const jobs = await Promise.all(tb.guests.map((g, i) => g.control.run(`job${trial}`, exp.guests[i]!.program, exp.guests[i]!.args)));
+    let timer: NodeJS.Timeout | undefined;
+    const finished: (JobResult | undefined)[] = tb.guests.map(() => undefined);
+    const jobs = await Promise.race([
+      Promise.all(tb.guests.map((g, i) => g.control.run(`job${trial}`, exp.guests[i]!.program, exp.guests[i]!.args).then((j) => (finished[i] = j)))),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          const done = tb!.guests.map((g, i) => `${g.name} ${finished[i] ? `${(finished[i]!.ms / 1000).toFixed(1)} s` : 'running'}`).join(', ');
+          reject(new Error(`workloads cut off after ${timeoutMs / 1000} s (${done})`));
+        }, timeoutMs);
+      }),
+    ]).finally(() => clearTimeout(timer));
     clearInterval(sampler);
     sampler = undefined;
     await sample();

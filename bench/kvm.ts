@@ -1,4 +1,4 @@
-// npm run bench:kvm [-- --json] [--trials N] [--quick] [--experiments a,b] [--policies a,b]
+// npm run bench:kvm [-- --json] [--trials N] [--quick] [--experiments a,b] [--policies a,b] [--trial-timeout S]
 // The paper's experiments on real Linux guests under QEMU (testbed/, docs/testbed.md): each
 // experiment under static allocation (the initial split, held), every daemon policy through the
 // real daemon (`memcoop run --host kvm`, supervisor.policy = memcoop, selfballoon, qmemman,
@@ -17,6 +17,10 @@ import { runTrial, type Experiment, type PolicyRun, type TrialResult } from './k
 
 const REPO = resolve(import.meta.dirname, '..');
 const MIB = 1024;
+/** A trial's workloads are cut off after this long (s): static quick trials took ~45 s here, full
+ * ones minutes; a policy that leaves a guest thrashing would otherwise hold the benchmark for hours. */
+const QUICK_TIMEOUT_S = 300;
+const FULL_TIMEOUT_S = 1800;
 /** The paper's minimum trials per configuration. */
 const DEFAULT_TRIALS = 3;
 export const POLICY_ORDER: PolicyRun[] = ['static', 'memcoop', 'selfballoon', 'qmemman', 'squeezed', 'mom', 'unlimited'];
@@ -58,7 +62,7 @@ function experiments(quick: boolean): Experiment[] {
   ];
 }
 
-interface Args { json: boolean; trials: number; quick: boolean; experiments?: string[]; policies: PolicyRun[] }
+interface Args { json: boolean; trials: number; quick: boolean; experiments?: string[]; policies: PolicyRun[]; timeoutS?: number }
 
 function parseArgs(argv: string[]): Args {
   const a: Args = { json: false, trials: DEFAULT_TRIALS, quick: false, policies: POLICY_ORDER };
@@ -68,6 +72,7 @@ function parseArgs(argv: string[]): Args {
     else if (v === '--quick') a.quick = true;
     else if (v === '--trials') a.trials = Number(argv[++i]);
     else if (v === '--experiments') a.experiments = (argv[++i] ?? '').split(',');
+    else if (v === '--trial-timeout') a.timeoutS = Number(argv[++i]);
     else if (v === '--policies') a.policies = (argv[++i] ?? '').split(',') as PolicyRun[];
     else throw new Error(`unknown option ${v}`);
   }
@@ -163,11 +168,11 @@ async function main(): Promise<void> {
     for (let t = 1; t <= args.trials; t++) {
       for (const p of args.policies) {
         const started = Date.now();
-        const r = await runTrial(e, p, t, initramfs);
+        const r = await runTrial(e, p, t, initramfs, (args.timeoutS ?? (args.quick ? QUICK_TIMEOUT_S : FULL_TIMEOUT_S)) * 1000);
         results.push(r);
         const times = r.guests.map((g) => `${g.name} ${(g.ms / 1000).toFixed(1)} s`).join(', ');
         console.error(`bench:kvm: ${e.id} ${p} #${t}: ${r.error ? `FAILED ${r.error}` : times} (trial ${((Date.now() - started) / 1000).toFixed(0)} s)`);
-        if (t === 1 && !r.error) {
+        if (t === 1 && Object.keys(r.samples).length > 0) {
           const series = Object.entries(r.samples).map(([name, pts]) => ({ name, points: pts.map(([s, mib]) => ({ t: s, mib })) }));
           writeFileSync(join(outDir, `kvm-${stamp}-${e.id}-${p}.svg`), allocationSvg(`${e.title}: ${p} (balloon sizes)`, series, e.poolMiB));
         }
