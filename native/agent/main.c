@@ -110,7 +110,7 @@ static const struct transport *pick_transport(const struct options *o) {
   if (k == TRANSPORT_AUTO) {
     struct stat st;
     if (o->port_given || stat(o->port, &st) == 0) k = TRANSPORT_SERIAL;
-    else if (xs_transport(-1) && (stat(XENBUS_DEVICE, &st) == 0 || getenv("XENSTORED_PATH"))) k = TRANSPORT_XENSTORE;
+    else if (stat(XENBUS_DEVICE, &st) == 0 || getenv("XENSTORED_PATH")) k = TRANSPORT_XENSTORE;
     else {
       logf_("no transport: neither %s nor %s exists (not a Xen guest, and no memcoop virtio-serial port)", o->port,
             XENBUS_DEVICE);
@@ -118,9 +118,7 @@ static const struct transport *pick_transport(const struct options *o) {
     }
   }
   if (k == TRANSPORT_SERIAL) return serial_transport(o->port);
-  const struct transport *t = xs_transport(o->domid);
-  if (!t) logf_("this memcoop-agent was built without XenStore support (libxenstore was not found at build time)");
-  return t;
+  return xs_transport(o->domid);
 }
 
 int main(int argc, char **argv) {

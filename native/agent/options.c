@@ -11,11 +11,6 @@
 #ifndef AGENT_VERSION
 #define AGENT_VERSION "0.1.0"
 #endif
-#ifdef HAVE_XENSTORE
-#define XS_BUILT "with XenStore"
-#else
-#define XS_BUILT "without XenStore (built where libxenstore was not found)"
-#endif
 
 /* A --config file is small: a handful of key=value lines. */
 #define CONFIG_MAX_BYTES 4096
@@ -174,7 +169,7 @@ int options_parse(struct options *o, int argc, char **argv) {
       return 1;
     }
     if (strcmp(argv[i], "--version") == 0) {
-      printf("memcoop-agent %s (protocol %d, %s)\n", AGENT_VERSION, PROTOCOL_VERSION, XS_BUILT);
+      printf("memcoop-agent %s (protocol %d; transports: xenstore, virtio-serial)\n", AGENT_VERSION, PROTOCOL_VERSION);
       return 1;
     }
   }

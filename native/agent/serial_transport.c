@@ -212,9 +212,9 @@ static void st_service(long long now_ms) {
 }
 
 static long long st_deadline(void) {
+  if (fd < 0) return is_socket ? reconnect_at : LLONG_MAX;
   long long d = hs_deadline(hs);
-  if (fd < 0 && reconnect_at < d) d = reconnect_at;
-  if (fd >= 0 && hup_until && hup_until < d) d = hup_until;
+  if (hup_until && hup_until < d) d = hup_until;
   return d;
 }
 

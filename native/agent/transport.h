@@ -31,7 +31,6 @@ struct transport {
   void (*stop)(void);
 };
 
-/* NULL when built without libxenstore. */
 const struct transport *xs_transport(int domid /* -1: relative paths */);
 const struct transport *serial_transport(const char *path);
 

@@ -15,7 +15,7 @@ import { readJournalFile } from '../../src/journal/format.ts';
 import type { ReportEntry } from '../../src/machines/events.ts';
 import { startXenstored, type XenstoredFixture } from '../support/xenstored-fixture.ts';
 import { MIB, readKiB, seedDomain, skipReason } from '../xen/xen-harness.ts';
-import { Agent, FAST, ProcFiles, ROOT, agentUnbuildable, until } from './agent-harness.ts';
+import { AGENT_BIN, AGENT_STATIC_BIN, Agent, FAST, ProcFiles, ROOT, agentUnbuildable, until } from './agent-harness.ts';
 
 const BIN = join(ROOT, 'bin/memcoop.mjs');
 const kind = skipReason('oxenstored') === false ? 'oxenstored' : 'cxenstored';
@@ -81,7 +81,9 @@ describe(`memcoop run --host xen with three memcoop-agents (${kind})`, { skip },
     for (const g of GUESTS) {
       const f = new ProcFiles({ total: 500 * MIB, free: 20 * MIB, available: 60 * MIB, committed: g.committedKiB, swapTotal: 256 * MIB, swapFree: 250 * MIB });
       files.push(f);
-      agents.push(new Agent(['--domid', String(g.domid), '--transport', 'xenstore', ...FAST, ...f.args()], { XENSTORED_PATH: fx.socketPath }));
+      // The last guest runs the static build, as a small guest would.
+      const bin = g.domid === 3 ? AGENT_STATIC_BIN : AGENT_BIN;
+      agents.push(new Agent(['--domid', String(g.domid), '--transport', 'xenstore', ...FAST, ...f.args()], { XENSTORED_PATH: fx.socketPath }, bin));
     }
 
     // The handshake: every agent is answered (self adjustment: they asked for it, memory is plentiful).

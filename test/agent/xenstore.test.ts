@@ -126,6 +126,18 @@ for (const kind of ['oxenstored', 'cxenstored'] as const) {
       await agent.waitLine(/mode global \(Dom0 answered; protocol not given\)/);
     });
 
+    test('without --domid, paths are relative: the daemon puts them under the client\'s own domain (dom0 here)', { timeout: 20_000 }, async () => {
+      const rel = new Agent(['--transport', 'xenstore', ...FAST, ...files.args()], { XENSTORED_PATH: fx.socketPath });
+      try {
+        await until(async () => (await xs.read(helloPath(0))) === 'protocol=1 selfAdjust=1', 'the hello under /local/domain/0');
+        await until(async () => (await xs.read('/local/domain/0/data/memcoop/meminfo')) !== null, 'a report under /local/domain/0');
+        await xs.write(modePath(0), 'global');
+        await rel.waitLine(/mode global \(Dom0 answered; protocol not given\)/);
+      } finally {
+        assert.equal(await rel.stop(), 0);
+      }
+    });
+
     test('SIGTERM: exit 0', async () => {
       assert.equal(await agent.stop(), 0);
       assert.match(agent.lines.at(-1) ?? '', /stopped \(SIGTERM\)/);
