@@ -18,6 +18,9 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { loadXenAddon } from '../src/hosts/xen/addon.ts';
+import { meminfoPath } from '../src/hosts/xen/layout.ts';
+import { openXenStore, type XenStore } from '../src/hosts/xen/xenstore.ts';
 import { startXenstored, xenstoredUnavailable, type XenstoredFixture } from '../test/support/xenstored-fixture.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -95,6 +98,7 @@ interface Runner {
   reports: () => number | null;
   withChildren: boolean;
   start?: { ns: number; ticks: number };
+  reportsAtStart?: number;
 }
 
 async function main(): Promise<void> {
@@ -105,6 +109,7 @@ async function main(): Promise<void> {
   const runners: Runner[] = [];
   let server: Server | null = null;
   let fx: XenstoredFixture | null = null;
+  let xs: XenStore | null = null;
   try {
     // The host end of the virtio-serial port, counting reports.
     const sock = join(dir, 'port.sock');
@@ -136,15 +141,24 @@ async function main(): Promise<void> {
     let xsNote = '';
     if (why === null) {
       fx = await startXenstored('cxenstored');
-      // Reports counted by the agent's own writes: xenstored's access log is off; count on the
-      // agent side from its stderr instead would need a flag, so here the count is not kept.
+      // Reports counted by a watch on the report key (Dom0's view), where the addon is built.
+      let xsReports: number | null = null;
+      if (loadXenAddon().ok) {
+        xs = await openXenStore({ socketPath: fx.socketPath, socketOnly: true });
+        xsReports = 0;
+        // The watch fires once when set (the key does not exist yet, so no report is counted).
+        await xs.watch(meminfoPath(BENCH_DOMID), 'bench', () => {
+          xsReports!++;
+        });
+        xsReports = 0;
+      }
       runners.push({
         name: 'memcoop-agent-static, XenStore',
         child: spawn(AGENT, ['--transport', 'xenstore', '--domid', String(BENCH_DOMID), ...common], {
           stdio: ['ignore', 'ignore', 'ignore'],
           env: { ...process.env, XENSTORED_PATH: fx.socketPath },
         }),
-        reports: () => null,
+        reports: () => xsReports,
         withChildren: false,
       });
     } else {
@@ -162,8 +176,8 @@ async function main(): Promise<void> {
 
     // Let them start (the agents' first report, the shell's first cat), then take the baseline.
     await new Promise((r) => setTimeout(r, 1500));
-    const serialAtStart = serialReports;
     for (const r of runners) {
+      r.reportsAtStart = r.reports() ?? 0;
       const pid = r.child.pid!;
       const t = statTicks(pid);
       r.start = { ns: r.withChildren ? 0 : schedNs(pid), ticks: t.self + (r.withChildren ? t.children : 0) };
@@ -180,7 +194,7 @@ async function main(): Promise<void> {
       const cpuMs = r.withChildren ? (ticksUsed * 1000) / CLK_TCK : (schedNs(pid) - r.start!.ns) / 1e6;
       const ticks = Math.round(elapsedMs / 1000 / INTERVAL_S);
       const reportsTotal = r.reports();
-      const reports = reportsTotal === null ? null : reportsTotal - serialAtStart;
+      const reports = reportsTotal === null ? null : reportsTotal - r.reportsAtStart!;
       return {
         name: r.name,
         rssKiB: statusKiB(pid, 'VmRSS'),
@@ -211,9 +225,8 @@ async function main(): Promise<void> {
       `goals: agent RSS < ${GOAL_RSS_KIB} KiB: ${goals.rssUnder1MiB ? 'met' : 'NOT met'}; agent CPU < ${GOAL_CPU_PERCENT} % of a core: ${goals.cpuUnder005Percent ? 'met' : 'NOT met'}`,
       ...(xsNote ? [xsNote] : []),
     ];
-    if (!args.json) console.log(lines.join('\n'));
-    else {
-      console.log(lines.join('\n'));
+    console.log(lines.join('\n'));
+    if (args.json) {
       console.log(JSON.stringify({ bench: 'agent', seconds: args.seconds, intervalS: INTERVAL_S, elapsedMs: Math.round(elapsedMs), results, goals }));
     }
   } finally {
@@ -228,6 +241,7 @@ async function main(): Promise<void> {
       }
     }
     await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
+    await xs?.close();
     await fx?.stop();
     rmSync(dir, { recursive: true, force: true });
   }
