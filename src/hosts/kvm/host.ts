@@ -7,8 +7,8 @@
 // back as usable + overhead (overhead.ts).
 //
 // Failures stay with their guest, each with one log line: a socket that is not QMP or never
-// answers is dropped (and not tried again until a new socket appears at its path), a QEMU that
-// exits is a guest.left, a balloon that does not move toward its target is reported once.
+// answers is dropped (tried again each minute, logged again only for a new socket), a QEMU
+// that exits is a guest.left, a balloon that does not move toward its target is reported once.
 import { readFile } from 'node:fs/promises';
 import { Subject, type Observable } from 'rxjs';
 import type { GuestsConfig } from '../../config/daemon-config.ts';
@@ -43,6 +43,12 @@ export const STALL_PROBES = 5;
  * the agent reads meminfo once a second, so its report may describe the guest up to 1 s back.
  */
 export const SETTLED_MS = 2000;
+/**
+ * A refused QMP socket is tried again after 60 s (silently while it keeps failing): a QEMU too
+ * busy to greet within the timeout is not lost for good, and a stale socket file costs one
+ * refused connect a minute.
+ */
+export const REFUSED_RETRY_MS = 60_000;
 /** Probes without an agent hello before the guest-stats fallback starts: 10, the silence window. */
 export const FALLBACK_AFTER_PROBES = 10;
 /** The kernel share is logged when it has grown by 1 MiB since last logged (not every report). */
@@ -103,8 +109,11 @@ export class KvmHost implements Host {
   readonly events$: Observable<HostEvent> = this.subject.asObservable();
   private readonly log: Logger;
   private readonly guests = new Map<string, Guest>();
-  /** Socket paths refused (not QMP, not answering, refusing): skipped until their identity changes. */
-  private readonly refused = new Map<string, string | null>();
+  /**
+   * Socket paths refused (not QMP, not answering, refusing): skipped for REFUSED_RETRY_MS, and
+   * logged again only when the socket is a new one (a new identity).
+   */
+  private readonly refused = new Map<string, { identity: string; at: number }>();
   private readonly invalidLogged = new Set<string>();
   private nextHandle = 1;
   private dom0GrantKiB = 0;
@@ -161,14 +170,15 @@ export class KvmHost implements Host {
         if (g.identity === identity) continue;
         this.drop(g, 'a new QMP socket replaced it (QEMU restarted)');
       }
-      if (this.refused.has(s.qmp) && this.refused.get(s.qmp) === identity) continue;
-      this.refused.delete(s.qmp);
-      connects.push(this.connect(s, identity));
+      const r = this.refused.get(s.qmp);
+      if (r !== undefined && r.identity === identity && Date.now() - r.at < REFUSED_RETRY_MS) continue;
+      connects.push(this.connect(s, identity, r !== undefined && r.identity === identity));
     }
     await Promise.all(connects);
   }
 
-  private async connect(s: GuestSockets, identity: string): Promise<void> {
+  /** retry: the same socket failed before (and was logged then); a failure now is not logged again. */
+  private async connect(s: GuestSockets, identity: string, retry: boolean): Promise<void> {
     const handle = this.nextHandle++;
     const log = this.log.child({ guest: s.name, domid: handle });
     const g: Guest = {
@@ -210,13 +220,16 @@ export class KvmHost implements Host {
     } catch (e) {
       g.qmp?.close();
       if (this.guests.get(s.name) === g) this.guests.delete(s.name);
-      this.refused.set(s.qmp, identity);
+      this.refused.set(s.qmp, { identity, at: Date.now() });
       const why = (e as Error).message;
+      if (retry) return;
       log.warn({ reason: why }, why.startsWith('query-balloon refused')
-        ? 'QEMU has no balloon device; guest not managed (until its socket is replaced)'
-        : 'QMP socket dropped: not usable (until a new socket appears at its path)');
+        ? 'QEMU has no balloon device; guest not managed'
+        : 'QMP socket dropped: not usable (tried again each minute, logged again for a new socket)');
       return;
     }
+    this.refused.delete(s.qmp);
+    if (retry) log.info('QMP socket usable now');
     if (this.closed || this.guests.get(s.name) !== g) {
       g.qmp?.close();
       return;
@@ -285,7 +298,7 @@ export class KvmHost implements Host {
   private onQmpClosed(g: Guest, reason: string): void {
     if (this.closed || this.guests.get(g.name) !== g || !g.announced) return;
     // Remember the dead socket so a stale file left by QEMU is not reconnected every probe.
-    this.refused.set(g.sockets.qmp, g.identity);
+    this.refused.set(g.sockets.qmp, { identity: g.identity, at: Date.now() });
     this.drop(g, `QMP connection ended: ${reason}`);
   }
 
