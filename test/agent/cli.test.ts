@@ -202,8 +202,8 @@ class FakePortHost {
   connections = 0;
   private buf = '';
 
-  constructor(dir: string) {
-    this.path = join(dir, 'port.sock');
+  constructor(dir: string, name = 'port.sock') {
+    this.path = join(dir, name);
   }
 
   listen(): Promise<void> {
@@ -306,6 +306,38 @@ describe('memcoop-agent: virtio-serial over a unix socket', { skip }, () => {
 
     assert.equal(await agent.stop(), 0, 'SIGTERM: exit 0');
     assert.match(agent.lines.at(-1) ?? '', /stopped \(SIGTERM\)/);
+  });
+
+  test('a host that does not read: reports are dropped, the agent never blocks, and what arrives is whole reports', { timeout: 30_000 }, async () => {
+    // A second listener whose connection is read only at the end: the socket buffer fills.
+    const stalled = new FakePortHost(files.dir, 'stalled.sock');
+    await stalled.listen();
+    // Every tick a report (heartbeat = interval), many ticks a second.
+    const a = new Agent(['--port', stalled.path, '--interval', '0.001', '--heartbeat', '0.001', ...files.args()]);
+    await until(() => stalled.conn !== null, 'the agent connected');
+    stalled.conn!.pause();
+    // Wait until the agent has written well past what the socket holds (several hundred KiB):
+    // its heartbeat lines keep coming while writes would block, so it is not blocked.
+    await new Promise((r) => setTimeout(r, 1500));
+    files.setMem({ total: 262144, free: 12345, committed: 300000 });
+    // Still responsive: it exits at once on SIGTERM with status 0.
+    assert.equal(await a.stop(), 0);
+    stalled.conn!.resume();
+    await until(() => stalled.reports().length > 0, 'the buffered reports');
+    await new Promise((r) => setTimeout(r, 200));
+    // Every "report" that arrived is whole: "report", its lines, "end" (no frame cut by a drop).
+    const lines = stalled.lines;
+    let open = false;
+    for (const l of lines) {
+      if (l === 'report') {
+        assert.equal(open, false, 'a report began inside another');
+        open = true;
+      } else if (l === 'end') {
+        assert.equal(open, true, 'an end without its report');
+        open = false;
+      } else if (!l.startsWith('hello ')) assert.match(l, /^[A-Za-z0-9_]+: [0-9]+( kB)?$/);
+    }
+    await stalled.close();
   });
 
   test('SIGINT: exit 0 too; the static build speaks the same protocol', { timeout: 30_000 }, async () => {
