@@ -10,7 +10,7 @@ import { Subject } from 'rxjs';
 import { startDaemon } from '../../src/daemon/daemon.ts';
 import { DEFAULT_SUPERVISOR_CONFIG } from '../../src/machines/config.ts';
 import type { Host, HostEvent } from '../../src/hosts/host.ts';
-import { silentLogger } from '../../src/log/logger.ts';
+import { createLogger, silentLogger } from '../../src/log/logger.ts';
 import { parseJournal } from '../../src/journal/format.ts';
 import { guestFacts } from '../../src/machines/supervisor.ts';
 
@@ -118,4 +118,38 @@ test('an input the journal refuses is dropped and logged, and the daemon carries
   await daemon.stop();
   const parsed = parseJournal(readFileSync(journalPath, 'utf8'));
   assert.deepEqual(parsed.inputs.map((i) => i.type === 'guest.appeared' && i.id), ['vm1']);
+});
+
+test('a stop that cancels writes in flight logs one line for them all, not a warning per guest', async () => {
+  const MIB = 1024;
+  const t = testDoubleHost();
+  // Like a real host: a write in flight fails with "connection lost" when the host closes.
+  const pending: ((err: Error) => void)[] = [];
+  t.host.setTarget = () => new Promise<void>((_resolve, reject) => void pending.push(reject));
+  t.host.close = async () => {
+    for (const reject of pending.splice(0)) reject(new Error('connection lost'));
+  };
+  const lines: { msg: string; writes?: number }[] = [];
+  const logger = createLogger({ level: 'info', destination: { write: (s: string) => void lines.push(JSON.parse(s)) } });
+  const config = { ...DEFAULT_SUPERVISOR_CONFIG, dom0: { minKiB: 256 * MIB, maxKiB: 2048 * MIB } };
+  const daemon = await startDaemon({ host: t.host, config, logger, tickMs: 60_000 });
+  const a = daemon.actor;
+  const GUESTS = 20;
+  for (let i = 0; i < GUESTS; i++) {
+    a.send({ type: 'guest.appeared', at: 1, id: `vm${i}`, domid: i + 1, minKiB: 128 * MIB, maxKiB: 1024 * MIB, currentKiB: 256 * MIB, shares: 1 });
+    a.send({ type: 'agent.hello', at: 2, id: `vm${i}`, protocol: 1, selfAdjust: true });
+  }
+  const allocations = Object.fromEntries(Array.from({ length: GUESTS }, (_, i) => [`vm${i}`, 256 * MIB]));
+  a.send({ type: 'host.sample', at: 3, freeKiB: 16384 * MIB, dom0: { currentKiB: 512 * MIB, committedKiB: 512 * MIB }, allocations });
+  a.send({ type: 'agent.reports', at: 4, reports: Array.from({ length: GUESTS }, (_, i) => ({ id: `vm${i}`, committedKiB: 512 * MIB, freeKiB: 32 * MIB, swapTotalKiB: 0, swapFreeKiB: 0 })) });
+  a.send({ type: 'tick', at: 1000 });
+  try {
+    assert.ok(pending.length >= GUESTS, `a target write in flight per guest (${pending.length})`);
+  } finally {
+    await daemon.stop();
+  }
+  assert.deepEqual(lines.filter((l) => /failed/.test(l.msg)), [], 'no per-guest warning');
+  const summary = lines.filter((l) => l.msg === 'writes in flight were cancelled by the stop');
+  assert.equal(summary.length, 1);
+  assert.ok(summary[0]!.writes! >= GUESTS);
 });
