@@ -28,7 +28,13 @@ import {
 } from '../util/validate.ts';
 
 /** Format version; bump it when a line's shape changes, and keep reading the old one or refuse it. */
-export const JOURNAL_VERSION = 2;
+export const JOURNAL_VERSION = 3;
+/**
+ * Versions this memcoop still reads. v3 added `seq`, a line number on every line after the
+ * header, so that a line missing from the middle of a journal is detected; a v2 journal (no
+ * `seq`) reads as before.
+ */
+const READABLE_VERSIONS: readonly number[] = [2, 3];
 /**
  * Why each older version is refused. v1 carried one `agent.report` line per report, and the
  * supervisor that wrote it handled each alone (no prompt self adjustment), so even converted to
@@ -121,6 +127,11 @@ export function encodeHeader(h: { startedAt: number; config: unknown }): string 
   // Check what we write with the reader's rules, so a bad header fails now, not at replay.
   checkHeader(JSON.parse(JSON.stringify(header)) as unknown, 'header');
   return JSON.stringify(header);
+}
+
+/** A line from encodeInput or encodeGap with its sequence number put first (the writer's v3 lines). */
+export function withSeq(seq: number, line: string): string {
+  return `{"seq":${seq},${line.slice(1)}`;
 }
 
 /** A gap line (no trailing newline): `missing` inputs up to `at` were not written. */
@@ -343,9 +354,9 @@ function checkHeader(v: unknown, path: string): JournalHeader {
     throw new InputError(`${path}.kind`, `not a memcoop journal (expected ${JSON.stringify(JOURNAL_KIND)})`);
   }
   const ver = required(o, 'v', path, (x, p) => integer(x, p, { min: 1 }));
-  if (ver !== JOURNAL_VERSION) {
+  if (!READABLE_VERSIONS.includes(ver)) {
     const why = RETIRED_VERSIONS[ver];
-    throw new InputError(`${path}.v`, `journal version ${ver} is not supported (this memcoop reads ${JOURNAL_VERSION})${why ? `: ${why}` : ''}`);
+    throw new InputError(`${path}.v`, `journal version ${ver} is not supported (this memcoop reads ${READABLE_VERSIONS.join(' and ')})${why ? `: ${why}` : ''}`);
   }
   const startedAt = required(o, 'startedAt', path, timestamp);
   if (!('config' in o)) throw new InputError(`${path}.config`, 'is required');
@@ -435,6 +446,36 @@ export class JournalLineChecker {
     throw new JournalError(this.lineNo, `${this.source} line ${this.lineNo}${problemPath}`, problem);
   }
 
+  /** The previous line's seq; null before the first line after the header. */
+  private seq: number | null = null;
+  /** Whether this journal's lines carry seq (the first line after the header decides). */
+  private sequenced: boolean | null = null;
+
+  /**
+   * Checks and strips a line's `seq`. A v3 writer numbers every line after the header 1, 2, ...;
+   * a jump means a line is missing (deleted by hand, lost in a copy). A journal made by hand
+   * (tests, v2) has no seq on any line; one that mixes the two is refused.
+   */
+  private takeSeq(v: unknown, where: string): unknown {
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) return v;
+    const o = v as Record<string, unknown>;
+    const has = 'seq' in o;
+    if (this.sequenced === null) this.sequenced = has && this.header!.v >= 3;
+    if (!this.sequenced) {
+      if (has) this.fail('.seq', this.header!.v >= 3 ? 'present, but the first line after the header had none' : `not part of journal version ${this.header!.v}`);
+      return v;
+    }
+    if (!has) this.fail('.seq', 'is required (every line after the header has one)');
+    const n = integer(o.seq, `${where}.seq`, { min: 1 });
+    const expected = this.seq === null ? 1 : this.seq + 1;
+    if (n !== expected) {
+      this.fail('.seq', n > expected ? `is ${n} where ${expected} was due: ${n - expected} line(s) missing before this one` : `is ${n} where ${expected} was due (lines out of order or repeated)`);
+    }
+    this.seq = n;
+    const { seq: _seq, ...rest } = o;
+    return rest;
+  }
+
   /** Feeds one line (without its "\n"). */
   feed(line: string): void {
     this.lineNo += 1;
@@ -464,6 +505,7 @@ export class JournalLineChecker {
         this.header = checkHeader(v, where);
         return;
       }
+      v = this.takeSeq(v, where);
       if (isGap) {
         const g = checkGap(v, where);
         if (g.at < this.lastAt) this.fail('.at', `${g.at} is earlier than the previous line's ${this.lastAt} (at must not decrease)`);

@@ -2,6 +2,9 @@
 // line, so when the process dies it loses at most the line being written, and the reader can
 // tell that line from a whole one (parseJournal's allowTruncatedTail).
 //
+// Every line after the header carries `seq` (1, 2, ...), so a line missing from the middle is
+// detected on reading.
+//
 // What it never does: truncate an earlier journal (a restart rotates the old file to J.1, J.1 to
 // J.2, ... keeping JOURNAL_KEEP of them: the record of the run that crashed is what an operator
 // needs), follow a symbolic link at the journal's path, or leave half a line in the file (a
@@ -13,7 +16,7 @@ import { type Stats, closeSync, constants, fsyncSync, ftruncateSync, lstatSync, 
 import { dirname } from 'node:path';
 import type { SupervisorInput } from '../machines/events.ts';
 import { InputError } from '../util/validate.ts';
-import { encodeGap, encodeHeader, encodeInput } from './format.ts';
+import { encodeGap, encodeHeader, encodeInput, withSeq } from './format.ts';
 
 /**
  * Old journals kept beside the current one (J.1 newest ... J.9 oldest), as logrotate's common
@@ -64,6 +67,8 @@ export class JournalWriter {
   private gaps = 0;
   /** A short write could not be cut back: the next write starts a new line first. */
   private torn = false;
+  /** The last line's sequence number (format.ts: every line after the header has one). */
+  private seq = 0;
 
   private constructor(
     fd: number,
@@ -142,10 +147,13 @@ export class JournalWriter {
     // After a gap, its gap line and this input go in one write: both land or neither does, so a
     // disk with room for the short gap line only does not open a new gap each time.
     const missing = this.missing;
-    if (!this.writeLine(missing > 0 ? `${encodeGap({ at: input.at, missing })}\n${line}` : line)) {
+    const s = this.seq;
+    const text = missing > 0 ? `${withSeq(s + 1, encodeGap({ at: input.at, missing }))}\n${withSeq(s + 2, line)}` : withSeq(s + 1, line);
+    if (!this.writeLine(text)) {
       this.missing += 1;
       return false;
     }
+    this.seq = s + (missing > 0 ? 2 : 1);
     this.missing = 0;
     if (missing > 0) this.hooks.closed?.(missing);
     this.count += 1;

@@ -66,7 +66,7 @@ describe('journal format: round trip', () => {
   });
 
   test('the header line is the documented shape', () => {
-    assert.deepEqual(JSON.parse(HEADER), { kind: 'memcoop-journal', v: 2, startedAt: 1_700_000_000_000, config: CONFIG });
+    assert.deepEqual(JSON.parse(HEADER), { kind: 'memcoop-journal', v: 3, startedAt: 1_700_000_000_000, config: CONFIG });
   });
 
   test('encodeInput writes exactly the type fields: stray properties never reach the journal', () => {
@@ -227,8 +227,8 @@ const BAD: [string, string, number, RegExp][] = [
   ['a line too long', journal(`{"type":"guest.left","at":1,"id":"${'x'.repeat(MAX_JOURNAL_LINE_CHARS)}"}`), 2, /line 2: longer than/],
   ['no header: an input first', '{"type":"tick","at":1}\n', 1, /line 1\.kind: is required/],
   ['a header of another kind', '{"kind":"other","v":1,"startedAt":0,"config":{}}\n', 1, /line 1\.kind: not a memcoop journal/],
-  ['a future version', '{"kind":"memcoop-journal","v":3,"startedAt":0,"config":{}}\n', 1, /line 1\.v: journal version 3 is not supported \(this memcoop reads 2\)$/],
-  ['a v1 journal', '{"kind":"memcoop-journal","v":1,"startedAt":0,"config":{}}\n', 1, /line 1\.v: journal version 1 is not supported \(this memcoop reads 2\): v1 journals hold one agent\.report per line.*Replay a v1 journal with the memcoop that wrote it/],
+  ['a future version', '{"kind":"memcoop-journal","v":4,"startedAt":0,"config":{}}\n', 1, /line 1\.v: journal version 4 is not supported \(this memcoop reads 2 and 3\)$/],
+  ['a v1 journal', '{"kind":"memcoop-journal","v":1,"startedAt":0,"config":{}}\n', 1, /line 1\.v: journal version 1 is not supported \(this memcoop reads 2 and 3\): v1 journals hold one agent\.report per line.*Replay a v1 journal with the memcoop that wrote it/],
   ['a header without config', '{"kind":"memcoop-journal","v":2,"startedAt":0}\n', 1, /line 1\.config: is required/],
   ['a header with an unknown field', '{"kind":"memcoop-journal","v":2,"startedAt":0,"config":1,"host":"x"}\n', 1, /line 1\.host: unknown field/],
 ];

@@ -141,6 +141,29 @@ describe('journal writer: a full disk', () => {
   });
 });
 
+describe('journal reader: sequence numbers', () => {
+  test('a line deleted from the middle of a journal is detected, naming how many are missing', async () => {
+    const dir = tmp();
+    try {
+      const path = join(dir, 'j.jsonl');
+      const w = JournalWriter.open(path, header);
+      for (let at = 0; at < 10; at++) w.append({ type: 'tick', at });
+      w.close();
+      const lines = readFileSync(path, 'utf8').split('\n');
+      assert.equal(parseJournal(lines.join('\n')).inputs.length, 10);
+      lines.splice(5, 1); // line 6 (seq 5) gone
+      assert.throws(() => parseJournal(lines.join('\n')), /line 6\.seq: is 6 where 5 was due: 1 line\(s\) missing/);
+      // A v2 journal (no seq) still reads; a v3 journal mixing the two does not.
+      const v2 = [JSON.stringify({ kind: 'memcoop-journal', v: 2, startedAt: 0, config: null }), '{"type":"tick","at":1}', ''].join('\n');
+      assert.equal(parseJournal(v2).inputs.length, 1);
+      const mixed = [lines[0], '{"seq":1,"type":"tick","at":1}', '{"type":"tick","at":2}', ''].join('\n');
+      assert.throws(() => parseJournal(mixed), /line 3\.seq: is required/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('journal reader: gaps', () => {
   test('a damaged line is accepted only just before a gap line, and reported there', () => {
     const h = JSON.stringify({ kind: 'memcoop-journal', v: 2, startedAt: 0, config: null });
@@ -163,7 +186,7 @@ describe('journal reader: files', () => {
       for (let at = 0; at < 598; at++) w.append({ type: 'tick', at });
       w.close();
       // Line 600 is a good tick; line 601 holds a stray 0xff byte.
-      writeFileSync(path, Buffer.concat([readFileSync(path), Buffer.from('{"type":"tick","at":999}\n'), Buffer.from([0x7b, 0xff, 0x7d, 0x0a])]));
+      writeFileSync(path, Buffer.concat([readFileSync(path), Buffer.from('{"seq":599,"type":"tick","at":999}\n'), Buffer.from([0x7b, 0xff, 0x7d, 0x0a])]));
       await assert.rejects(readJournalFile(path), /line 601: not valid UTF-8/);
       const fifo = join(dir, 'fifo');
       assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
