@@ -53,7 +53,8 @@ describe('KvmHost with real QEMUs and sockets that are not QMP', { skip: skip ??
       guests: DEFAULT_DAEMON_CONFIG.guests,
       probeMs: PROBE_MS,
       meminfoPath: meminfo,
-      qmpTimeoutMs: 500,
+      // 2 s: a real QEMU answers in ms, but this box is shared (a timeout drops the guest).
+      qmpTimeoutMs: 2000,
       kvm: { ...DEFAULT_KVM_CONFIG, guestsDir, poolKiB: POOL_KIB },
     });
     host.events$.subscribe((e) => events.push(e));
@@ -82,7 +83,7 @@ describe('KvmHost with real QEMUs and sockets that are not QMP', { skip: skip ??
     await until('both refusals', () => logs(/QMP socket dropped/).length >= 2);
     const reasons = logs(/QMP socket dropped/).map((l) => `${l['guest']}: ${l['reason']}`).sort();
     assert.match(reasons[0]!, /^junk: not a QMP greeting/);
-    assert.match(reasons[1]!, /^quiet: no QMP greeting within 500 ms/);
+    assert.match(reasons[1]!, /^quiet: no QMP greeting within 2000 ms/);
     assert.equal(logs(/not a valid guest name/).length, 1);
     // not retried while the same sockets stay there
     await new Promise((r) => setTimeout(r, 10 * PROBE_MS));
@@ -107,6 +108,13 @@ describe('KvmHost with real QEMUs and sockets that are not QMP', { skip: skip ??
     assert.equal(w['actualKiB'], 512 * MIB);
     await new Promise((r) => setTimeout(r, 5 * PROBE_MS));
     assert.equal(logs(/balloon not moving/).length, 1, 'logged once');
+  });
+
+  test('no agent hello for 10 probes: the guest-stats fallback starts, logged once per guest, no agent events', async () => {
+    await until('fallback for alpha and beta', () => logs(/guest-stats fallback/).length >= 2, 10_000);
+    const guests = logs(/guest-stats fallback/).map((l) => l['guest']).sort();
+    assert.deepEqual(guests, ['alpha', 'beta']);
+    assert.ok(!events.some((e) => e.type === 'agent.report'), 'the fallback never stands in for an agent report');
   });
 
   test('Dom0 target is a grant out of the pool; unknown guests are refused', async () => {
@@ -174,7 +182,11 @@ describe('KvmHost with real QEMUs and sockets that are not QMP', { skip: skip ??
     assert.equal(logs(/QMP socket dropped/).filter((l) => l['guest'] === 'beta').length, 0);
     rmSync(join(guestsDir, 'beta', 'qmp.sock'), { force: true });
     qemus.push(await startPausedQemu(join(guestsDir, 'beta'), 256));
-    await until('beta back', () => appeared('beta').length === 2);
+    await until('beta back', () => appeared('beta').length === 2).catch((e: unknown) => {
+      // What the host said about beta, for a failure on a loaded box.
+      console.log(cap.raw.filter((l) => l.includes('"beta"')).slice(-8).join('\n'));
+      throw e;
+    });
     const [first, second] = appeared('beta');
     assert.ok(first?.type === 'guest.appeared' && second?.type === 'guest.appeared');
     assert.notEqual(first.domid, second.domid);

@@ -23,7 +23,7 @@ import type { AgentMessage } from './agent-lines.ts';
 import { scanGuestsDir, socketIdentity, validGuestName, type GuestSockets } from './discovery.ts';
 import { KernelShare, OverheadEstimate, balloonOf, usableOf } from './overhead.ts';
 import { memAvailableKiB, poolSample } from './pool.ts';
-import { QmpClient, type QmpEvent } from './qmp.ts';
+import { QmpClient, type QmpCloseKind, type QmpEvent } from './qmp.ts';
 import { balloonActualKiB, baseMemoryKiB, parseGuestStats } from './qmp-messages.ts';
 
 /** The balloon device's QOM path: the device must be created with id=balloon0 (docs/kvm.md). */
@@ -209,7 +209,7 @@ export class KvmHost implements Host {
       g.qmp = await QmpClient.connect(s.qmp, {
         ...(this.opts.qmpTimeoutMs !== undefined ? { timeoutMs: this.opts.qmpTimeoutMs } : {}),
         onEvent: (e) => this.onQmpEvent(g, e),
-        onClose: (reason) => this.onQmpClosed(g, reason),
+        onClose: (reason, why) => this.onQmpClosed(g, reason, why),
       });
       const [base, balloon] = await Promise.all([g.qmp.execute('query-memory-size-summary'), g.qmp.execute('query-balloon')]);
       const baseKiB = baseMemoryKiB(base);
@@ -295,10 +295,12 @@ export class KvmHost implements Host {
     return true;
   }
 
-  private onQmpClosed(g: Guest, reason: string): void {
+  private onQmpClosed(g: Guest, reason: string, why: QmpCloseKind): void {
     if (this.closed || this.guests.get(g.name) !== g || !g.announced) return;
-    // Remember the dead socket so a stale file left by QEMU is not reconnected every probe.
-    this.refused.set(g.sockets.qmp, { identity: g.identity, at: Date.now() });
+    // A dead QEMU leaves its socket file: remember it so it is not reconnected every probe. A
+    // command that timed out is reconnected at the next probe (a wedged QEMU then fails its
+    // greeting and is refused with a log line; a busy one comes back as a new guest).
+    if (why !== 'timeout') this.refused.set(g.sockets.qmp, { identity: g.identity, at: Date.now() });
     this.drop(g, `QMP connection ended: ${reason}`);
   }
 

@@ -25,6 +25,9 @@ export class QmpError extends Error {
   }
 }
 
+/** Why a connection ended: QEMU closed it, a command or the greeting timed out, QEMU broke the protocol, or we closed it. */
+export type QmpCloseKind = 'peer' | 'timeout' | 'protocol' | 'local';
+
 export interface QmpEvent {
   event: string;
   data: Record<string, unknown>;
@@ -34,7 +37,7 @@ export interface QmpClientOptions {
   timeoutMs?: number;
   onEvent?: (e: QmpEvent) => void;
   /** Called once when the connection ends (QEMU exited, a protocol failure, or close()). */
-  onClose?: (reason: string) => void;
+  onClose?: (reason: string, why: QmpCloseKind) => void;
 }
 
 interface Pending {
@@ -59,8 +62,8 @@ export class QmpClient {
   ) {
     this.timeoutMs = opts.timeoutMs ?? QMP_TIMEOUT_MS;
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('error', (err: NodeJS.ErrnoException) => this.fail(`socket error ${err.code ?? err.message}`));
-    socket.on('close', () => this.fail('QEMU closed the QMP socket'));
+    socket.on('error', (err: NodeJS.ErrnoException) => this.fail(`socket error ${err.code ?? err.message}`, 'peer'));
+    socket.on('close', () => this.fail('QEMU closed the QMP socket', 'peer'));
   }
 
   /** Connects, reads the greeting and negotiates capabilities; rejects with a QmpError saying why not. */
@@ -86,7 +89,7 @@ export class QmpClient {
 
   private greeting(): Promise<void> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => this.fail(`no QMP greeting within ${this.timeoutMs} ms (not a QMP socket?)`), this.timeoutMs);
+      const timer = setTimeout(() => this.fail(`no QMP greeting within ${this.timeoutMs} ms (not a QMP socket?)`, 'timeout'), this.timeoutMs);
       this.greeted = {
         resolve: () => {
           clearTimeout(timer);
@@ -111,7 +114,7 @@ export class QmpClient {
     if (this.closedReason !== null) return Promise.reject(new QmpError(`QMP connection closed: ${this.closedReason}`));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => this.fail(`${command} unanswered within ${this.timeoutMs} ms`), this.timeoutMs);
+      const timer = setTimeout(() => this.fail(`${command} unanswered within ${this.timeoutMs} ms`, 'timeout'), this.timeoutMs);
       this.pending.set(id, { resolve, reject, timer, what: command });
       this.socket.write(formatQmpCommand(id, command, args));
     });
@@ -154,7 +157,7 @@ export class QmpClient {
   }
 
   /** Ends the connection for `reason`: every command in flight rejects, onClose runs once. */
-  private fail(reason: string): void {
+  private fail(reason: string, kind: QmpCloseKind = 'protocol'): void {
     if (this.closedReason !== null) return;
     this.closedReason = reason;
     const err = new QmpError(reason);
@@ -165,10 +168,10 @@ export class QmpClient {
     }
     this.pending.clear();
     this.socket.destroy();
-    this.opts.onClose?.(reason);
+    this.opts.onClose?.(reason, kind);
   }
 
   close(): void {
-    this.fail('closed by memcoop');
+    this.fail('closed by memcoop', 'local');
   }
 }
