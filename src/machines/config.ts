@@ -4,7 +4,8 @@
 import { DEFAULT_PARAMS } from '../policy/decide.ts';
 import { DEFAULT_POLICY_NAME, POLICY_NAMES, type PolicyName } from '../policy/registry.ts';
 import type { PolicyParams } from '../policy/types.ts';
-import { InputError, integer, noUnknownKeys, number, object, oneOf, optional } from '../util/validate.ts';
+import type { UnsafeSwitches } from '../policy/unsafe.ts';
+import { InputError, boolean, integer, noUnknownKeys, number, object, oneOf, optional } from '../util/validate.ts';
 
 export interface SupervisorConfig {
   /**
@@ -23,6 +24,11 @@ export interface SupervisorConfig {
   stuckRetryTicks: number;
   /** A balloon within this distance of its target counts as there (no stall is counted). */
   balloonSlackKiB: number;
+  /**
+   * Safety mechanisms switched off (the simulator's must-fail scenarios only; absent: all on).
+   * In the config so that the journal header records them and a replay runs the same policy.
+   */
+  unsafe?: UnsafeSwitches;
 }
 
 /**
@@ -74,7 +80,17 @@ export const DEFAULT_SUPERVISOR_CONFIG: SupervisorConfig = Object.freeze({
 });
 
 const PARAM_KEYS = ['tau', 'eps', 'reserveKiB', 'upRatio', 'downRatio'] as const;
-const CONFIG_KEYS = ['policy', 'params', 'dom0', 'silenceTicks', 'stuckTicks', 'stuckRetryTicks', 'balloonSlackKiB'] as const;
+const CONFIG_KEYS = ['policy', 'params', 'dom0', 'silenceTicks', 'stuckTicks', 'stuckRetryTicks', 'balloonSlackKiB', 'unsafe'] as const;
+
+function parseUnsafe(v: unknown, path: string): UnsafeSwitches {
+  const o = object(v, path);
+  noUnknownKeys(o, path, ['twoPhase', 'reserve', 'dom0First']);
+  return {
+    twoPhase: optional(o, 'twoPhase', path, boolean, true),
+    reserve: optional(o, 'reserve', path, boolean, true),
+    dom0First: optional(o, 'dom0First', path, boolean, true),
+  };
+}
 
 /** The policy's parameters: every field optional (defaults: DEFAULT_PARAMS), bounds as in PolicyParams. */
 export function parsePolicyParams(v: unknown, path: string): PolicyParams {
@@ -129,5 +145,6 @@ export function parseSupervisorConfig(v: unknown, path = 'config'): SupervisorCo
     stuckTicks: optional(o, 'stuckTicks', path, ticks, d.stuckTicks),
     stuckRetryTicks: optional(o, 'stuckRetryTicks', path, ticks, d.stuckRetryTicks),
     balloonSlackKiB: optional(o, 'balloonSlackKiB', path, (y, p) => integer(y, p, { min: 0 }), d.balloonSlackKiB),
+    ...(o.unsafe !== undefined ? { unsafe: parseUnsafe(o.unsafe, `${path}.unsafe`) } : {}),
   };
 }

@@ -25,6 +25,7 @@
 import { enqueueActions, setup, type Actor, type ActorSystem, type AnyActorRef, type SnapshotFrom } from 'xstate';
 import { decide } from '../policy/decide.ts';
 import { policyByName } from '../policy/registry.ts';
+import { SAFE, unsafePolicy } from '../policy/unsafe.ts';
 import { freeBudget, selfAdjustStep, type SelfStepGuest } from '../policy/self-step.ts';
 import { orderWrites } from '../policy/steps.ts';
 import type { Policy } from '../policy/types.ts';
@@ -187,7 +188,7 @@ export function createSupervisorMachine(opts: SupervisorOptions = {}) {
   const log = opts.logger ?? silentLogger();
   const guestLog = guestLoggers(log);
   const guest = createGuestMachine({ logger: log });
-  const policyOf = (c: SupervisorConfig): Policy => opts.policy ?? policyByName(c.policy);
+  const policyOf = (c: SupervisorConfig): Policy => opts.policy ?? unsafePolicy(policyByName(c.policy), c.unsafe ?? SAFE);
 
   return setup({
     types: {

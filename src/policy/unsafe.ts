@@ -1,13 +1,14 @@
 // The hook that turns a safety mechanism off, for the must-fail scenarios: a scenario's
 // `unsafe` block wraps whatever policy runs (memcoop's or a peer's) so that the invariant
-// checker can show the mechanism is needed. Each switch defeats one rule of invariants.ts:
+// checker can show the mechanism is needed. The switches travel in the supervisor's config
+// (config.unsafe), so a journal's header names them and a replay wraps the policy the same way. Each switch defeats one rule of invariants.ts:
 //   twoPhase: false  every domain jumps straight to its goal in one tick, increases issued
 //                    together with the decreases that were to fund them        -> two-phase
 //   reserve: false   the policy is told the reserve is 0; the checker still holds it to the
 //                    scenario's reserve                                          -> two-phase
 //   dom0First: false the policy is shown Dom0 already at its need (committed = current), so
 //                    guests may take what Dom0 needed                            -> dom0-first
-import type { Decision, DecideInput, Policy } from '../../policy/types.ts';
+import type { Decision, DecideInput, Policy } from './types.ts';
 
 export interface UnsafeSwitches {
   twoPhase: boolean;

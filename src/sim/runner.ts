@@ -16,7 +16,6 @@ import type { Scenario } from '../hosts/sim/scenario.ts';
 import { SimHost, memoryOf, type GuestOutcome } from '../hosts/sim/sim-host.ts';
 import { hostFreeKiB } from '../hosts/sim/state.ts';
 import { currentPhase } from '../hosts/sim/step.ts';
-import { unsafePolicy } from '../hosts/sim/unsafe.ts';
 import type { WrittenMode } from '../hosts/host.ts';
 import { silentLogger, type Logger } from '../log/logger.ts';
 import { DEFAULT_SUPERVISOR_CONFIG, type SupervisorConfig } from '../machines/config.ts';
@@ -25,7 +24,8 @@ import { guestFacts, guestSystemId } from '../machines/supervisor.ts';
 import type { DecisionEvent } from '../machines/writes.ts';
 import { DEFAULT_PARAMS } from '../policy/defaults.ts';
 import type { Decision, PolicyParams } from '../policy/types.ts';
-import { checkPolicyName, MEMCOOP_POLICY, policyByName, type PolicyName } from './policies.ts';
+import { checkPolicyName, MEMCOOP_POLICY, type PolicyName } from './policies.ts';
+import { isSafe } from '../policy/unsafe.ts';
 import { reseed } from './seed.ts';
 import { SteppedHost } from './stepped-host.ts';
 import { VirtualClock } from './virtual-clock.ts';
@@ -126,12 +126,10 @@ export function supervisorConfigFor(scenario: Scenario, params: PolicyParams, po
     policy,
     params: { ...params },
     dom0: { minKiB: scenario.sim.dom0.minKiB, maxKiB: scenario.sim.dom0.maxKiB },
+    // The safety switches ride in the config: the journal header names them and a replay
+    // (memcoop replay) wraps the policy as the run did.
+    ...(isSafe(scenario.unsafe) ? {} : { unsafe: { ...scenario.unsafe } }),
   };
-}
-
-/** The policy a run uses: the named one with the scenario's safety switches applied. */
-export function runPolicyFor(scenario: Scenario, name: string) {
-  return unsafePolicy(policyByName(name), scenario.unsafe);
 }
 
 /** Lets every settled promise's handlers run (effect failures reach the supervisor here). */
@@ -142,7 +140,6 @@ function drainMicrotasks(): Promise<void> {
 export async function runScenario(scenarioIn: Scenario, opts: RunOptions = {}): Promise<RunResult> {
   const scenario = reseed(scenarioIn, opts.seed);
   const policyName = checkPolicyName(opts.policy ?? MEMCOOP_POLICY);
-  const policy = runPolicyFor(scenario, policyName);
   const params: PolicyParams = { ...DEFAULT_PARAMS, ...scenario.params, ...opts.params };
   const config = supervisorConfigFor(scenario, params, policyName);
   const logger = opts.logger ?? silentLogger();
@@ -154,9 +151,10 @@ export async function runScenario(scenarioIn: Scenario, opts: RunOptions = {}): 
 
   const daemon = await startDaemon({
     host,
+    // No policy given: the supervisor runs the one config names, with config.unsafe's switches,
+    // which is exactly what a replay of the journal runs.
     config,
     logger,
-    policy,
     scheduler: clock,
     tickMs: scenario.tickMs,
     ...(opts.journalPath !== undefined ? { journalPath: opts.journalPath } : {}),

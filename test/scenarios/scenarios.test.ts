@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadScenario, scenarioNames, type Scenario } from '../../src/hosts/sim/scenario.ts';
-import { isSafe, SAFE } from '../../src/hosts/sim/unsafe.ts';
+import { isSafe, SAFE } from '../../src/policy/unsafe.ts';
 import type { GuestOutcome } from '../../src/hosts/sim/sim-host.ts';
 import { runScenario, type RunResult } from '../../src/sim/runner.ts';
 

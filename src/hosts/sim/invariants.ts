@@ -8,7 +8,7 @@
 //   two-phase       the increases requested this tick fit in what is free at that instant after
 //                   the reserve: decreases must land before the memory they release is handed
 //                   out (a decrease requested in the same tick frees nothing yet).
-// A scenario that turns a safety mechanism off (scenario `unsafe`, see unsafe.ts) must make one
+// A scenario that turns a safety mechanism off (scenario `unsafe`, see src/policy/unsafe.ts) must make one
 // of these fail; `expect.violations` names which.
 import { PAGE_KIB } from './constants.ts';
 import { hostFreeKiB, type SimState } from './state.ts';

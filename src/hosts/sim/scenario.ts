@@ -25,7 +25,7 @@ import { DEFAULT_SWAP_KIB, MIB } from './constants.ts';
 import { INVARIANT_RULES, type InvariantRule } from './invariants.ts';
 import type { Dom0Config, GuestConfig, SimConfig } from './state.ts';
 import { DOM0 } from './step.ts';
-import { SAFE, type UnsafeSwitches } from './unsafe.ts';
+import { SAFE, type UnsafeSwitches } from '../../policy/unsafe.ts';
 import { WORKLOAD_KINDS, type WorkloadSpec } from './workload.ts';
 
 export interface Scenario {
