@@ -174,9 +174,15 @@ int options_parse(struct options *o, int argc, char **argv) {
     }
   }
   for (int i = 1; i < argc; i++) {
+    const char *file = NULL;
     if (strcmp(argv[i], "--config") == 0) {
       if (i + 1 >= argc) return bad("--", "config", "needs a value");
-      int rc = read_config(o, argv[i + 1]);
+      file = argv[i + 1];
+    } else if (strncmp(argv[i], "--config=", 9) == 0) {
+      file = argv[i] + 9;
+    }
+    if (file) {
+      int rc = read_config(o, file);
       if (rc) return rc;
     }
   }

@@ -161,6 +161,7 @@ describe('memcoop-agent: options and refusals', { skip }, () => {
     assert.match(r1.stderr, /^memcoop-agent: cannot read \/nonexistent: No such file or directory\n$/);
     const r2 = run(['--config', cfg, '--once', ...files.args()]);
     assert.equal(r2.status, 0, r2.stderr);
+    assert.equal(run([`--config=${cfg}`, '--once']).status, 1, '--config=FILE reads the file too');
     spawnSync('sh', ['-c', `printf 'self-adjust=2\\n' > ${cfg}`]);
     const r3 = run(['--config', cfg, '--once']);
     assert.equal(r3.status, 2);
