@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const root = join(fileURLToPath(import.meta.url), '..', '..');
-const HEAVY = new Set(['kvm', 'nested']);
+const HEAVY = new Set(['kvm', 'nested', 'reliability']);
 
 function collect(dir) {
   const out = [];
