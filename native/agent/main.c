@@ -110,7 +110,8 @@ static const struct transport *pick_transport(const struct options *o) {
   if (k == TRANSPORT_AUTO) {
     struct stat st;
     if (o->port_given || stat(o->port, &st) == 0) k = TRANSPORT_SERIAL;
-    else if (stat(XENBUS_DEVICE, &st) == 0 || getenv("XENSTORED_PATH")) k = TRANSPORT_XENSTORE;
+    else if (stat(XENBUS_DEVICE, &st) == 0 || stat("/proc/xen/xenbus", &st) == 0 || getenv("XENSTORED_PATH"))
+      k = TRANSPORT_XENSTORE;
     else {
       logf_("no transport: neither %s nor %s exists (not a Xen guest, and no memcoop virtio-serial port)", o->port,
             XENBUS_DEVICE);

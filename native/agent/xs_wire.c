@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #define XENBUS_DEVICE "/dev/xen/xenbus"
+/* Older kernels, and guests without devtmpfs: the same device through xenfs. */
+#define XENBUS_PROC "/proc/xen/xenbus"
 /* libxenstore's default socket in Dom0 (xs_daemon_socket: XENSTORED_RUNDIR "/socket"). */
 #define DEFAULT_SOCKET "/run/xenstored/socket"
 
@@ -76,6 +78,7 @@ int xsw_open(void) {
   struct stat st;
   if (env && *env) fd = open_socket(env);
   else if (stat(XENBUS_DEVICE, &st) == 0) fd = open(XENBUS_DEVICE, O_RDWR | O_CLOEXEC);
+  else if (stat(XENBUS_PROC, &st) == 0) fd = open(XENBUS_PROC, O_RDWR | O_CLOEXEC);
   else fd = open_socket(DEFAULT_SOCKET);
   if (fd < 0) return -1;
   lost = 0;

@@ -25,8 +25,8 @@ enum {
  * ~40 us here; 5 s allows a Dom0 under heavy load). */
 #define XSW_REPLY_TIMEOUT_MS 5000
 
-/* Opens the connection: XENSTORED_PATH's socket if set, else /dev/xen/xenbus, else the default
- * Dom0 socket. Returns 0, or -1 with errno. */
+/* Opens the connection: XENSTORED_PATH's socket if set, else /dev/xen/xenbus, else
+ * /proc/xen/xenbus (xenfs), else the default Dom0 socket. Returns 0, or -1 with errno. */
 int xsw_open(void);
 void xsw_close(void);
 int xsw_fd(void);
