@@ -128,15 +128,22 @@ export class KvmHost implements Host {
 
   async start(): Promise<void> {
     this.log.info({ poolKiB: this.opts.kvm.poolKiB, guestsDir: this.opts.kvm.guestsDir, listed: this.opts.kvm.guests.length }, 'KVM host: guests from QMP sockets');
-    await this.probe();
-    this.timer = setInterval(() => void this.probe(), this.opts.probeMs);
+    // Discovery first: the guests there now are announced before start() resolves.
+    await this.probe(true);
+    this.timer = setInterval(() => void this.probe(false), this.opts.probeMs);
   }
 
-  private async probe(): Promise<void> {
+  /**
+   * One probe: discovery, each guest's balloon, a host.sample. Later probes do not wait for new
+   * connections (a socket that never greets takes the QMP timeout): the guests already known
+   * keep being sampled every tick meanwhile.
+   */
+  private async probe(waitConnects: boolean): Promise<void> {
     if (this.probing || this.closed) return;
     this.probing = true;
     try {
-      await this.discover();
+      const { connected } = await this.discover();
+      if (waitConnects) await connected;
       await Promise.all([...this.guests.values()].filter((g) => g.announced).map((g) => this.query(g)));
       await this.sample();
     } catch (err) {
@@ -146,7 +153,8 @@ export class KvmHost implements Host {
     }
   }
 
-  private async discover(): Promise<void> {
+  /** Re-reads the guests; `connected` settles when the new connections have (it never rejects). */
+  private async discover(): Promise<{ connected: Promise<unknown> }> {
     const found = new Map<string, GuestSockets>();
     for (const s of this.opts.kvm.guests) found.set(s.name, s);
     if (this.opts.kvm.guestsDir !== null) {
@@ -174,7 +182,7 @@ export class KvmHost implements Host {
       if (r !== undefined && r.identity === identity && Date.now() - r.at < REFUSED_RETRY_MS) continue;
       connects.push(this.connect(s, identity, r !== undefined && r.identity === identity));
     }
-    await Promise.all(connects);
+    return { connected: Promise.all(connects).catch((err: unknown) => this.log.error({ err }, 'connecting a guest failed')) };
   }
 
   /** retry: the same socket failed before (and was logged then); a failure now is not logged again. */
