@@ -364,7 +364,7 @@ export class XenHost implements Host {
           // Dom0 always exists, and may have no memory/target until this write creates it.
           return s.read(targetPath(domid)).then(async (p) => {
             const before = parseKiB(p);
-            if (before === null || targetKiB > before) this.memory.setMaxKiB(domid, maxKiB);
+            if (before === null || targetKiB > before) this.raiseMax(domid, maxKiB);
             await s.write(targetPath(domid), String(targetKiB));
             return before;
           });
@@ -382,14 +382,21 @@ export class XenHost implements Host {
           const before = parseKiB(await tx.read(targetPath(domid)));
           await this.opts.inTransaction?.('setTarget', domid, attempt);
           // Raise max pages before the balloon is told to grow (idempotent if retried).
-          if (before === null || targetKiB > before) this.memory.setMaxKiB(domid, maxKiB);
+          if (before === null || targetKiB > before) this.raiseMax(domid, maxKiB);
           await tx.write(targetPath(domid), String(targetKiB));
           return before;
         });
       });
+      this.log.debug({ domid, targetKiB }, 'memory/target written');
       // Lower max pages once the smaller target is out: the domain cannot grow back behind our back.
       if (prev !== null && targetKiB < prev) this.memory.setMaxKiB(domid, maxKiB);
     });
+  }
+
+  /** Max pages before a larger target; logged (debug) so the order can be checked on a real Xen. */
+  private raiseMax(domid: number, maxKiB: number): void {
+    this.memory.setMaxKiB(domid, maxKiB);
+    this.log.debug({ domid, maxKiB }, 'max pages raised');
   }
 
   async setMode(id: string, mode: WrittenMode, protocol: number): Promise<void> {
