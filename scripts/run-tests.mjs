@@ -3,7 +3,8 @@
 // Usage: node scripts/run-tests.mjs [--tier unit|scenarios|xen|...] [extra node --test args]
 // Without --tier, every tier under test/ that is part of the default run is collected; heavier
 // tiers (listed in HEAVY) run only when named.
-import { readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -37,9 +38,64 @@ if (files.length === 0) {
   console.error(`no test files found for tier(s): ${tiers.join(', ')}`);
   process.exit(1);
 }
+// node's spec reporter for people, and our event reporter for the closing summary below.
+const eventsFile = join(mkdtempSync(join(tmpdir(), 'memcoop-tests-')), 'events.jsonl');
 const r = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-reporter=spec', ...args, ...files],
+  [
+    '--import', 'tsx', '--test',
+    '--test-reporter=spec', '--test-reporter-destination=stdout',
+    `--test-reporter=${join(root, 'scripts', 'test-events-reporter.mjs')}`, `--test-reporter-destination=${eventsFile}`,
+    ...args, ...files,
+  ],
   { stdio: 'inherit', cwd: root },
 );
+summarize(eventsFile);
 process.exit(r.status ?? 1);
+
+/**
+ * Tests inside a skipped suite: node never runs a skipped suite's function, so it cannot count
+ * them (a skipped tier showed as "skipped 1"). Counted from the source instead: the test( and
+ * it( calls between the describe( line and its closing line at the same indentation.
+ */
+function testsInSuite(file, line) {
+  const lines = readFileSync(file, 'utf8').split('\n');
+  const start = line - 1;
+  const indent = /^\s*/.exec(lines[start])[0];
+  let n = 0;
+  for (let i = start + 1; i < lines.length; i++) {
+    if (lines[i].startsWith(`${indent}});`) || lines[i].startsWith(`${indent}})`)) break;
+    if (/\b(test|it)\(/.test(lines[i])) n++;
+  }
+  return Math.max(n, 1);
+}
+
+/** One closing line: what ran, and what every skip removed, with its reason. */
+function summarize(file) {
+  let events;
+  try {
+    events = readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  } catch {
+    return; // the runner died before reporting; its own output says why
+  }
+  let passed = 0;
+  let failed = 0;
+  const skipped = new Map(); // reason -> tests
+  for (const e of events) {
+    if (e.skip !== null) {
+      const n = e.suite && e.file && e.line ? testsInSuite(e.file, e.line) : e.suite ? 0 : 1;
+      if (n > 0) skipped.set(e.skip, (skipped.get(e.skip) ?? 0) + n);
+      continue;
+    }
+    if (e.suite) {
+      if (!e.ok) failed++; // a suite's own hook failed
+      continue;
+    }
+    if (e.ok) passed++;
+    else failed++;
+  }
+  const skippedTotal = [...skipped.values()].reduce((a, b) => a + b, 0);
+  console.log('');
+  for (const [reason, n] of skipped) console.log(`skipped ${n} test(s): ${reason}`);
+  console.log(`${passed} passed, ${failed} failed, ${skippedTotal} skipped`);
+}

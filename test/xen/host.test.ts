@@ -61,7 +61,7 @@ const config = parseDaemonConfig({
   guests: { default: { minKiB: 128 * MIB }, byName: { db: { shares: 2 } }, byDomid: { 1: { minKiB: 192 * MIB } } },
   supervisor: {
     // The agents here report only when the test writes: never silent for the run's length.
-    silenceTicks: 100_000,
+    silenceTicks: 86_400,
     // Decreases land in one step too, so the run settles in a few ticks.
     params: { downRatio: 1 },
     dom0: { minKiB: 256 * MIB, maxKiB: 1024 * MIB },

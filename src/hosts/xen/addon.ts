@@ -12,10 +12,17 @@ export const XEN_ADDON_PATH = fileURLToPath(
 /** Set to `absent` to make the loader behave as if the addon were not built (for tests). */
 export const XEN_ADDON_ENV = 'MEMCOOP_XEN_ADDON';
 
-/** What a machine without the addon must do, as one sentence. */
-export const XEN_ADDON_MISSING =
-  'The Xen addon is not built: install libxen-dev and pkg-config (apt-get install --no-install-recommends ' +
-  'libxen-dev pkg-config g++ make), then run `npm run build:native`.';
+/** libxen-dev's header: where it is, only the build step is missing. */
+const XENSTORE_HEADER = '/usr/include/xenstore.h';
+
+/**
+ * What a machine without the addon must do, as one sentence naming only the step that is
+ * missing: the build where libxen-dev is installed, the packages and the build where it is not.
+ */
+export const XEN_ADDON_MISSING = existsSync(XENSTORE_HEADER)
+  ? 'The Xen addon is not built (libxen-dev is installed): run `npm run build:native`.'
+  : 'The Xen addon is not built: install libxen-dev and pkg-config (apt-get install --no-install-recommends ' +
+    'libxen-dev pkg-config g++ make), then run `npm run build:native`.';
 
 /** One XenStore permission entry as libxenstore has it (perms: XS_PERM_* bits). */
 export interface NativeXsPerm {
