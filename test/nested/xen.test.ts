@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { runNested, type NestedRun } from '../../testbed/xen/run.ts';
-import { freeMemoryPairs, logged, XL_ROUNDING_KIB, type PhaseResult } from '../../testbed/xen/results.ts';
+import { formatReport, freeMemoryPairs, logged, XL_ROUNDING_KIB, type PhaseResult } from '../../testbed/xen/results.ts';
 import { DOM0_MIN_MIB, GUEST_MIN_MIB, KIB_PER_MIB } from '../../testbed/xen/scenario.ts';
 
 const REPO = resolve(import.meta.dirname, '..', '..');
@@ -39,6 +39,7 @@ before(async () => {
   const byName = new Map(run.report.phases.map((p) => [p.phase, p]));
   mc = byName.get('memcoop')!;
   st = byName.get('static')!;
+  for (const line of formatReport(run.scenario, run.boot, run.report).split('\n')) console.log(`# ${line}`);
   console.log(`# power-on to memcoop's first tick: ${run.report.bootToFirstTickMs} ms; whole boot ${run.report.totalMs} ms; agent: ${run.agent}`);
   console.log(`# workload: memcoop ${mc?.workloadMs} ms, static ${st?.workloadMs} ms`);
 });

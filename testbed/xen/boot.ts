@@ -104,13 +104,21 @@ export async function boot(s: Scenario, img: Images, dir: string, opts: BootOpti
   }, opts.timeoutS * 1000);
   // Stop QEMU with us (an interrupted run must not leave it behind).
   const onExit = () => child.kill('SIGKILL');
+  const onSignal = (sig: NodeJS.Signals) => {
+    child.kill('SIGKILL');
+    process.exit(sig === 'SIGINT' ? 130 : 143);
+  };
   process.once('exit', onExit);
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   const exitCode = await new Promise<number | null>((resolve, reject) => {
     child.on('error', reject);
     child.on('close', (code) => resolve(code));
   });
   clearTimeout(timer);
   process.off('exit', onExit);
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
   serial.end();
   const totalMs = Date.now() - started;
   if (exitCode !== 0 && !timedOut && stderr.trim()) log(`qemu: ${stderr.trim().split('\n').pop()}`);

@@ -31,7 +31,6 @@ const NODE = '/usr/bin/node';
 /** The C agent (native/agent, `npm run build:agent`) and the workloads (`npm run build:workloads`). */
 export const AGENT_BIN = join(REPO, 'native', 'build', 'agent', 'memcoop-agent-static');
 export const WORKLOADS_DIR = join(REPO, 'native', 'build', 'workloads');
-const BUNDLE_DIR = join(OUT, 'bundle');
 
 export interface Images {
   xen: string;
@@ -43,12 +42,15 @@ export interface Images {
 }
 
 /** deadlineS: Dom0 writes its results and powers off by itself after this long (its uptime). */
-export async function buildImages(s: Scenario, deadlineS: number, log: (m: string) => void): Promise<Images> {
+/**
+ * Builds into `work` (one directory per run: two runs at once, e.g. a test tier and a manual
+ * run, must not rebuild each other's trees or overwrite each other's results disk).
+ */
+export async function buildImages(s: Scenario, work: string, deadlineS: number, log: (m: string) => void): Promise<Images> {
+  const BUNDLE_DIR = join(work, 'bundle');
   const kernel = await ensureKernel({ modules: [...DOM0_MODULES, ...DOMU_MODULES] });
-  const xen = join(OUT, 'xen-4.17.elf');
-  if (!existsSync(xen) || statSync(xen).mtimeMs < statSync(XEN_GZ).mtimeMs) {
-    writeFileSync(xen, (await run('zcat', [XEN_GZ])).stdout);
-  }
+  const xen = join(work, 'xen-4.17.elf');
+  writeFileSync(xen, (await run('zcat', [XEN_GZ])).stdout);
   if (!existsSync(join(WORKLOADS_DIR, 'mono'))) await run('npm', ['run', 'build:workloads'], { cwd: REPO });
   log('bundling memcoop');
   await run(process.execPath, [join(REPO, 'scripts', 'bundle.mjs'), '--outdir', BUNDLE_DIR], { cwd: REPO });
@@ -57,11 +59,11 @@ export async function buildImages(s: Scenario, deadlineS: number, log: (m: strin
   }
   const agent: Images['agent'] = existsSync(AGENT_BIN) ? 'c' : 'shell';
   log(`building the DomU initramfs (agent: ${agent === 'c' ? AGENT_BIN : 'shell fallback'})`);
-  const domu = join(OUT, 'domu.cpio.gz');
-  await buildDomU(kernel, s, agent, domu);
+  const domu = join(work, 'domu.cpio.gz');
+  await buildDomU(kernel, s, agent, domu, work);
   log('building the Dom0 initramfs');
-  const dom0 = join(OUT, `dom0-${s.name}.cpio.gz`);
-  await buildDom0(kernel, s, domu, dom0, deadlineS);
+  const dom0 = join(work, `dom0-${s.name}.cpio.gz`);
+  await buildDom0(kernel, s, domu, dom0, deadlineS, work, BUNDLE_DIR);
   return { xen, dom0Kernel: kernel.vmlinux, dom0Initrd: dom0, kernel, agent };
 }
 
@@ -77,8 +79,8 @@ async function addModules(t: Tree, k: GuestKernel, names: readonly string[]): Pr
   await run('depmod', ['-b', t.root, k.release]);
 }
 
-async function buildDomU(k: GuestKernel, s: Scenario, agent: Images['agent'], out: string): Promise<void> {
-  const t = new Tree(join(OUT, 'domu-root'));
+async function buildDomU(k: GuestKernel, s: Scenario, agent: Images['agent'], out: string, work: string): Promise<void> {
+  const t = new Tree(join(work, 'domu-root'));
   await t.busybox();
   await addModules(t, k, DOMU_MODULES);
   for (const w of ['mono', 'random', 'jvm', 'compute']) {
@@ -111,8 +113,8 @@ async function buildDomU(k: GuestKernel, s: Scenario, agent: Images['agent'], ou
   await t.pack(out);
 }
 
-async function buildDom0(k: GuestKernel, s: Scenario, domu: string, out: string, deadlineS: number): Promise<void> {
-  const t = new Tree(join(OUT, 'dom0-root'));
+async function buildDom0(k: GuestKernel, s: Scenario, domu: string, out: string, deadlineS: number, work: string, BUNDLE_DIR: string): Promise<void> {
+  const t = new Tree(join(work, 'dom0-root'));
   await t.busybox();
   await addModules(t, k, DOM0_MODULES);
   for (const tool of XEN_TOOLS) await t.withLibs(join(XEN_BIN, tool));

@@ -2,6 +2,7 @@
 // Builds the nested Xen images, boots them under QEMU TCG, runs the scenario inside Dom0 with no
 // one at the keyboard, and prints what happened: boot times, the workload under memcoop and
 // under the static allocation, memory moved. Results stay in out/testbed/xen/run-<scenario>/.
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { boot, type BootResult } from './boot.ts';
 import { buildImages, describe, OUT } from './images.ts';
@@ -21,8 +22,11 @@ export interface NestedRun {
   agent: 'c' | 'shell';
 }
 
-/** QEMU is killed after this long by default: the balance scenario takes ~6-8 min here. */
-export const DEFAULT_TIMEOUT_S = 900;
+/**
+ * QEMU is killed after this long by default. The balance scenario took 15 min on this 2-core
+ * machine while other QEMUs ran beside it (measured); Dom0 stops itself 100 s before.
+ */
+export const DEFAULT_TIMEOUT_S = 1200;
 
 export async function runNested(name: string, opts: NestedRunOptions = {}): Promise<NestedRun> {
   const s = SCENARIOS[name];
@@ -30,9 +34,11 @@ export async function runNested(name: string, opts: NestedRunOptions = {}): Prom
   const log = opts.log ?? ((m: string) => console.error(`[nested-xen] ${m}`));
   const timeoutS = opts.timeoutS ?? DEFAULT_TIMEOUT_S;
   // Dom0 starts ~40 s after QEMU; it stops itself a minute before QEMU is killed.
-  const images = await buildImages(s, Math.max(60, timeoutS - 100), log);
-  log(`images: ${describe(images)}`);
-  const dir = join(OUT, `run-${s.name}`);
+  // One directory per run (pid): a second run at the same time must not clobber this one.
+  const dir = join(OUT, `run-${s.name}-${process.pid}`);
+  rmSync(dir, { recursive: true, force: true });
+  const images = await buildImages(s, join(dir, 'build'), Math.max(60, timeoutS - 100), log);
+  log(`images: ${describe(images)}; results in ${dir}`);
   const b = await boot(s, images, dir, { timeoutS, tcgThreads: opts.tcgThreads ?? 'multi', smp: 2 }, log);
   const report = analyse(s, b);
   return { scenario: s, boot: b, report, agent: images.agent };

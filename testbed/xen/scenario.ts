@@ -64,25 +64,26 @@ supervisor:
 }
 
 // Sizes: 1280 MiB of host RAM less Xen's own and Dom0's 512 MiB left 750 MiB free (xl info,
-// measured); three guests of 192 MiB leave ~180 MiB, and memcoop takes Dom0 toward its 400 MiB
-// minimum and the idle guest toward 128 MiB. The workload is jvm: it commits 320 MiB at once
-// (memcoop follows Committed_AS, so the guest is grown to it in one step) and touches 32-192 MiB,
-// which under the static 192 MiB (about 140 MiB usable after the guest kernel) means zram swap.
+// measured); guests of 160 + 192 + 192 MiB leave ~200 MiB, and memcoop takes Dom0 toward its
+// 400 MiB minimum and the idle guest toward 128 MiB. The workload is jvm: it commits 256 MiB at
+// once (memcoop follows Committed_AS, so the guest is grown to it in one step) and touches
+// 32-160 MiB, which under the static 160 MiB (about 105 MiB usable after the guest kernel)
+// means zram swap.
 // A peak far above the creation size would make the static phase take many minutes under TCG.
 const BALANCE: Scenario = {
   name: 'balance',
-  description: 'three DomUs: one hungry (jvm: commits 320 MiB, touches 32-192), one idle, one pinned (its balloon cannot reach a lower target); memcoop then static in one boot',
+  description: 'three DomUs: one hungry (jvm: commits 256 MiB, touches 32-160), one idle, one pinned (its balloon cannot reach a lower target); memcoop then static in one boot',
   hostMiB: 1280,
   dom0MiB: 512,
   guests: [
-    { name: 'hungry', role: 'hungry', memoryMiB: 192, maxmemMiB: 512 },
+    { name: 'hungry', role: 'hungry', memoryMiB: 160, maxmemMiB: 512 },
     { name: 'idle', role: 'idle', memoryMiB: 192, maxmemMiB: 512 },
     { name: 'pinned', role: 'pinned', memoryMiB: 192, maxmemMiB: 256 },
   ],
   phases: ['memcoop', 'static'],
-  workload: '/usr/local/bin/jvm 320 32 192 5 1',
-  warmupS: 25,
-  settleS: 30,
+  workload: '/usr/local/bin/jvm 256 32 160 4 1',
+  warmupS: 20,
+  settleS: 25,
   pinnedMiB: 120,
   workloadTimeoutS: 400,
   memcoopYaml: memcoopYaml(512),
