@@ -74,12 +74,14 @@ export class AgentChannel {
       s.write(HELLO_QUERY);
     });
     s.on('data', (chunk: Buffer) => this.onData(s, chunk));
-    s.on('error', (err: NodeJS.ErrnoException) => this.state(false, `agent port error ${err.code ?? 'unknown'}`));
+    // The reason goes out with the close that follows (one line per change, not two per retry).
+    let error: string | null = null;
+    s.on('error', (err: NodeJS.ErrnoException) => (error = `agent port error ${err.code ?? 'unknown'}`));
     s.on('close', () => {
       if (this.socket !== s) return;
       this.connected = false;
       this.socket = null;
-      this.state(false, 'agent port closed');
+      this.state(false, error ?? 'agent port closed');
       if (!this.closed) this.retry = setTimeout(() => this.connect(), this.opts.retryMs ?? AGENT_RETRY_MS);
     });
   }
