@@ -13,6 +13,7 @@
 import { Subject, Subscription, asyncScheduler, interval, switchMap, EMPTY, type Observable, type SchedulerLike } from 'rxjs';
 import { guestSettings, type GuestsConfig, MAX_NAME_CHARS } from '../../config/daemon-config.ts';
 import { guestLogger, type Logger } from '../../log/logger.ts';
+import { LogBudget } from '../log-budget.ts';
 import type { AgentHello } from '../../machines/events.ts';
 import { agentKeys$, diffDomains, domainListing$, readDomainListing, type AgentKey, type AgentKeyRead, type ReadResult } from '../../streams/xenstore.ts';
 import type { Host, HostEvent, WrittenMode } from '../host.ts';
@@ -78,8 +79,10 @@ interface KnownDomain {
   /** guest.appeared sent (its static-max and target were readable). */
   announced: boolean;
   log: Logger;
-  /** A bad value of this key was logged and no good one has come since. */
-  badLogged: { hello: boolean; meminfo: boolean };
+  /** The last value of this key was bad (a good one then earns a "good again" line). */
+  bad: { hello: boolean; meminfo: boolean };
+  /** Lines about this guest's agent keys: per key, at most one "bad" and one "good again" line a minute, however they flip. */
+  logBudget: { hello: { bad: LogBudget; good: LogBudget }; meminfo: { bad: LogBudget; good: LogBudget } };
   /** Listing time from which it was missing (within a reconnect's grace), else null. */
   missingSince: number | null;
   agentSub: Subscription | null;
@@ -233,7 +236,8 @@ export class XenHost implements Host {
       id: guestId(domid),
       announced: false,
       log: guestLogger(this.log, domid),
-      badLogged: { hello: false, meminfo: false },
+      bad: { hello: false, meminfo: false },
+      logBudget: { hello: { bad: new LogBudget(), good: new LogBudget() }, meminfo: { bad: new LogBudget(), good: new LogBudget() } },
       missingSince: null,
       agentSub: null,
     };
@@ -301,16 +305,16 @@ export class XenHost implements Host {
     const at = this.now();
     const parsed = this.parseAgentKey(d, read.key, at, r.value);
     if (!parsed.ok) {
-      // Once per guest and key until a good value arrives; in memcoop's words, not the guest's.
-      if (!d.badLogged[read.key]) {
-        d.badLogged[read.key] = true;
-        d.log.warn({ key: read.key, problem: parsed.problem }, `bad agent ${read.key} ignored`);
-      }
+      // In memcoop's words, not the guest's; within the key's log budget, with what it held back.
+      d.bad[read.key] = true;
+      const b = d.logBudget[read.key].bad.take(at);
+      if (b.log) d.log.warn({ key: read.key, problem: parsed.problem, suppressed: b.suppressed }, `bad agent ${read.key} ignored`);
       return;
     }
-    if (d.badLogged[read.key]) {
-      d.badLogged[read.key] = false;
-      d.log.info({ key: read.key }, `agent ${read.key} good again`);
+    if (d.bad[read.key]) {
+      d.bad[read.key] = false;
+      const b = d.logBudget[read.key].good.take(at);
+      if (b.log) d.log.info({ key: read.key, suppressed: b.suppressed }, `agent ${read.key} good again`);
     }
     this.emit(parsed.event);
   }
@@ -404,9 +408,13 @@ export class XenHost implements Host {
     if (domid === DOM0_DOMID) throw new Error('Dom0 runs no agent: no mode to write');
     if (!Number.isSafeInteger(protocol) || protocol < 0) throw new RangeError(`bad protocol ${protocol}`);
     const perms = modePermissions(domid);
-    // Mode and protocol in one transaction: the agent never sees one without the other.
-    await this.inOrder(domid, () => this.conn.use((s) =>
-      s.transaction(async (tx, attempt) => {
+    // Mode and protocol in one transaction: the agent never sees one without the other. An answer
+    // the keys already hold (an agent that says hello again and again) costs two reads, not a
+    // transaction; a removed key (xenstored restarted) reads back null and is written again.
+    await this.inOrder(domid, () => this.conn.use(async (s) => {
+      const [m, p] = await Promise.all([s.read(modePath(domid)), s.read(protocolPath(domid))]);
+      if (m === mode && p === String(protocol)) return;
+      await s.transaction(async (tx, attempt) => {
         this.logRetry('setMode', domid, attempt);
         await this.requireDomain(tx, domid);
         await this.opts.inTransaction?.('setMode', domid, attempt);
@@ -416,8 +424,8 @@ export class XenHost implements Host {
         await tx.setPermissions(protocolPath(domid), perms);
         await tx.write(modePath(domid), mode);
         await tx.setPermissions(modePath(domid), perms);
-      }),
-    ));
+      });
+    }));
   }
 
   /**
