@@ -25,6 +25,7 @@ import { KernelShare, OverheadEstimate, balloonOf, usableOf } from './overhead.t
 import { memAvailableKiB, poolSample } from './pool.ts';
 import { QmpClient, type QmpCloseKind, type QmpEvent } from './qmp.ts';
 import { balloonActualKiB, baseMemoryKiB, parseGuestStats } from './qmp-messages.ts';
+import { LogBudget } from '../log-budget.ts';
 
 /** The balloon device's QOM path: the device must be created with id=balloon0 (docs/kvm.md). */
 export const BALLOON_QOM_PATH = '/machine/peripheral/balloon0';
@@ -94,7 +95,10 @@ interface Guest {
   kernelLoggedKiB: number;
   overheadLogged: boolean;
   agent: AgentChannel | null;
-  badLogged: boolean;
+  /** The last agent message was bad (a good one then earns a "good again" line). */
+  bad: boolean;
+  /** At most one "bad" and one "good again" line a minute, however the agent flips. */
+  logBudget: { bad: LogBudget; good: LogBudget };
   helloSeen: boolean;
   probesWithoutHello: number;
   fallback: 'off' | 'on' | 'failed';
@@ -205,7 +209,8 @@ export class KvmHost implements Host {
       kernelLoggedKiB: 0,
       overheadLogged: false,
       agent: null,
-      badLogged: false,
+      bad: false,
+      logBudget: { bad: new LogBudget(), good: new LogBudget() },
       helloSeen: false,
       probesWithoutHello: 0,
       fallback: 'off',
@@ -440,16 +445,16 @@ export class KvmHost implements Host {
       } else problem = r.problem;
     }
     if (problem !== null) {
-      // Once per guest until a good message arrives; in memcoop's words, never the guest's.
-      if (!g.badLogged) {
-        g.badLogged = true;
-        g.log.warn({ problem }, 'bad agent message ignored');
-      }
+      // In memcoop's words, never the guest's; within the guest's log budget, with what it held back.
+      g.bad = true;
+      const b = g.logBudget.bad.take(at);
+      if (b.log) g.log.warn({ problem, suppressed: b.suppressed }, 'bad agent message ignored');
       return;
     }
-    if (g.badLogged) {
-      g.badLogged = false;
-      g.log.info('agent messages good again');
+    if (g.bad) {
+      g.bad = false;
+      const b = g.logBudget.good.take(at);
+      if (b.log) g.log.info({ suppressed: b.suppressed }, 'agent messages good again');
     }
     if (fields !== null) this.reportSample(g, fields);
     if (event !== null) this.emit(event);
