@@ -9,8 +9,11 @@ import { until } from '../xen/xen-harness.ts';
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const BIN = join(ROOT, 'bin/memcoop.mjs');
 
-/** A config for a small, fast daemon on the stand-in host (2 GiB, a 512 MiB Dom0). */
-export function writeConfig(dir: string, extra: string[] = []): string {
+/** The stand-in host's size unless a test says otherwise: 2 GiB with a 512 MiB Dom0. */
+const STAND_IN_TOTAL_KIB = 2097152;
+
+/** A config for a small, fast daemon on the stand-in host. */
+export function writeConfig(dir: string, extra: string[] = [], hostTotalKiB = STAND_IN_TOTAL_KIB): string {
   const cfg = join(dir, 'memcoop.yaml');
   writeFileSync(
     cfg,
@@ -18,7 +21,7 @@ export function writeConfig(dir: string, extra: string[] = []): string {
       'tickMs: 100',
       'logLevel: info',
       'xen:',
-      '  standIn: { hostTotalKiB: 2097152, dom0KiB: 524288, dom0CommittedKiB: 262144 }',
+      `  standIn: { hostTotalKiB: ${hostTotalKiB}, dom0KiB: 524288, dom0CommittedKiB: 262144 }`,
       'supervisor:',
       '  silenceTicks: 86400',
       '  dom0: { minKiB: 262144, maxKiB: 1048576 }',
