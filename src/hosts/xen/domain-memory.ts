@@ -26,6 +26,8 @@ export interface DomainMemory {
   sizeOf(store: Pick<XsOps, 'read'>, domid: number): Promise<number | null>;
   /** Set the domain's max pages (xc_domain_setmaxmem), KiB. */
   setMaxKiB(domid: number, maxKiB: number): void;
+  /** memcoop wrote this target (the stand-in's model of a domain's size follows it at once). */
+  targetWritten?(domid: number, targetKiB: number): void;
   close(): void;
 }
 

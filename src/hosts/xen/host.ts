@@ -52,6 +52,12 @@ export const RECONNECT_GRACE_MS = 5000;
 
 export type TransactionOp = 'setTarget' | 'setMode';
 
+/** A target write waiting its turn; newer targets replace `targetKiB` and wait with it. */
+interface QueuedTarget {
+  targetKiB: number;
+  waiters: { resolve: () => void; reject: (err: unknown) => void }[];
+}
+
 export interface XenHostOptions {
   logger: Logger;
   guests: GuestsConfig;
@@ -97,6 +103,8 @@ export class XenHost implements Host {
   private readonly domains = new Map<number, KnownDomain>();
   /** Per domain, the last write issued (settled or not): see inOrder. */
   private readonly writeChains = new Map<number, Promise<void>>();
+  /** Per domain, a target write queued and not yet started (see setTarget). */
+  private readonly queuedTargets = new Map<number, QueuedTarget>();
   private readonly probe$ = new Subject<void>();
   private readonly subs = new Subscription();
   private graceUntil = -Infinity;
@@ -358,43 +366,69 @@ export class XenHost implements Host {
     }
   }
 
+  /**
+   * Writes a target. Writes to one domain queue behind each other (inOrder); a target still
+   * waiting in that queue is replaced by a newer one rather than followed by it, so the queue
+   * holds at most one target per domain and a busy XenStore never works through stale targets
+   * (1,000 guests reporting every second backed writes up by seconds). Every caller whose
+   * target was replaced settles with the write that replaced it.
+   */
   async setTarget(id: string, targetKiB: number): Promise<void> {
     const domid = this.domidFor(id);
     if (!Number.isSafeInteger(targetKiB) || targetKiB <= 0) throw new RangeError(`bad target ${targetKiB} KiB for ${id}`);
-    const maxKiB = targetKiB + MAXMEM_SLACK_KIB;
+    const queued = this.queuedTargets.get(domid);
+    if (queued !== undefined) {
+      queued.targetKiB = targetKiB;
+      return new Promise<void>((resolve, reject) => queued.waiters.push({ resolve, reject }));
+    }
+    const slot: QueuedTarget = { targetKiB, waiters: [] };
+    this.queuedTargets.set(domid, slot);
     await this.inOrder(domid, async () => {
-      const prev = await this.conn.use((s) => {
-        if (domid === DOM0_DOMID) {
-          // Dom0 always exists, and may have no memory/target until this write creates it.
-          return s.read(targetPath(domid)).then(async (p) => {
-            const before = parseKiB(p);
-            if (before === null || targetKiB > before) this.raiseMax(domid, maxKiB);
-            await s.write(targetPath(domid), String(targetKiB));
-            return before;
-          });
-        }
-        // A transaction: check the domain is still there and write in one step, so a domain that
-        // went away is not brought back as a stray /local/domain/<domid>/memory/target.
-        return s.transaction(async (tx, attempt) => {
-          this.logRetry('setTarget', domid, attempt);
-          const staticMax = await this.requireDomain(tx, domid);
-          // static-max as it is now: `xl mem-max` may have lowered it since the domain was
-          // announced, and raising max pages past it would undo the operator's ceiling.
-          if (staticMax !== null && targetKiB > staticMax) {
-            throw new RangeError(`target ${targetKiB} KiB for ${id} is above its static-max ${staticMax} KiB; nothing written`);
-          }
-          const before = parseKiB(await tx.read(targetPath(domid)));
-          await this.opts.inTransaction?.('setTarget', domid, attempt);
-          // Raise max pages before the balloon is told to grow (idempotent if retried).
+      if (this.queuedTargets.get(domid) === slot) this.queuedTargets.delete(domid);
+      try {
+        await this.writeTarget(id, domid, slot.targetKiB);
+      } catch (e) {
+        for (const w of slot.waiters) w.reject(e);
+        throw e;
+      }
+      for (const w of slot.waiters) w.resolve();
+    });
+  }
+
+  private async writeTarget(id: string, domid: number, targetKiB: number): Promise<void> {
+    const maxKiB = targetKiB + MAXMEM_SLACK_KIB;
+    const prev = await this.conn.use((s) => {
+      if (domid === DOM0_DOMID) {
+        // Dom0 always exists, and may have no memory/target until this write creates it.
+        return s.read(targetPath(domid)).then(async (p) => {
+          const before = parseKiB(p);
           if (before === null || targetKiB > before) this.raiseMax(domid, maxKiB);
-          await tx.write(targetPath(domid), String(targetKiB));
+          await s.write(targetPath(domid), String(targetKiB));
           return before;
         });
+      }
+      // A transaction: check the domain is still there and write in one step, so a domain that
+      // went away is not brought back as a stray /local/domain/<domid>/memory/target.
+      return s.transaction(async (tx, attempt) => {
+        this.logRetry('setTarget', domid, attempt);
+        const staticMax = await this.requireDomain(tx, domid);
+        // static-max as it is now: `xl mem-max` may have lowered it since the domain was
+        // announced, and raising max pages past it would undo the operator's ceiling.
+        if (staticMax !== null && targetKiB > staticMax) {
+          throw new RangeError(`target ${targetKiB} KiB for ${id} is above its static-max ${staticMax} KiB; nothing written`);
+        }
+        const before = parseKiB(await tx.read(targetPath(domid)));
+        await this.opts.inTransaction?.('setTarget', domid, attempt);
+        // Raise max pages before the balloon is told to grow (idempotent if retried).
+        if (before === null || targetKiB > before) this.raiseMax(domid, maxKiB);
+        await tx.write(targetPath(domid), String(targetKiB));
+        return before;
       });
-      this.log.debug({ domid, targetKiB }, 'memory/target written');
-      // Lower max pages once the smaller target is out: the domain cannot grow back behind our back.
-      if (prev !== null && targetKiB < prev) this.memory.setMaxKiB(domid, maxKiB);
     });
+    this.memory.targetWritten?.(domid, targetKiB);
+    this.log.debug({ domid, targetKiB }, 'memory/target written');
+    // Lower max pages once the smaller target is out: the domain cannot grow back behind our back.
+    if (prev !== null && targetKiB < prev) this.memory.setMaxKiB(domid, maxKiB);
   }
 
   /** Max pages before a larger target; logged (debug) so the order can be checked on a real Xen. */
