@@ -82,7 +82,8 @@ export const DEFAULT_SUPERVISOR_CONFIG: SupervisorConfig = Object.freeze({
 const PARAM_KEYS = ['tau', 'eps', 'reserveKiB', 'upRatio', 'downRatio'] as const;
 const CONFIG_KEYS = ['policy', 'params', 'dom0', 'silenceTicks', 'stuckTicks', 'stuckRetryTicks', 'balloonSlackKiB', 'unsafe'] as const;
 
-function parseUnsafe(v: unknown, path: string): UnsafeSwitches {
+/** The safety switches (src/policy/unsafe.ts) from untrusted JSON/YAML: each optional, default on. */
+export function parseUnsafe(v: unknown, path: string): UnsafeSwitches {
   const o = object(v, path);
   noUnknownKeys(o, path, ['twoPhase', 'reserve', 'dom0First']);
   return {

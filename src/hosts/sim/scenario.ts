@@ -26,6 +26,7 @@ import { INVARIANT_RULES, type InvariantRule } from './invariants.ts';
 import type { Dom0Config, GuestConfig, SimConfig } from './state.ts';
 import { DOM0 } from './step.ts';
 import { SAFE, type UnsafeSwitches } from '../../policy/unsafe.ts';
+import { parseUnsafe } from '../../machines/config.ts';
 import { WORKLOAD_KINDS, type WorkloadSpec } from './workload.ts';
 
 export interface Scenario {
@@ -229,16 +230,6 @@ function readParams(v: unknown, path: string): Partial<PolicyParams> {
   return p;
 }
 
-function readUnsafe(v: unknown, path: string): UnsafeSwitches {
-  const o = object(v, path);
-  noUnknownKeys(o, path, ['twoPhase', 'reserve', 'dom0First']);
-  return {
-    twoPhase: optional(o, 'twoPhase', path, boolean, true),
-    reserve: optional(o, 'reserve', path, boolean, true),
-    dom0First: optional(o, 'dom0First', path, boolean, true),
-  };
-}
-
 /** A scenario from its parsed YAML (or JSON) value. `where` prefixes every error path. */
 export function readScenario(v: unknown, where = 'scenario'): Scenario {
   const o = object(v, where);
@@ -268,7 +259,7 @@ export function readScenario(v: unknown, where = 'scenario'): Scenario {
     stepMs,
     params: optional(o, 'policy', where, readParams, {}),
     sim: { hostTotalKiB, dom0, guests },
-    unsafe: optional(o, 'unsafe', where, readUnsafe, { ...SAFE }),
+    unsafe: optional(o, 'unsafe', where, parseUnsafe, { ...SAFE }),
     expectViolations: optional(expect, 'violations', `${where}.expect`, (x, p) => array(x, p, 10).map((e, i) => oneOf(e, `${p}[${i}]`, INVARIANT_RULES)), []),
     expectPolicies: optional(expect, 'policies', `${where}.expect`, (x, p) => array(x, p, 16).map((e, i) => oneOf(e, `${p}[${i}]`, PEER_POLICY_NAMES)), []),
   };
