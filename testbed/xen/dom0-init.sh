@@ -45,7 +45,7 @@ xl info > /results/xl-info-boot.txt 2>&1
 # sample PHASE_DIR: one record a second of xl list and xl info's memory lines (Dom0's clock).
 sampler() {
   while :; do
-    echo "T $(date +%s%N | cut -c1-13)"
+    echo "T $(date +%s%N)"
     xl list 2>&1
     xl info 2>/dev/null | grep -E '^(total_memory|free_memory) '
     sleep "$SAMPLE_S"
@@ -99,6 +99,8 @@ phase() {
   for g in $GUESTS; do xl destroy "$g" > /dev/null 2>&1; done
   for g in $GUESTS; do mv "/results/console/guest-$g.log" "$dir/console-$g.log" 2>/dev/null; done
   sleep 2
+  # Everything so far onto the disk now: a later phase that hangs cannot lose this one.
+  [ -b /dev/vda ] && tar -cf /dev/vda -C /results . && sync
   mark "phase $name end"
 }
 

@@ -4,7 +4,7 @@
 // (busybox, the Xen userspace with its libraries, the Xen modules, Node.js and the bundled
 // memcoop with its addon, the DomU kernel and initramfs) and the DomU initramfs (busybox, the
 // guest agent, the workloads). Cached under out/testbed/xen/.
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { run } from '../exec.ts';
 import { ensureKernel, resolveModules, type GuestKernel } from '../kernel.ts';
@@ -49,6 +49,7 @@ export interface Images {
 export async function buildImages(s: Scenario, work: string, deadlineS: number, log: (m: string) => void): Promise<Images> {
   const BUNDLE_DIR = join(work, 'bundle');
   const kernel = await ensureKernel({ modules: [...DOM0_MODULES, ...DOMU_MODULES] });
+  mkdirSync(work, { recursive: true });
   const xen = join(work, 'xen-4.17.elf');
   writeFileSync(xen, (await run('zcat', [XEN_GZ])).stdout);
   if (!existsSync(join(WORKLOADS_DIR, 'mono'))) await run('npm', ['run', 'build:workloads'], { cwd: REPO });

@@ -78,9 +78,11 @@ export function parseXlSamples(text: string): XlSample[] {
   const out: XlSample[] = [];
   let cur: XlSample | null = null;
   for (const line of text.split('\n')) {
-    const t = /^T (\d+)$/.exec(line);
+    // Busybox's date has no %N: the stamp is whole seconds, printed with a literal "%N".
+    const t = /^T (\d+)(%N)?$/.exec(line);
     if (t) {
-      cur = { at: Number(t[1]), domains: new Map(), totalKiB: null, freeKiB: null };
+      const at = t[2] !== undefined ? Number(t[1]) * 1000 : Number(t[1]);
+      cur = { at, domains: new Map(), totalKiB: null, freeKiB: null };
       out.push(cur);
       continue;
     }

@@ -82,7 +82,7 @@ const BALANCE: Scenario = {
   ],
   phases: ['memcoop', 'static'],
   workload: '/usr/local/bin/jvm 256 32 160 4 1',
-  warmupS: 20,
+  warmupS: 15,
   settleS: 25,
   pinnedMiB: 120,
   workloadTimeoutS: 400,
