@@ -139,6 +139,7 @@ function readPhase(s: Scenario, phase: Phase, dir: string): PhaseResult {
   for (const x of samples) {
     for (const [name, d] of x.domains) {
       domids.set(name, d.domid);
+      if (d.memKiB === 0) continue; // being built or torn down
       const r = range.get(name);
       range.set(name, r ? [Math.min(r[0], d.memKiB), Math.max(r[1], d.memKiB)] : [d.memKiB, d.memKiB]);
     }

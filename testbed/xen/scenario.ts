@@ -84,7 +84,7 @@ const BALANCE: Scenario = {
   workload: '/usr/local/bin/jvm 256 32 160 4 1',
   warmupS: 15,
   settleS: 25,
-  pinnedMiB: 120,
+  pinnedMiB: 96,
   workloadTimeoutS: 400,
   memcoopYaml: memcoopYaml(512),
 };
