@@ -80,8 +80,13 @@ function summarize(file) {
   }
   let passed = 0;
   let failed = 0;
+  const todo = []; // tests marked todo: run and reported, never counted as failures
   const skipped = new Map(); // reason -> tests
   for (const e of events) {
+    if (e.todo && !e.suite) {
+      todo.push(`${e.ok ? 'passes' : 'fails'}: ${e.name}`);
+      continue;
+    }
     if (e.skip !== null) {
       const n = e.suite && e.file && e.line ? testsInSuite(e.file, e.line) : e.suite ? 0 : 1;
       if (n > 0) skipped.set(e.skip, (skipped.get(e.skip) ?? 0) + n);
@@ -97,5 +102,6 @@ function summarize(file) {
   const skippedTotal = [...skipped.values()].reduce((a, b) => a + b, 0);
   console.log('');
   for (const [reason, n] of skipped) console.log(`skipped ${n} test(s): ${reason}`);
+  for (const t of todo) console.log(`todo (not counted) ${t}`);
   console.log(`${passed} passed, ${failed} failed, ${skippedTotal} skipped`);
 }
