@@ -87,7 +87,7 @@ const MIB = 1024;
 export const DEFAULT_GUEST_MIN_KIB = 128 * MIB;
 /**
  * The least minimum the config accepts: 64 MiB. A Linux guest cannot run in less than its own
- * kernel, about 62 MiB for the Debian 6.1 guests of TESTBEDS.md section 2 (the part of the 90 MiB
+ * kernel, about 62 MiB for the Debian 6.1 guests of docs/measurements.md section 2 (the part of the 90 MiB
  * guest floor the simulator fits to those measurements that is the kernel itself). A smaller
  * configured minimum would let the balance squeeze a guest whose agent reports little use down
  * to nothing; refusing it is the only way to keep "no guest below its minimum" meaningful.
@@ -96,7 +96,7 @@ export const LEAST_GUEST_MIN_KIB = 64 * MIB;
 /** Shares S_i: 1, the paper's default (every guest weighs the same). */
 export const DEFAULT_GUEST_SHARES = 1;
 /**
- * The stand-in's host: 2 GiB with a 512 MiB Dom0, the nested Xen of TESTBEDS.md section 3
+ * The stand-in's host: 2 GiB with a 512 MiB Dom0, the nested Xen of docs/measurements.md section 3
  * (QEMU -m 2G, dom0_mem=512M). Dom0's Committed_AS: 256 MiB, about what that Dom0's busybox
  * userspace plus xenstored and xenconsoled commit (an assumption, not a measurement).
  */

@@ -2,7 +2,7 @@
 // control domain, never a guest); their agents speak through data/memcoop/ (untrusted, parsed by
 // agent-protocol.ts) and read their mode from memcoop/ (written here, guest read-only). Targets go
 // to memory/target in KiB; on a real Xen the domain's max pages are raised first (libxl caps a
-// domain at its creation size + 1 MiB, TESTBEDS.md section 3). Host free memory and domain sizes
+// domain at its creation size + 1 MiB, docs/measurements.md section 3). Host free memory and domain sizes
 // come from libxenctrl, or, with no hypervisor, from the stand-in of stand-in.ts (it says so).
 //
 // Each probe (one per tick) re-reads the domain listing (that request is also how a dead
@@ -40,7 +40,7 @@ import { CONNECTION_LOST_CODES, openXenStore, type XenStore, type XsOps } from '
 
 /**
  * Max pages are set to the target plus 1 MiB: libxl's LIBXL_MAXMEM_CONSTANT, the slack `xl
- * mem-set` leaves (TESTBEDS.md section 3: a domain stops at its cap + 1 MiB).
+ * mem-set` leaves (docs/measurements.md section 3: a domain stops at its cap + 1 MiB).
  */
 export const MAXMEM_SLACK_KIB = 1024;
 /**

@@ -5,7 +5,7 @@
 //   /local/domain/<domid>/memory/target        KiB, the balloon target; Dom0 writes it, the guest's
 //                                              balloon driver follows it. Dom0's own
 //                                              (/local/domain/0/memory/target) may not exist until
-//                                              memcoop writes one (TESTBEDS.md section 3).
+//                                              memcoop writes one (docs/measurements.md section 3).
 //   @introduceDomain, @releaseDomain           special watch paths: a domain came or went
 //
 //   guest-written, UNTRUSTED (agent-protocol.ts parses them):

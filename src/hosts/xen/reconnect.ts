@@ -9,7 +9,7 @@ import { isConnectionLost, type XenStore } from './xenstore.ts';
 
 /**
  * First retry 50 ms after the loss: a restarting xenstored answers 40-100 ms after it is
- * spawned (TESTBEDS.md section 1), so the first or second try usually lands.
+ * spawned (docs/measurements.md section 1), so the first or second try usually lands.
  */
 export const RECONNECT_FIRST_DELAY_MS = 50;
 /** Doubling stops here: a daemon that is down for long is retried every 2 s, not ever more rarely. */
