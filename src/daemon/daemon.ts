@@ -15,6 +15,7 @@ import type { Policy } from '../policy/types.ts';
 import { supervisorInputs, type InputStreamOptions } from '../streams/inputs.ts';
 import { JournalWriter } from '../journal/writer.ts';
 import { createRecorder } from '../journal/recorder.ts';
+import { LogBudget } from '../util/log-budget.ts';
 
 /** An effect's error text is cut to this before it enters the journal (format.ts bounds it too). */
 const MAX_EFFECT_ERROR_CHARS = 200;
@@ -112,11 +113,20 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   actor.on('handshake', (e) => handshakes$.next(e));
   actor.start();
 
+  // Not per input, and not per gap either: a disk at the edge of full lets a short line through
+  // now and then, opening and closing a gap each time; one line a minute each way, with a count.
+  const gapOpened = new LogBudget();
+  const gapClosed = new LogBudget();
   const journal = opts.journalPath
     ? JournalWriter.open(opts.journalPath, { startedAt: scheduler.now(), config }, {}, {
-        // Once per gap, not per input: a full disk must not also flood the log.
-        opened: (err) => logger.error({ code: err.code, journal: opts.journalPath }, 'journal: the disk refused a line; balancing goes on, and the inputs not recorded are counted until writing works again'),
-        closed: (missing) => logger.warn({ missing, journal: opts.journalPath }, 'journal: writing again; a gap line records the inputs that are missing'),
+        opened: (err) => {
+          const b = gapOpened.take(scheduler.now());
+          if (b.log) logger.error({ code: err.code, journal: opts.journalPath, suppressed: b.suppressed }, 'journal: the disk refused a line; balancing goes on, and the inputs not recorded are counted until writing works again');
+        },
+        closed: (missing) => {
+          const b = gapClosed.take(scheduler.now());
+          if (b.log) logger.warn({ missing, journal: opts.journalPath, suppressed: b.suppressed }, 'journal: writing again; a gap line records the inputs that are missing');
+        },
       })
     : null;
   // Journal first: what the supervisor saw is exactly what a replay will see.

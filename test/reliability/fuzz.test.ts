@@ -27,7 +27,7 @@ const MAX_KIB = 1024 * MIB;
 const IN_FLIGHT = 16;
 /** RSS bound for the daemon under the fuzz: the 1,000-guest goal is 120 MB; 50 guests stay well below. */
 const MAX_RSS_MB = 150;
-/** Per guest and key, a "bad" and a "good again" line per started minute (src/hosts/log-budget.ts). */
+/** Per guest and key, a "bad" and a "good again" line per started minute (src/util/log-budget.ts). */
 const LINES_PER_KEY_MINUTE = 2;
 
 function rssMB(pid: number): number {

@@ -95,6 +95,7 @@ describe(`reliability: the daemon against ${kind}`, { skip: skipReason(kind) }, 
     }
     const journal = join(mnt, 'journal.jsonl');
     const d = startDaemonProcess(['--config', writeConfig(dir), '--socket', fx.socketPath, '--journal', journal]);
+    t.after(() => void spawnSync('umount', ['-l', mnt]));
     try {
       await d.waitFor('memcoop supervisor started');
       // Fill what is left, then keep the guest reporting: its target must still follow.
@@ -104,7 +105,7 @@ describe(`reliability: the daemon against ${kind}`, { skip: skipReason(kind) }, 
         await writeReport(xs, 1, { totalKiB: 512 * MIB, freeKiB: 32 * MIB, committedKiB: c * MIB });
         await until(async () => (await readKiB(xs, targetPath(1))) === c * MIB, `target ${c} MiB while the disk is full`);
       }
-      assert.equal(d.lines.filter((l) => /journal: the disk refused a line/.test(l.msg ?? '')).length, 1, 'logged once, not per input');
+      assert.equal(d.lines.filter((l) => /journal: the disk refused a line/.test(l.msg ?? '')).length, 1, 'logged once, not per input or per gap');
       unlinkSync(join(mnt, 'filler'));
       await d.waitFor(/journal: writing again/, 'writing resumed', 30_000);
     } finally {
@@ -114,9 +115,10 @@ describe(`reliability: the daemon against ${kind}`, { skip: skipReason(kind) }, 
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stderr, /input\(s\) before t=\d+ were not recorded/);
     const j = await readJournalFile(journal);
-    assert.equal(j.gaps.length, 1);
-    assert.ok(j.gaps[0]!.missing > 0);
-    spawnSync('umount', ['-l', mnt]);
+    // A disk at the edge of full may let a short line through between refusals: one gap or a few,
+    // each recording what it is missing, and still one log line a minute.
+    assert.ok(j.gaps.length >= 1);
+    assert.ok(j.gaps.every((g) => g.missing > 0));
   });
 });
 

@@ -25,7 +25,7 @@ import { KernelShare, OverheadEstimate, balloonOf, usableOf } from './overhead.t
 import { memAvailableKiB, poolSample } from './pool.ts';
 import { QmpClient, type QmpCloseKind, type QmpEvent } from './qmp.ts';
 import { balloonActualKiB, baseMemoryKiB, parseGuestStats } from './qmp-messages.ts';
-import { LogBudget } from '../log-budget.ts';
+import { LogBudget } from '../../util/log-budget.ts';
 
 /** The balloon device's QOM path: the device must be created with id=balloon0 (docs/kvm.md). */
 export const BALLOON_QOM_PATH = '/machine/peripheral/balloon0';

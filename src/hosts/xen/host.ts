@@ -13,7 +13,7 @@
 import { Subject, Subscription, asyncScheduler, interval, switchMap, EMPTY, type Observable, type SchedulerLike } from 'rxjs';
 import { guestSettings, type GuestsConfig, MAX_NAME_CHARS } from '../../config/daemon-config.ts';
 import { guestLogger, type Logger } from '../../log/logger.ts';
-import { LogBudget } from '../log-budget.ts';
+import { LogBudget } from '../../util/log-budget.ts';
 import type { AgentHello } from '../../machines/events.ts';
 import { agentKeys$, diffDomains, domainListing$, readDomainListing, type AgentKey, type AgentKeyRead, type ReadResult } from '../../streams/xenstore.ts';
 import type { Host, HostEvent, WrittenMode } from '../host.ts';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { INPUT_LOG_INTERVAL_MS, LogBudget } from '../../../src/hosts/log-budget.ts';
+import { INPUT_LOG_INTERVAL_MS, LogBudget } from '../../src/util/log-budget.ts';
 
 test('a log budget: one line per interval, however often asked; the next line counts what it held back', () => {
   const b = new LogBudget();

@@ -1,4 +1,4 @@
-// A log budget for what guests send: a guest whose agent alternates a bad and a good value
+// A log budget, first for what guests send: a guest whose agent alternates a bad and a good value
 // defeated "logged once until a good one arrives" (50 such guests gave 257 log lines a second).
 // Now each guest's key earns at most one line per interval, bad or good-again alike, and the
 // line says how many it stands for. Time comes from the caller (the host's scheduler).
