@@ -1,7 +1,8 @@
 #!/bin/sh
 # /init of a nested DomU (built by testbed/xen/domu-image.ts): the guest agent, zram swap, and the
 # role given on the kernel command line (xl's extra=): hungry runs the workload after a warm-up,
-# pinned fills its RAM-backed root with a file it can never give back, idle does nothing.
+# capped commits more than its kernel (booted with mem= at its creation size) can ever hold,
+# so memcoop raises its target and its balloon cannot follow; idle does nothing.
 export PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin
 mount -t proc proc /proc
 mount -t sysfs sys /sys
@@ -12,7 +13,7 @@ arg() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" /proc/cmdline; }
 role=$(arg memcoop_role)
 say() { echo "[guest $role $(cut -d' ' -f1 /proc/uptime)] $*"; }
 say "init"
-if [ "$role" != pinned ] && modprobe zram num_devices=1 2>/dev/null; then
+if modprobe zram num_devices=1 2>/dev/null; then
   echo "$ZRAM_ALGORITHM" > /sys/block/zram0/comp_algorithm 2>/dev/null
   echo "$ZRAM_SIZE" > /sys/block/zram0/disksize && mkswap /dev/zram0 > /dev/null && swapon /dev/zram0 && say "zram swap $ZRAM_SIZE"
 fi
@@ -26,12 +27,11 @@ case "$role" in
     $WORKLOAD
     say "workload done"
     ;;
-  pinned)
-    # ramfs pages are never reclaimed or swapped, and they are not in Committed_AS: the guest
-    # looks as if it needed little, but its balloon cannot take these pages back.
-    mkdir -p /pinned && mount -t ramfs ramfs /pinned
-    dd if=/dev/zero of=/pinned/fill bs=1M count="$PINNED_MIB" 2>/dev/null
-    say "pinned $PINNED_MIB MiB"
+  capped)
+    # Commits CAPPED_COMMIT_MIB, touches 8 MiB of it, and holds it for the rest of the phase.
+    sleep 5
+    say "committing $CAPPED_COMMIT_MIB MiB"
+    /usr/local/bin/jvm "$CAPPED_COMMIT_MIB" 8 8 1 1 100000 > /dev/null &
     ;;
 esac
 while :; do sleep 3600; done

@@ -103,7 +103,7 @@ async function buildDomU(k: GuestKernel, s: Scenario, agent: Images['agent'], ou
       `AGENT_CMD="${agentCmd}"`,
       `WORKLOAD="${s.workload}"`,
       `WARMUP_S=${s.warmupS}`,
-      `PINNED_MIB=${s.pinnedMiB}`,
+      `CAPPED_COMMIT_MIB=${s.cappedCommitMiB}`,
       // zram: lzo-rle is built into Debian's kernel; 512 MiB of swap covers the workload's peak.
       'ZRAM_ALGORITHM=lzo-rle',
       'ZRAM_SIZE=512M',

@@ -1,7 +1,7 @@
 // The nested Xen scenarios: the QEMU machine, Dom0's share, the DomUs with their roles, the
 // workload and memcoop's config inside Dom0. Sizes in MiB where xl and QEMU take MiB.
 
-export type GuestRole = 'hungry' | 'idle' | 'pinned';
+export type GuestRole = 'hungry' | 'idle' | 'capped';
 
 export interface NestedGuest {
   name: string;
@@ -30,8 +30,11 @@ export interface Scenario {
   warmupS: number;
   /** Seconds after the workload before the phase ends (memory flows back meanwhile). */
   settleS: number;
-  /** The pinned guest's unreclaimable fill, MiB. */
-  pinnedMiB: number;
+  /**
+   * What the capped guest commits (and holds, untouched), MiB: more than its kernel can grow
+   * into, so its target goes up and its balloon cannot follow.
+   */
+  cappedCommitMiB: number;
   /** Dom0 gives up waiting for the workload after this long. */
   workloadTimeoutS: number;
   /** memcoop's config inside Dom0 (YAML). */
@@ -72,19 +75,19 @@ supervisor:
 // A peak far above the creation size would make the static phase take many minutes under TCG.
 const BALANCE: Scenario = {
   name: 'balance',
-  description: 'three DomUs: one hungry (jvm: commits 256 MiB, touches 32-160), one idle, one pinned (its balloon cannot reach a lower target); memcoop then static in one boot',
+  description: 'three DomUs: one hungry (jvm: commits 256 MiB, touches 32-160), one idle, one capped (booted with mem= at its creation size and committing more: its balloon cannot reach the higher target); memcoop then static in one boot',
   hostMiB: 1280,
   dom0MiB: 512,
   guests: [
     { name: 'hungry', role: 'hungry', memoryMiB: 160, maxmemMiB: 512 },
     { name: 'idle', role: 'idle', memoryMiB: 192, maxmemMiB: 512 },
-    { name: 'pinned', role: 'pinned', memoryMiB: 192, maxmemMiB: 256 },
+    { name: 'capped', role: 'capped', memoryMiB: 160, maxmemMiB: 256 },
   ],
   phases: ['memcoop', 'static'],
   workload: '/usr/local/bin/jvm 256 32 160 4 1',
   warmupS: 15,
   settleS: 25,
-  pinnedMiB: 96,
+  cappedCommitMiB: 240,
   workloadTimeoutS: 400,
   memcoopYaml: memcoopYaml(512),
 };
@@ -108,7 +111,7 @@ name = "${g.name}"
 type = "pv"
 kernel = "/boot/vmlinux"
 ramdisk = "/boot/domu.cpio.gz"
-extra = "console=hvc0 quiet memcoop_role=${g.role}"
+extra = "console=hvc0 quiet memcoop_role=${g.role}${g.role === 'capped' ? ` mem=${g.memoryMiB}M` : ''}"
 memory = ${g.memoryMiB}
 maxmem = ${g.maxmemMiB}
 vcpus = 1
