@@ -4,7 +4,7 @@ const SUBCOMMANDS: Record<string, { summary: string; load: () => Promise<{ run(a
   decide: { summary: 'run the policy once on JSON input (stdin or FILE) and print the decision', load: () => import('./decide.ts') },
   replay: { summary: 'feed a recorded journal into a fresh supervisor and print its decisions', load: () => import('./replay.ts') },
   sim: { summary: 'run the supervisor against the embedded simulated host', load: () => import('./sim.ts') },
-  run: { summary: 'run the daemon against a real host (--host xen)', load: () => import('./run.ts') },
+  run: { summary: 'run the daemon against a real host (--host xen or --host kvm)', load: () => import('./run.ts') },
 };
 
 export function usage(): string {
