@@ -133,15 +133,9 @@ function installExitHook(): void {
   });
 }
 
-/** Polls cond until it holds; fails naming `what` after timeoutMs (a hang guard, not a timing assertion). */
-export async function until(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await cond()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+import { until } from '../xen/xen-harness.ts';
+
+export { until };
 
 /** A running memcoop-agent: its stderr lines, its stdout, its exit. */
 export class Agent {

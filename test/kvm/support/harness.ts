@@ -1,25 +1,9 @@
 // Small helpers for the KVM tier: a logger the test reads back, and waiting on a condition.
-import type { DestinationStream } from 'pino';
-import { createLogger, type Logger } from '../../../src/log/logger.ts';
 
 export const MIB = 1024;
 
-export type LogLine = Record<string, unknown> & { msg: string; level: number };
-
-export function captureLogger(level = 'debug'): { logger: Logger; lines: LogLine[]; raw: string[] } {
-  const lines: LogLine[] = [];
-  const raw: string[] = [];
-  const destination: DestinationStream = {
-    write(s: string) {
-      for (const l of s.split('\n')) {
-        if (!l) continue;
-        raw.push(l);
-        lines.push(JSON.parse(l) as LogLine);
-      }
-    },
-  };
-  return { logger: createLogger({ level, destination }), lines, raw };
-}
+// The same reader as the Xen tier's.
+export { captureLogger, type LogLine } from '../../xen/xen-harness.ts';
 
 /** Polls `check` until it returns a value other than undefined/false, or fails after timeoutMs. */
 export async function until<T>(what: string, check: () => T | undefined | false | null, timeoutMs = 15_000, everyMs = 50): Promise<T> {
