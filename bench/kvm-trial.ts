@@ -192,6 +192,11 @@ function startDaemon(exp: Experiment, policy: PolicyRun, runDir: string): { pid:
     `    minKiB: ${exp.minKiB}`,
     'supervisor:',
     `  policy: ${policy}`,
+    // The pool is already what the guests may have (the host's own reserve is outside it), and
+    // static allocation hands all of it out: a policy reserve here would be memory no policy
+    // but static may use. Every daemon policy runs with none.
+    '  params:',
+    '    reserveKiB: 0',
     // The host is not in the pool: its own need arrives through kvm.hostMinAvailableKiB, so its
     // share of the pool starts at nothing (the Xen default of 400 MiB for Dom0 would reclaim
     // most of a 640 MiB pool from the guests at once).

@@ -17,6 +17,8 @@ export interface GuestReport {
   freeKiB: number;
   swapTotalKiB: number;
   swapFreeKiB: number;
+  /** PSI memory "some" avg10 (hundredths of a per cent), when the agent sends it. */
+  psiSomeAvg10?: number;
 }
 
 /** The thresholds of SupervisorConfig that the rules below apply. */

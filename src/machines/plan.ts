@@ -92,6 +92,7 @@ export function buildDecideInput(config: SupervisorConfig, host: HostFacts, gues
         swapFreeKiB: r?.swapFreeKiB ?? 0,
         shares: c.shares,
         agent: g.participates,
+        ...(r?.psiSomeAvg10 === undefined ? {} : { psiSomeAvg10: r.psiSomeAvg10 }),
       };
     }),
   };

@@ -27,6 +27,7 @@ import { decide } from '../policy/decide.ts';
 import { policyByName } from '../policy/registry.ts';
 import { SAFE, unsafePolicy } from '../policy/unsafe.ts';
 import { freeBudget, selfAdjustStep, type SelfStepGuest } from '../policy/self-step.ts';
+import { isPaging } from '../policy/pressure.ts';
 import { orderWrites } from '../policy/steps.ts';
 import type { Policy } from '../policy/types.ts';
 import { silentLogger, type Logger } from '../log/logger.ts';
@@ -44,6 +45,7 @@ import {
   withFacts,
   type GuestFacts,
   type GuestLimits,
+  type GuestReport,
   type GuestSignal,
   type Lifecycle,
 } from './facts.ts';
@@ -311,8 +313,9 @@ export function createSupervisorMachine(opts: SupervisorOptions = {}) {
             }
             const ref = slot.ref;
             const life = lifecycleOf(slot);
-            const { committedKiB, freeKiB, swapTotalKiB, swapFreeKiB } = r;
-            const out = applyReport(facts.get(i), life, { committedKiB, freeKiB, swapTotalKiB, swapFreeKiB }, context.ticks);
+            const { committedKiB, freeKiB, swapTotalKiB, swapFreeKiB, psiSomeAvg10 } = r;
+            const report: GuestReport = psiSomeAvg10 === undefined ? { committedKiB, freeKiB, swapTotalKiB, swapFreeKiB } : { committedKiB, freeKiB, swapTotalKiB, swapFreeKiB, psiSomeAvg10 };
+            const out = applyReport(facts.get(i), life, report, context.ticks);
             facts.set(i, out.facts);
             if (out.signal !== null) enqueue.sendTo(ref, withAt(out.signal, event.at));
             if (prompt && life.state === 'selfAdjusting' && participates(life, out.facts)) selfAdjusting.add(i);
@@ -331,6 +334,8 @@ export function createSupervisorMachine(opts: SupervisorOptions = {}) {
                 currentKiB: f.currentKiB,
                 committedKiB: f.report!.committedKiB,
                 pendingIncreaseKiB: f.writtenTargetKiB === null ? 0 : Math.max(0, f.writtenTargetKiB - f.currentKiB),
+                freeKiB: f.report!.freeKiB,
+                paging: isPaging(f.report!),
               };
             });
             const step = selfAdjustStep({ params: context.config.params, budgetKiB: promptBudgetKiB, guests });

@@ -2,7 +2,8 @@
 // from a snapshot of the host to a decision. Integer KiB in and out, page-aligned goals and
 // targets. What the math is: docs/algorithm.md; what each step here adds to it is commented inline.
 import { addBonus, balance, swapUsed, type BalanceGuest } from './balance.ts';
-import { clamp, pageDown, pageUp, roundPagesExact } from './pages.ts';
+import { clamp, PAGE_KIB, pageDown, pageUp, roundPagesExact } from './pages.ts';
+import { deepenDecrease, isPaging, isShort } from './pressure.ts';
 import { shareIncreases, stepToward } from './steps.ts';
 import type { Decision, DecideInput, GuestDecision, Policy } from './types.ts';
 
@@ -27,7 +28,27 @@ interface Managed extends BalanceGuest {
   mcKiB: number;
   /** H_i in whole pages (maxKiB above is the commit cap, not H_i). */
   hiKiB: number;
+  /** F_i as reported (MemFree). */
+  freeKiB: number;
+  /** Its PSI says it is paging (pressure.ts). */
+  paging: boolean;
+  /** Paging with no free memory left (pressure.ts). */
+  short: boolean;
 }
+
+// Paging lifts the commit cap (beyond the paper; pressure.ts). A guest at exactly its
+// Committed_AS can still page: the kernel needs working room above the committed pages. On the
+// KVM testbed a guest held at its commit (262 MiB committed, 258 MiB usable) paged with PSI
+// some avg10 at 30-60 % for 100 s while 50 MiB of the pool sat unassigned. So a guest whose PSI
+// says it is paging is bounded by H_i rather than by MC_i, in the scarce balance and in the
+// bonus; and while memory is abundant, what is left after every guest's goal (the paper leaves
+// it idle in the host) goes to paging guests, in proportion to their goals, up to H_i. It is
+// taken back the way any goal is: the next tick's need shrinks what is left over, and the guest's
+// idle free memory goes first (pressure.ts, "idle memory first").
+//
+// Short guests hold (beyond the paper): without a Dom0 shortfall, the scarce balance does not
+// lower a guest that is paging with no free memory below what it has: between guests that are
+// all short, a transfer moves the paging from one to the other and costs two balloon moves.
 
 // Commit cap (beyond the paper). The paper's scarce balance bounds each guest by [L_i, H_i] and
 // ignores Committed_AS, so it hands memory to a guest that is not asking for it: in the sim's
@@ -70,6 +91,23 @@ function overMax(currentKiB: number, hiKiB: number): number | null {
   return currentKiB > hiKiB ? hiKiB : null;
 }
 
+/**
+ * While abundant: leftoverKiB (free memory after the reserve, Dom0 and every guest's goal) goes
+ * to the paging guests, in proportion to their goals, each up to H_i (whole pages, rounded down:
+ * what rounding leaves stays free). Goals are changed in place.
+ */
+function giveLeftoverToPaging(managed: readonly Managed[], goals: number[], leftoverKiB: number): void {
+  const ks: number[] = [];
+  managed.forEach((m, k) => {
+    if (m.paging && goals[k]! < m.hiKiB) ks.push(k);
+  });
+  if (ks.length === 0 || leftoverKiB < PAGE_KIB) return;
+  const base = Float64Array.from(ks, (k) => goals[k]!);
+  const caps = Float64Array.from(ks, (k) => managed[k]!.hiKiB);
+  const out = addBonus(base, caps, leftoverKiB);
+  ks.forEach((k, j) => (goals[k] = Math.max(goals[k]!, Math.min(caps[j]!, pageDown(out[j]!)))));
+}
+
 export const decide: Policy = (input: DecideInput): Decision => {
   const { params, host, dom0 } = input;
   const { tau, eps, reserveKiB, upRatio, downRatio } = params;
@@ -92,13 +130,17 @@ export const decide: Policy = (input: DecideInput): Decision => {
     const [lo, hi] = pageBounds(g.minKiB, g.maxKiB);
     const n = pageDown(g.currentKiB);
     const mc = clamp(pageUp(g.committedKiB), lo, hi);
+    const paging = isPaging(g);
     managed.push({
       index,
       currentKiB: n,
       mcKiB: mc,
       hiKiB: hi,
+      freeKiB: g.freeKiB,
+      paging,
+      short: isShort(g),
       minKiB: lo,
-      maxKiB: mc, // the commit cap: min(H_i, max(L_i, MC_i)) = MC_i
+      maxKiB: paging ? hi : mc, // the commit cap: min(H_i, max(L_i, MC_i)) = MC_i; H_i while paging
       activeKiB: Math.max(0, n - g.freeKiB),
       swapUsed: swapUsed(g.swapTotalKiB, g.swapFreeKiB),
       shares: g.shares,
@@ -136,6 +178,7 @@ export const decide: Policy = (input: DecideInput): Decision => {
   let price: number | null = null;
   if (abundant) {
     managed.forEach((m, k) => (goals[k] = m.mcKiB));
+    giveLeftoverToPaging(managed, goals, freeAfterDom0 - need);
   } else {
     let M = sumN - reclaim;
     let extra = freeAfterDom0;
@@ -150,6 +193,10 @@ export const decide: Policy = (input: DecideInput): Decision => {
     if (overcommitted) {
       managed.forEach((m, k) => (goals[k] = m.minKiB));
     } else {
+      if (reclaim === 0) {
+        // Short guests hold (above): their floor in the balance is what they have.
+        for (const m of managed) if (m.short) m.minKiB = Math.max(m.minKiB, Math.min(m.currentKiB, m.maxKiB));
+      }
       // Equal prices within [L_i, MC_i] (the commit cap, above), then the bonus under the same
       // caps. total = M + F' whenever the state is scarce for want of memory (the caps sum above
       // it); only under a Dom0 shortfall can the caps cap it.
@@ -179,7 +226,7 @@ export const decide: Policy = (input: DecideInput): Decision => {
     dom0Target = n0 + grant;
     budget -= grant;
   }
-  const steps = managed.map((m, k) => overMax(m.currentKiB, m.hiKiB) ?? stepToward(m.currentKiB, goals[k]!, upRatio, downRatio));
+  const steps = managed.map((m, k) => overMax(m.currentKiB, m.hiKiB) ?? deepenDecrease(m.currentKiB, stepToward(m.currentKiB, goals[k]!, upRatio, downRatio), goals[k]!, m.freeKiB));
   const wanted = steps.map((s, k) => Math.max(0, s - managed[k]!.currentKiB));
   const grants = shareIncreases(wanted, budget);
 

@@ -43,6 +43,11 @@ export interface GuestInput {
   swapFreeKiB: number;
   /** S_i: weight; the paper fixes 1. */
   shares: number;
+  /**
+   * PSI memory "some" avg10 in hundredths of a per cent, when the agent reports it (pressure.ts).
+   * Absent: unknown, and the guest is treated as the paper treats every guest.
+   */
+  psiSomeAvg10?: number;
   /** false: no agent (or a silent one); the guest is held where it is, outside the balance. */
   agent: boolean;
 }

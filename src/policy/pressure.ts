@@ -1,0 +1,79 @@
+// Rules beyond the paper that use what the agent reports beside meminfo: Linux's pressure stall
+// information (/proc/pressure/memory, PSI). The paper sizes a guest at its Committed_AS; on real
+// guests (docs/kvm.md, bench:kvm) a guest at exactly its commit still pages, because the kernel
+// needs working room above the committed pages, and the memory the commit rule leaves over sat
+// idle in the pool while that guest paged. PSI says which guests are paging, so the policy can
+// give them the memory nobody else has asked for, and can stop moving memory between guests
+// that are all short. A guest whose agent sends no PSI (old kernel, psi=0, the simulator's
+// agents unless they model it) is never pressured: the paper's rules apply to it unchanged.
+import { pageDown } from './pages.ts';
+
+/**
+ * PSI "some" avg10 at or above which a guest counts as paging: 10 % of the last ten seconds with
+ * a task stalled on memory, in the agent's hundredths of a per cent. Measured on the KVM testbed
+ * (bench:kvm journal, two 512 MiB guests running mono 32-256 MiB in a 640 MiB pool): idle guests
+ * reported 0, paging ones 1,364-6,793; a guest whose job had ended decayed from 3,034 to 914 in
+ * 16 s. 10 % is well clear of idle and catches paging within a few seconds of it starting.
+ */
+export const PSI_PAGING_HUNDREDTHS = 1000;
+
+/**
+ * Free memory inside a guest below which it counts as short (has no room left): 16 MiB. The
+ * guest kernel's own free-page watermarks are ~3 MiB at 512 MiB (min_free_kbytes), and a guest
+ * that pages on the testbed showed MemFree 4-8 MiB throughout; a guest that has just freed its
+ * working set shows tens to hundreds of MiB free even while its PSI average still remembers the
+ * paging.
+ */
+export const SHORT_FREE_KIB = 16 * 1024;
+
+/**
+ * What a decrease leaves inside the guest as free memory when it takes the guest's idle free
+ * memory at once (see idleFreeKiB): the same 16 MiB, so the step never pushes the guest's free
+ * memory below the point where it counts as short.
+ */
+export const IDLE_FREE_MARGIN_KIB = SHORT_FREE_KIB;
+
+/** The pressure figures a guest may carry (optional: absent means unknown, never 0). */
+export interface PressureInput {
+  /** PSI memory "some" avg10, hundredths of a per cent. */
+  psiSomeAvg10?: number;
+  /** F_i: MemFree. */
+  freeKiB: number;
+}
+
+/** Paging: its PSI says a task stalled on memory at least PSI_PAGING_HUNDREDTHS of the time. */
+export function isPaging(g: PressureInput): boolean {
+  return g.psiSomeAvg10 !== undefined && g.psiSomeAvg10 >= PSI_PAGING_HUNDREDTHS;
+}
+
+/**
+ * Short: paging with no free memory left. Such a guest is not asked to give memory to another
+ * guest by the scarce balance (Rule "short guests hold"): moving memory between guests that are
+ * all paging only moves the paging (the simulator showed memcoop shuffling 15-20 MiB a tick
+ * between two short guests while static held still and was faster).
+ */
+export function isShort(g: PressureInput): boolean {
+  return isPaging(g) && g.freeKiB < SHORT_FREE_KIB;
+}
+
+/**
+ * The part of a guest's free memory a decrease may take in one step (Rule "idle memory first"):
+ * MemFree beyond IDLE_FREE_MARGIN_KIB, whole pages. Inflating a balloon over free pages costs the
+ * guest nothing (no reclaim, no swap), so waiting four ticks for the down ratio only keeps memory
+ * from a guest that needs it: on the testbed a guest whose job had ended kept 170 MiB free for
+ * six ticks while its neighbour paged.
+ */
+export function idleFreeKiB(freeKiB: number): number {
+  return pageDown(Math.max(0, freeKiB - IDLE_FREE_MARGIN_KIB));
+}
+
+/**
+ * A decrease step, at least the guest's idle free memory (never past the goal): the ratio step
+ * from stepToward, or N - idle, whichever goes lower, but not below the goal.
+ */
+export function deepenDecrease(currentKiB: number, stepKiB: number, goalKiB: number, freeKiB: number): number {
+  if (stepKiB >= currentKiB) return stepKiB;
+  const lowest = currentKiB - idleFreeKiB(freeKiB);
+  const to = Math.min(stepKiB, lowest);
+  return to < goalKiB ? goalKiB : to;
+}
