@@ -58,6 +58,8 @@ export interface GuestOutcome {
   pswpout: number;
   pgmajfault: number;
   oomKills: number;
+  /** The trial was cut off before this workload finished: ms is the cut-off, a lower bound. */
+  censored?: boolean;
 }
 
 export interface TrialResult {
@@ -85,6 +87,7 @@ export async function runTrial(exp: Experiment, policy: PolicyRun, trial: number
   const changes: BalloonChange[] = [];
   const samples: Record<string, [number, number][]> = {};
   let sampler: NodeJS.Timeout | undefined;
+  let finished: (JobResult | undefined)[] = [];
   const result: TrialResult = { experiment: exp.id, policy, trial, accel: '', bootMs: [], guests: [], samples, lag: null, targetWrites: 0, runDir: '' };
   try {
     tb = await startTestbed(exp.guests.map((g) => ({ name: g.name, memMiB: g.maxMiB })), { initramfs, observerQmp: true });
@@ -119,7 +122,7 @@ export async function runTrial(exp: Experiment, policy: PolicyRun, trial: number
     await sample();
     sampler = setInterval(() => void sample(), TICK_MS);
     let timer: NodeJS.Timeout | undefined;
-    const finished: (JobResult | undefined)[] = tb.guests.map(() => undefined);
+    finished = tb.guests.map(() => undefined);
     const jobs = await Promise.race([
       Promise.all(tb.guests.map((g, i) => g.control.run(`job${trial}`, exp.guests[i]!.program, exp.guests[i]!.args).then((j) => (finished[i] = j)))),
       new Promise<never>((_, reject) => {
@@ -135,6 +138,15 @@ export async function runTrial(exp: Experiment, policy: PolicyRun, trial: number
     result.guests = tb.guests.map((g, i) => outcome(g, exp.guests[i]!.program, jobs[i]!));
   } catch (e) {
     result.error = (e as Error).message;
+    // A cut-off trial still says something: the finished workloads' times, and for the others
+    // at least the cut-off (marked censored; counters unknown).
+    if (result.error.startsWith('workloads cut off') && tb) {
+      result.guests = tb.guests.map((g, i) => {
+        const j = finished[i];
+        if (j) return outcome(g, exp.guests[i]!.program, j);
+        return { name: g.name, program: exp.guests[i]!.program, code: -1, ms: timeoutMs, programMs: NaN, pswpin: NaN, pswpout: NaN, pgmajfault: NaN, oomKills: 0, censored: true };
+      });
+    }
   } finally {
     if (sampler) clearInterval(sampler);
     if (daemonPid !== undefined) {

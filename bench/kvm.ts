@@ -87,7 +87,12 @@ interface Row {
   experiment: string; policy: PolicyRun; guest: string; program: string; trials: number;
   medianS: number; minS: number; maxS: number; vsStatic: number; vsUnlimited: number;
   pswpin: number; pgmajfault: number; oomKills: number; failed: number;
+  /** Trials cut off before this guest's workload ended: its time there counts as the cut-off (a lower bound). */
+  censored: number;
 }
+
+/** A trial that finished, or one cut off with its finished and censored times. */
+const usable = (r: TrialResult): boolean => !r.error || r.guests.length > 0;
 
 function summarize(results: TrialResult[]): Row[] {
   const rows: Row[] = [];
@@ -95,11 +100,11 @@ function summarize(results: TrialResult[]): Row[] {
   const groups = new Map<string, TrialResult[]>();
   for (const r of results) groups.set(key(r), [...(groups.get(key(r)) ?? []), r]);
   const med = (exp: string, pol: PolicyRun, guest: string): number => {
-    const ms = (groups.get(`${exp}/${pol}`) ?? []).filter((r) => !r.error).map((r) => r.guests.find((g) => g.name === guest)?.ms ?? NaN).filter(Number.isFinite);
+    const ms = (groups.get(`${exp}/${pol}`) ?? []).filter(usable).map((r) => r.guests.find((g) => g.name === guest)?.ms ?? NaN).filter(Number.isFinite);
     return median(ms);
   };
   for (const [, rs] of groups) {
-    const ok = rs.filter((r) => !r.error);
+    const ok = rs.filter(usable);
     const names = ok[0]?.guests.map((g) => g.name) ?? [];
     for (const name of names) {
       const gs = ok.map((r) => r.guests.find((g) => g.name === name)!);
@@ -110,13 +115,13 @@ function summarize(results: TrialResult[]): Row[] {
         experiment: r0.experiment, policy: r0.policy, guest: name, program: gs[0]!.program, trials: ok.length,
         medianS: m / 1000, minS: Math.min(...ms) / 1000, maxS: Math.max(...ms) / 1000,
         vsStatic: m / med(r0.experiment, 'static', name), vsUnlimited: m / med(r0.experiment, 'unlimited', name),
-        pswpin: median(gs.map((g) => g.pswpin)), pgmajfault: median(gs.map((g) => g.pgmajfault)),
-        oomKills: gs.reduce((s, g) => s + g.oomKills, 0), failed: rs.length - ok.length,
+        pswpin: median(gs.map((g) => g.pswpin).filter(Number.isFinite)), pgmajfault: median(gs.map((g) => g.pgmajfault).filter(Number.isFinite)),
+        oomKills: gs.reduce((s, g) => s + g.oomKills, 0), failed: rs.length - ok.length, censored: gs.filter((g) => g.censored).length,
       });
     }
     if (ok.length === 0) {
       const r0 = rs[0]!;
-      rows.push({ experiment: r0.experiment, policy: r0.policy, guest: '-', program: '-', trials: 0, medianS: NaN, minS: NaN, maxS: NaN, vsStatic: NaN, vsUnlimited: NaN, pswpin: NaN, pgmajfault: NaN, oomKills: 0, failed: rs.length });
+      rows.push({ experiment: r0.experiment, policy: r0.policy, guest: '-', program: '-', trials: 0, medianS: NaN, minS: NaN, maxS: NaN, vsStatic: NaN, vsUnlimited: NaN, pswpin: NaN, pgmajfault: NaN, oomKills: 0, failed: rs.length, censored: 0 });
     }
   }
   return rows;
@@ -135,16 +140,24 @@ const fmt = (n: number, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : '-');
 
 function table(rows: Row[], results: TrialResult[], exps: Experiment[], accel: string, args: Args): string {
   const out: string[] = [];
-  out.push(`bench:kvm  accel ${accel}  trials ${args.trials}${args.quick ? '  (quick)' : ''}  runtime = guest wall time of the workload, s (median [min-max])`);
+  out.push(`bench:kvm  accel ${accel}  trials ${args.trials}${args.quick ? '  (quick)' : ''}  runtime = guest wall time of the workload, s (median [min-max]; "Ncut": N trials cut off at the trial timeout, counted at the cut-off, so the median is a lower bound)`);
   for (const e of exps) {
     out.push('', `${e.id}: ${e.title}; pool ${e.poolMiB} MiB, guests ${e.guests.map((g) => `${g.name} ${g.program} ${g.initialMiB}/${g.maxMiB} MiB`).join(', ')}`);
     out.push(`${'policy'.padEnd(12)}${'guest'.padEnd(6)}${'program'.padEnd(9)}${'runtime s'.padStart(22)}${'/static'.padStart(9)}${'/unlim'.padStart(8)}${'swapin'.padStart(9)}${'majflt'.padStart(9)}${'oom'.padStart(5)}  lag`);
     for (const p of args.policies) {
       for (const r of rows.filter((x) => x.experiment === e.id && x.policy === p)) {
-        const rt = `${fmt(r.medianS, 1)} [${fmt(r.minS, 1)}-${fmt(r.maxS, 1)}]`;
+        const rt = `${r.censored > 0 ? `${r.censored}cut ` : ''}${fmt(r.medianS, 1)} [${fmt(r.minS, 1)}-${fmt(r.maxS, 1)}]`;
         out.push(`${p.padEnd(12)}${r.guest.padEnd(6)}${r.program.padEnd(9)}${rt.padStart(22)}${fmt(r.vsStatic).padStart(9)}${fmt(r.vsUnlimited).padStart(8)}${fmt(r.pswpin, 0).padStart(9)}${fmt(r.pgmajfault, 0).padStart(9)}${String(r.oomKills).padStart(5)}  ${r.guest === 'vm1' ? lagLine(results, e.id, p) : ''}${r.failed ? `  (${r.failed} failed)` : ''}`);
       }
     }
+  }
+  out.push('', 'total runtime (sum of the guests\' median runtimes) against static and against the best peer:');
+  for (const e of exps) {
+    const total = (p: PolicyRun) => rows.filter((x) => x.experiment === e.id && x.policy === p).reduce((s, x) => s + x.medianS, 0);
+    const peers = args.policies.filter((p) => !['static', 'memcoop', 'unlimited'].includes(p));
+    const best = peers.length ? Math.min(...peers.map(total).filter(Number.isFinite)) : NaN;
+    const parts = args.policies.map((p) => `${p} ${fmt(total(p), 1)} s (${fmt(total(p) / total('static'))})`);
+    out.push(`  ${e.id}: ${parts.join(', ')}; memcoop / best peer ${fmt(total('memcoop') / best)}`);
   }
   const errors = results.filter((r) => r.error);
   if (errors.length) out.push('', 'failed trials:', ...errors.map((r) => `  ${r.experiment}/${r.policy}#${r.trial}: ${r.error}`));
