@@ -334,7 +334,6 @@ export function createSupervisorMachine(opts: SupervisorOptions = {}) {
                 currentKiB: f.currentKiB,
                 committedKiB: f.report!.committedKiB,
                 pendingIncreaseKiB: f.writtenTargetKiB === null ? 0 : Math.max(0, f.writtenTargetKiB - f.currentKiB),
-                freeKiB: f.report!.freeKiB,
                 paging: isPaging(f.report!),
               };
             });

@@ -3,7 +3,7 @@
 // targets. What the math is: docs/algorithm.md; what each step here adds to it is commented inline.
 import { addBonus, balance, swapUsed, type BalanceGuest } from './balance.ts';
 import { clamp, PAGE_KIB, pageDown, pageUp, roundPagesExact } from './pages.ts';
-import { deepenDecrease, isPaging, isShort } from './pressure.ts';
+import { deepenDecrease, isPaging, isShort, pagingCapKiB } from './pressure.ts';
 import { shareIncreases, stepToward } from './steps.ts';
 import type { Decision, DecideInput, GuestDecision, Policy } from './types.ts';
 
@@ -40,9 +40,10 @@ interface Managed extends BalanceGuest {
 // Committed_AS can still page: the kernel needs working room above the committed pages. On the
 // KVM testbed a guest held at its commit (262 MiB committed, 258 MiB usable) paged with PSI
 // some avg10 at 30-60 % for 100 s while 50 MiB of the pool sat unassigned. So a guest whose PSI
-// says it is paging is bounded by H_i rather than by MC_i, in the scarce balance and in the
-// bonus; and while memory is abundant, what is left after every guest's goal (the paper leaves
-// it idle in the host) goes to paging guests, in proportion to their goals, up to H_i. It is
+// says it is paging is bounded by its paging cap (what it uses plus 64 MiB of working room,
+// within H_i; pressure.ts) rather than by MC_i, in the scarce balance and in the bonus; and while
+// memory is abundant, what is left after every guest's goal (the paper leaves it idle in the
+// host) goes to paging guests, in proportion to their goals, up to that cap. It is
 // taken back the way any goal is: the next tick's need shrinks what is left over, and the guest's
 // idle free memory goes first (pressure.ts, "idle memory first").
 //
@@ -93,17 +94,18 @@ function overMax(currentKiB: number, hiKiB: number): number | null {
 
 /**
  * While abundant: leftoverKiB (free memory after the reserve, Dom0 and every guest's goal) goes
- * to the paging guests, in proportion to their goals, each up to H_i (whole pages, rounded down:
- * what rounding leaves stays free). Goals are changed in place.
+ * to the paging guests, in proportion to their goals, each up to its paging cap (pressure.ts:
+ * what it uses plus its working room, within H_i; whole pages, rounded down: what rounding leaves
+ * stays free). Goals are changed in place.
  */
 function giveLeftoverToPaging(managed: readonly Managed[], goals: number[], leftoverKiB: number): void {
   const ks: number[] = [];
   managed.forEach((m, k) => {
-    if (m.paging && goals[k]! < m.hiKiB) ks.push(k);
+    if (m.paging && goals[k]! < m.maxKiB) ks.push(k);
   });
   if (ks.length === 0 || leftoverKiB < PAGE_KIB) return;
   const base = Float64Array.from(ks, (k) => goals[k]!);
-  const caps = Float64Array.from(ks, (k) => managed[k]!.hiKiB);
+  const caps = Float64Array.from(ks, (k) => managed[k]!.maxKiB);
   const out = addBonus(base, caps, leftoverKiB);
   ks.forEach((k, j) => (goals[k] = Math.max(goals[k]!, Math.min(caps[j]!, pageDown(out[j]!)))));
 }
@@ -140,7 +142,7 @@ export const decide: Policy = (input: DecideInput): Decision => {
       paging,
       short: isShort(g),
       minKiB: lo,
-      maxKiB: paging ? hi : mc, // the commit cap: min(H_i, max(L_i, MC_i)) = MC_i; H_i while paging
+      maxKiB: paging ? pagingCapKiB(mc, hi, n, g.freeKiB) : mc, // the commit cap: min(H_i, max(L_i, MC_i)) = MC_i; more while paging
       activeKiB: Math.max(0, n - g.freeKiB),
       swapUsed: swapUsed(g.swapTotalKiB, g.swapFreeKiB),
       shares: g.shares,
@@ -226,7 +228,11 @@ export const decide: Policy = (input: DecideInput): Decision => {
     dom0Target = n0 + grant;
     budget -= grant;
   }
-  const steps = managed.map((m, k) => overMax(m.currentKiB, m.hiKiB) ?? deepenDecrease(m.currentKiB, stepToward(m.currentKiB, goals[k]!, upRatio, downRatio), goals[k]!, m.freeKiB));
+  const someoneShort = managed.some((m) => m.short);
+  const steps = managed.map((m, k) => {
+    const ratio = overMax(m.currentKiB, m.hiKiB) ?? stepToward(m.currentKiB, goals[k]!, upRatio, downRatio);
+    return someoneShort ? deepenDecrease(m.currentKiB, ratio, goals[k]!, m.freeKiB) : ratio;
+  });
   const wanted = steps.map((s, k) => Math.max(0, s - managed[k]!.currentKiB));
   const grants = shareIncreases(wanted, budget);
 

@@ -9,13 +9,31 @@
 import { pageDown } from './pages.ts';
 
 /**
- * PSI "some" avg10 at or above which a guest counts as paging: 10 % of the last ten seconds with
+ * PSI "some" avg10 at or above which a guest counts as paging: 5 % of the last ten seconds with
  * a task stalled on memory, in the agent's hundredths of a per cent. Measured on the KVM testbed
- * (bench:kvm journal, two 512 MiB guests running mono 32-256 MiB in a 640 MiB pool): idle guests
- * reported 0, paging ones 1,364-6,793; a guest whose job had ended decayed from 3,034 to 914 in
- * 16 s. 10 % is well clear of idle and catches paging within a few seconds of it starting.
+ * (bench:kvm journals, two 512 MiB guests running mono 32-256 MiB in a 640 MiB pool): idle guests
+ * reported 0-18, paging ones 1,364-6,793; avg10 lags, so a guest that had just started paging
+ * read 163 after 2 s and 930 after 4 s. 5 % is well clear of idle and catches paging about 3 s in
+ * (10 % took a second longer, with 76 MiB of the pool unassigned meanwhile).
  */
-export const PSI_PAGING_HUNDREDTHS = 1000;
+export const PSI_PAGING_HUNDREDTHS = 500;
+
+/**
+ * Working room: a paging guest may be given memory up to what it uses (N_i - F_i) plus 64 MiB,
+ * not more. Measured (docs/measurements.md section 2): mono (256 MiB) in a 384 MiB balloon, ~40 MiB
+ * above its commit and the kernel's share, ran at 1.15x its time at 512 MiB, in 320 MiB (~0 above)
+ * at 2.9x; 64 MiB covers that with margin. The bound is in used memory, which a growing balloon
+ * does not change, so a guest given its room holds still instead of being given memory, seen
+ * with free memory, and losing it again; and a guest whose PSI still remembers paging that has
+ * ended (its free memory large) is given nothing.
+ */
+export const WORKING_ROOM_KIB = 64 * 1024;
+
+/** The most a paging guest is bounded by: max(MC_i, min(H_i, N_i - F_i + WORKING_ROOM_KIB)), whole pages. */
+export function pagingCapKiB(mcKiB: number, hiKiB: number, currentKiB: number, freeKiB: number): number {
+  const room = pageDown(Math.max(0, currentKiB - Math.max(0, freeKiB)) + WORKING_ROOM_KIB);
+  return Math.max(mcKiB, Math.min(hiKiB, room));
+}
 
 /**
  * Free memory inside a guest below which it counts as short (has no room left): 16 MiB. The
@@ -57,11 +75,14 @@ export function isShort(g: PressureInput): boolean {
 }
 
 /**
- * The part of a guest's free memory a decrease may take in one step (Rule "idle memory first"):
- * MemFree beyond IDLE_FREE_MARGIN_KIB, whole pages. Inflating a balloon over free pages costs the
- * guest nothing (no reclaim, no swap), so waiting four ticks for the down ratio only keeps memory
- * from a guest that needs it: on the testbed a guest whose job had ended kept 170 MiB free for
- * six ticks while its neighbour paged.
+ * The part of a guest's free memory a decrease may take in one step (Rule "idle memory first"),
+ * while another guest is short: MemFree beyond IDLE_FREE_MARGIN_KIB, whole pages. Inflating a
+ * balloon over free pages costs the guest nothing (no reclaim, no swap), so waiting four ticks
+ * for the down ratio only keeps memory from the guest that needs it: on the testbed a guest whose
+ * job had ended kept 170 MiB free for six ticks while its neighbour paged. Only while someone is
+ * short: otherwise the down ratio's damping stands, because a guest whose commit is low for a
+ * moment (a job starting) and is cut to it at once pages when it grows again (bench:kvm: a guest
+ * cut from 265 to 127 MiB in 4 s as its job started paged from the sixth second on).
  */
 export function idleFreeKiB(freeKiB: number): number {
   return pageDown(Math.max(0, freeKiB - IDLE_FREE_MARGIN_KIB));

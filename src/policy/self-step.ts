@@ -8,7 +8,6 @@
 // tick left over (promptBudgetKiB). Pure.
 import { pageBounds } from './decide.ts';
 import { clamp, pageDown, pageUp } from './pages.ts';
-import { deepenDecrease } from './pressure.ts';
 import { shareIncreases, stepToward } from './steps.ts';
 import type { PolicyParams } from './types.ts';
 
@@ -25,11 +24,6 @@ export interface SelfStepGuest {
    * charged to the budget when it was issued, so only growth beyond it is charged now.
    */
   pendingIncreaseKiB: number;
-  /**
-   * F_i from the report, when known: a decrease takes the idle part at once, as decide() does
-   * (pressure.ts, "idle memory first").
-   */
-  freeKiB?: number;
   /**
    * The guest is paging (pressure.ts): the tick may have given it memory beyond its commit, so a
    * prompt step never takes it back below what it has (only the tick does, with every guest's
@@ -75,8 +69,9 @@ export function selfAdjustStep(input: SelfStepInput): SelfStepResult {
     const cur = pageDown(g.currentKiB);
     const mc = clamp(pageUp(g.committedKiB), lo, hi);
     goals[k] = g.paging === true ? Math.max(mc, Math.min(cur, hi)) : mc;
-    const step = stepToward(cur, goals[k]!, upRatio, downRatio);
-    steps[k] = g.freeKiB === undefined ? step : deepenDecrease(cur, step, goals[k]!, g.freeKiB);
+    // No "idle memory first" here (pressure.ts): it acts only while a guest is short, and a
+    // prompt step sees only the guests reporting now; the tick applies it.
+    steps[k] = stepToward(cur, goals[k]!, upRatio, downRatio);
     // Growth already paid for: up to the pending target, whole pages.
     bases[k] = cur + pageDown(Math.max(0, g.pendingIncreaseKiB));
     wanted[k] = Math.max(0, steps[k]! - bases[k]!);

@@ -50,7 +50,7 @@ test('decide reads stdin and prints the decision as JSON', () => {
   assert.deepEqual(d.dom0, { goalKiB: 1048576, targetKiB: 1048576, reclaimKiB: 0 });
   assert.deepEqual(d.guests, [
     { id: 'a', mode: 'global', goalKiB: 299380, targetKiB: 262144 },
-    { id: 'b', mode: 'global', goalKiB: 224908, targetKiB: 224908 },
+    { id: 'b', mode: 'global', goalKiB: 224908, targetKiB: 252836 },
   ]);
 });
 

@@ -22,8 +22,7 @@ test('two guests, scarce, tau=0.75 eps=0.1: the equal-price split, page-rounded,
   // Nt_b =  98304 + 0.25 t = 224907.6364 -> 56226.91 pages
   // floors 74845 + 56226 = 131071 pages; M = 131072 pages: the odd page goes to b (.91 > .09)
   // -> a = 299380, b = 224908 (sum 524288). price = 1/t = 0.55 / 278528.
-  // Steps (up 2, down 4): b's ratio step would be down by floor_page(37236 / 4 = 9309) = 9308,
-  // but b has 131072 free: N - (F - 16384) = 147456 is below its goal, so b goes to 224908.
+  // Steps (up 2, down 4): b down by floor_page(37236 / 4 = 9309) = 9308 -> 252836.
   // a wants up, but the memory free now (F = 0) funds no increase: a stays at 262144 this tick.
   const params = { ...PAPER, reserveKiB: 50 * MIB, upRatio: 2, downRatio: 4 };
   const dom0 = { currentKiB: 1024 * MIB, committedKiB: 1024 * MIB, minKiB: 512 * MIB, maxKiB: 2048 * MIB };
@@ -34,18 +33,17 @@ test('two guests, scarce, tau=0.75 eps=0.1: the equal-price split, page-rounded,
   assert.deepEqual(d.dom0, { goalKiB: 1024 * MIB, targetKiB: 1024 * MIB, reclaimKiB: 0 });
   assert.deepEqual(d.guests, [
     { id: 'a', mode: 'global', goalKiB: 299380, targetKiB: 262144 },
-    { id: 'b', mode: 'global', goalKiB: 224908, targetKiB: 224908 },
+    { id: 'b', mode: 'global', goalKiB: 224908, targetKiB: 252836 },
   ]);
 });
 
-test('abundant: each guest follows its own commit, up in one step, down by a quarter or its idle free memory', () => {
+test('abundant: each guest follows its own commit, up in one step, down by a quarter', () => {
   // reserve 50 MiB, host free 1 GiB + 50 MiB -> F = 1048576.
   // Dom0: commit 600000 in [256 MiB, 1 GiB] -> goal 600000, d = 75712 <= F, F' = 972864.
   // g1: MC = 300000, need 37856; g2: commit 100000 < min -> MC = 131072, need -131072.
   // need = -93216 <= F' -> abundant, mode self, goals = MC.
   // Steps with the defaults (up 1, down 4): Dom0 -> 600000, g1 -> 300000 (increases
-  // 75712 + 37856 well inside F); g2's ratio step is down 131072 / 4 = 32768, but its idle
-  // free memory goes at once: 262144 - (65536 - 16384) = 212992 (above its goal).
+  // 75712 + 37856 well inside F); g2 down by 131072 / 4 = 32768 -> 229376.
   assert.equal(DEFAULT_PARAMS.upRatio, 1);
   assert.equal(DEFAULT_PARAMS.downRatio, 4);
   const params = { ...DEFAULT_PARAMS, reserveKiB: 50 * MIB };
@@ -58,7 +56,7 @@ test('abundant: each guest follows its own commit, up in one step, down by a qua
   assert.deepEqual(d.dom0, { goalKiB: 600000, targetKiB: 600000, reclaimKiB: 0 });
   assert.deepEqual(d.guests, [
     { id: 'g1', mode: 'self', goalKiB: 300000, targetKiB: 300000 },
-    { id: 'g2', mode: 'self', goalKiB: 131072, targetKiB: 212992 },
+    { id: 'g2', mode: 'self', goalKiB: 131072, targetKiB: 229376 },
   ]);
 });
 
@@ -73,8 +71,6 @@ test('Dom0 first: its shortfall is reclaimed from the guests, who balance over w
   // a: a quarter of the 11916 gap is 2979 -> 2976 in pages, under MIN_STEP_KIB (4096), so a
   //    moves the minimum step: 262144 - 4096 = 258048.
   // b: 262144 - floor_page(78196 / 4 = 19549) = 262144 - 19548 = 242596.
-  // Then idle memory first: a's N - (65536 - 16384) = 212992 and b's 147456 are below their
-  // goals, so both go straight to their goals: a 250228, b 183948.
   const params = { ...PAPER, reserveKiB: 0, upRatio: 1, downRatio: 4 };
   const dom0 = { currentKiB: 512 * MIB, committedKiB: 640 * MIB, minKiB: 256 * MIB, maxKiB: 1024 * MIB };
   const d = decide(input(params, 40960, dom0, [a, b]));
@@ -83,16 +79,15 @@ test('Dom0 first: its shortfall is reclaimed from the guests, who balance over w
   assert.ok(d.price !== null && Math.abs(d.price - 0.55 / 188416) < 1e-15);
   assert.deepEqual(d.dom0, { goalKiB: 655360, targetKiB: 565248, reclaimKiB: 90112 });
   assert.deepEqual(d.guests, [
-    { id: 'a', mode: 'global', goalKiB: 250228, targetKiB: 250228 },
-    { id: 'b', mode: 'global', goalKiB: 183948, targetKiB: 183948 },
+    { id: 'a', mode: 'global', goalKiB: 250228, targetKiB: 258048 },
+    { id: 'b', mode: 'global', goalKiB: 183948, targetKiB: 242596 },
   ]);
 });
 
 test('overcommitted: every guest at its minimum, Dom0 gets only what that frees', () => {
   // As above but Dom0 commits 1 GiB: d = 524288, shortfall 483328 > freeable 262144.
   // Guests -> 131072 each; Dom0 goal = 524288 + F (40960) + 262144 = 827392; reclaim 262144.
-  // Steps: Dom0 up limited to F -> 565248; guests' ratio steps down 131072 / 4 = 32768 -> 229376,
-  // but idle memory first: a 262144 - (65536 - 16384) = 212992, b 262144 - (131072 - 16384) = 147456.
+  // Steps: Dom0 up limited to F -> 565248; guests down 131072 / 4 = 32768 -> 229376.
   const params = { ...PAPER, reserveKiB: 0, upRatio: 1, downRatio: 4 };
   const dom0 = { currentKiB: 512 * MIB, committedKiB: 1024 * MIB, minKiB: 256 * MIB, maxKiB: 1024 * MIB };
   const d = decide(input(params, 40960, dom0, [a, b]));
@@ -101,8 +96,8 @@ test('overcommitted: every guest at its minimum, Dom0 gets only what that frees'
   assert.equal(d.price, null);
   assert.deepEqual(d.dom0, { goalKiB: 827392, targetKiB: 565248, reclaimKiB: 262144 });
   assert.deepEqual(d.guests, [
-    { id: 'a', mode: 'global', goalKiB: 131072, targetKiB: 212992 },
-    { id: 'b', mode: 'global', goalKiB: 131072, targetKiB: 147456 },
+    { id: 'a', mode: 'global', goalKiB: 131072, targetKiB: 229376 },
+    { id: 'b', mode: 'global', goalKiB: 131072, targetKiB: 229376 },
   ]);
 });
 
@@ -225,8 +220,7 @@ test('commit cap: a guest committing less than its floor gets its floor, the res
   // Nt_m = 438272 - 131072 = 307200 = 161280 + 0.25 t -> t = 583680 (price 1/583680).
   // Bonus: c is at its cap, so all of F' goes to m: 307200 + 14336 = 321536 (<= MC_m). Sum
   // 452608 = M + F': nothing is lost to the cap.
-  // Steps (up 1, down 4): c's ratio step is down 88064 / 4 = 22016 -> 197120, but c has 153600
-  // free: 219136 - (153600 - 16384) = 81920 is below its goal, so c goes to 131072 at once; m wants +102400, F = 14336
+  // Steps (up 1, down 4): c down by 88064 / 4 = 22016 -> 197120; m wants +102400, F = 14336
   // is all that is free now -> 233472.
   const params = { ...PAPER, reserveKiB: 0, upRatio: 1, downRatio: 4 };
   const dom0 = { currentKiB: 256 * MIB, committedKiB: 256 * MIB, minKiB: 256 * MIB, maxKiB: 512 * MIB };
@@ -236,7 +230,7 @@ test('commit cap: a guest committing less than its floor gets its floor, the res
   assert.equal(d.state, 'scarce');
   assert.ok(d.price !== null && Math.abs(d.price - 1 / 583680) < 1e-15);
   assert.deepEqual(d.guests, [
-    { id: 'c', mode: 'global', goalKiB: 131072, targetKiB: 131072 },
+    { id: 'c', mode: 'global', goalKiB: 131072, targetKiB: 197120 },
     { id: 'm', mode: 'global', goalKiB: 321536, targetKiB: 233472 },
   ]);
 });
@@ -247,9 +241,8 @@ test('commit cap under a Dom0 shortfall: guests go to their commits, what Dom0 d
   // Both guests commit 100 MiB: MC = 131072 (their floor); sum MC = 262144 < M, so the caps
   // bind: both goals 131072, Dom0 gets 589824, and 458752 - 262144 = 196608 is left free
   // (self adjustment would shrink them to MC too). The price is whatever t pins both at their
-  // bounds, so it is not checked. Steps (down 4): 262144 - 131072 / 4 = 229376, but idle memory
-  // first (64 MiB free each): 262144 - (65536 - 16384) = 212992; Dom0's increase waits for memory
-  // free now (none).
+  // bounds, so it is not checked. Steps (down 4): 262144 - 131072 / 4 = 229376; Dom0's increase
+  // waits for memory free now (none).
   const params = { ...PAPER, reserveKiB: 0, upRatio: 1, downRatio: 4 };
   const dom0 = { currentKiB: 512 * MIB, committedKiB: 576 * MIB, minKiB: 256 * MIB, maxKiB: 1024 * MIB };
   const g = (id: string) => guest(id, { committedKiB: 100 * MIB });
@@ -258,7 +251,7 @@ test('commit cap under a Dom0 shortfall: guests go to their commits, what Dom0 d
   assert.equal(d.overcommitted, false);
   assert.deepEqual(d.dom0, { goalKiB: 589824, targetKiB: 524288, reclaimKiB: 65536 });
   assert.deepEqual(d.guests, [
-    { id: 'x', mode: 'global', goalKiB: 131072, targetKiB: 212992 },
-    { id: 'y', mode: 'global', goalKiB: 131072, targetKiB: 212992 },
+    { id: 'x', mode: 'global', goalKiB: 131072, targetKiB: 229376 },
+    { id: 'y', mode: 'global', goalKiB: 131072, targetKiB: 229376 },
   ]);
 });

@@ -1,6 +1,7 @@
 // The rules beyond the paper that read the agent's PSI and MemFree (src/policy/pressure.ts):
-// paging lifts the commit cap and takes what abundance leaves over, short guests hold in the
-// scarce balance, a decrease takes idle free memory at once. Expected numbers are worked out in
+// paging lifts the commit cap to a working room and takes what abundance leaves over, short
+// guests hold in the scarce balance, and while a guest is short a decrease takes idle free
+// memory at once. Expected numbers are worked out in
 // the comments; every case is paired with the same input without PSI, where the paper's rules
 // must give a different answer (so each rule is shown to act).
 import { test } from 'node:test';
@@ -23,7 +24,7 @@ test('paging and short are read from PSI and MemFree; absent PSI is never paging
   assert.equal(isShort({ freeKiB: 0 }), false);
 });
 
-test('idle memory first: a decrease takes MemFree beyond 16 MiB at once, never past the goal', () => {
+test('idle memory first (while someone is short): a decrease takes MemFree beyond 16 MiB at once, never past the goal', () => {
   assert.equal(idleFreeKiB(10 * MIB), 0);
   assert.equal(idleFreeKiB(100 * MIB + 3), 84 * MIB);
   // N 256 MiB, ratio step to 240 MiB, 100 MiB free: 256 - 84 = 172 MiB, above the goal of 128.
@@ -35,38 +36,51 @@ test('idle memory first: a decrease takes MemFree beyond 16 MiB at once, never p
   assert.equal(deepenDecrease(256 * MIB, 300 * MIB, 300 * MIB, 200 * MIB), 300 * MIB);
 });
 
-test('abundant: what is left over goes to the paging guest, up to its max; without PSI it stays free', () => {
+test('abundant: what is left over goes to the paging guest, up to its working room; without PSI it stays free', () => {
   // reserve 0, host free 204800, Dom0 at its commit: F = F' = 204800.
   // p: N = C = 262144, 4 MiB free, paging -> MC 262144; q: C 131072 (its min), N 262144.
   // need = 0 + (131072 - 262144) = -131072 <= F': abundant. Left over: 204800 + 131072 = 335872.
-  // p's goal: 262144 + 335872 = 598016, capped at its max 524288. Step up (ratio 1) wants
-  // +262144; the increase is funded by what is free now, 204800 -> target 466944.
-  // q: goal 131072; ratio step 262144 - 32768 = 229376; idle free 131072 - 16384 = 114688 ->
-  // 147456 (above its goal).
+  // p's paging cap: what it uses plus 64 MiB, N - F + 65536 = 323584 (< its max 524288), so its
+  // goal is 323584; the step up (ratio 1) is +61440, inside what is free now.
+  // q: goal 131072; ratio step 262144 - 32768 = 229376; p is short (paging, 4 MiB free), so idle
+  // memory first: q's free beyond 16 MiB, 131072 - 16384 = 114688, goes at once -> 147456.
   const p = guest('p', { currentKiB: 262144, committedKiB: 262144, freeKiB: 4096, psiSomeAvg10: PAGING });
   const q = guest('q', { currentKiB: 262144, committedKiB: 131072, freeKiB: 131072 });
   const d = decide(input(PARAMS, 204800, DOM0, [p, q]));
   assert.equal(d.state, 'abundant');
   assert.deepEqual(d.guests, [
-    { id: 'p', mode: 'self', goalKiB: 524288, targetKiB: 466944 },
+    { id: 'p', mode: 'self', goalKiB: 323584, targetKiB: 323584 },
     { id: 'q', mode: 'self', goalKiB: 131072, targetKiB: 147456 },
   ]);
-  // The paper's rule: p's goal is its commit, and 335872 KiB stay in the host.
+  // The paper's rules: p's goal is its commit, 335872 KiB stay in the host, q steps by a quarter.
   const { psiSomeAvg10: _, ...noPsi } = p;
   const e = decide(input(PARAMS, 204800, DOM0, [noPsi, q]));
-  assert.deepEqual(e.guests[0], { id: 'p', mode: 'self', goalKiB: 262144, targetKiB: 262144 });
+  assert.deepEqual(e.guests, [
+    { id: 'p', mode: 'self', goalKiB: 262144, targetKiB: 262144 },
+    { id: 'q', mode: 'self', goalKiB: 131072, targetKiB: 229376 },
+  ]);
 });
 
-test('abundant: two paging guests share the left over in proportion to their goals', () => {
-  // F' = 102400, both at N = C: need 0, left over 102400, goals 262144 and 131072 (1 : 2 ... 2 : 1)
-  // -> +68266.67 and +34133.33, whole pages down: 330408 and 165204.
+test('abundant: two paging guests share the left over in proportion to their goals, each within its room', () => {
+  // F' = 102400, both at N = C with no free memory: need 0, left over 102400.
+  // Caps (N - F + 65536): a 327680, b 196608. In proportion to 262144 : 131072, a would reach
+  // 262144 * (1 + 102400 / 393216) = 330410.7 > 327680: a = 327680, and b takes the rest,
+  // 131072 + 102400 - 65536 = 167936 (< 196608).
   const a = guest('a', { currentKiB: 262144, committedKiB: 262144, freeKiB: 0, psiSomeAvg10: PAGING });
   const b = guest('b', { currentKiB: 131072, committedKiB: 131072, freeKiB: 0, psiSomeAvg10: PAGING });
   const d = decide(input(PARAMS, 102400, DOM0, [a, b]));
   assert.equal(d.state, 'abundant');
-  assert.equal(d.guests[0]!.goalKiB, 330408);
-  assert.equal(d.guests[1]!.goalKiB, 165204);
-  assert.ok(d.guests[0]!.goalKiB + d.guests[1]!.goalKiB <= 262144 + 131072 + 102400);
+  assert.deepEqual(d.guests.map((g) => g.goalKiB), [327680, 167936]);
+});
+
+test('a paging guest whose free memory is already its working room is given nothing more', () => {
+  // PSI still high from paging that has ended, 123 MiB free: its cap is what it uses plus its
+  // room, 262144 - 125952 + 65536 = 201728, below what it has: it goes down to that, and the
+  // host's 200 MiB stay free.
+  const g = guest('g', { currentKiB: 262144, committedKiB: 131072, freeKiB: 123 * MIB, psiSomeAvg10: PAGING });
+  const d = decide(input(PARAMS, 204800, DOM0, [g]));
+  assert.equal(d.guests[0]!.goalKiB, 201728);
+  assert.ok(d.guests[0]!.targetKiB < 262144);
 });
 
 test('scarce: guests that are all short hold what they have; the paper would move memory between them', () => {
@@ -107,7 +121,7 @@ test('Dom0 first is not held back by short guests', () => {
 });
 
 test('prompt self step: a paging guest above its commit is held, not pulled back to it', () => {
-  const base = { id: 'p', minKiB: 128 * MIB, maxKiB: 512 * MIB, currentKiB: 300000, committedKiB: 262144, pendingIncreaseKiB: 0, freeKiB: 4096 };
+  const base = { id: 'p', minKiB: 128 * MIB, maxKiB: 512 * MIB, currentKiB: 300000, committedKiB: 262144, pendingIncreaseKiB: 0 };
   const held = selfAdjustStep({ params: PARAMS, budgetKiB: 0, guests: [{ ...base, paging: true }] });
   assert.deepEqual(held.guests[0], { id: 'p', goalKiB: 300000, targetKiB: 300000 });
   const paper = selfAdjustStep({ params: PARAMS, budgetKiB: 0, guests: [base] });

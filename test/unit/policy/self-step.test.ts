@@ -96,7 +96,7 @@ describe('selfAdjustStep', () => {
         const r = selfAdjustStep({
           params: input.params,
           budgetKiB: budget,
-          guests: input.guests.map((g) => ({ id: g.id, minKiB: g.minKiB, maxKiB: g.maxKiB, currentKiB: g.currentKiB, committedKiB: g.committedKiB, pendingIncreaseKiB: 0, freeKiB: g.freeKiB })),
+          guests: input.guests.map((g) => ({ id: g.id, minKiB: g.minKiB, maxKiB: g.maxKiB, currentKiB: g.currentKiB, committedKiB: g.committedKiB, pendingIncreaseKiB: 0 })),
         });
         assert.deepEqual(
           r.guests,
