@@ -25,16 +25,18 @@ export const GARBAGE_TEXTS: readonly string[] = [
 ];
 
 /** The text the agent sends as its `n`-th report (n from 0). */
-export function agentReportText(agent: AgentModel, n: number, allocKiB: number, m: GuestMemory, swapTotalKiB: number): string | null {
+export function agentReportText(agent: AgentModel, n: number, allocKiB: number, m: GuestMemory, swapTotalKiB: number, psiSomeAvg10?: number): string | null {
+  // The agent's PSI line (docs/agent-protocol.md), after meminfo's lines, when the guest has PSI.
+  const psi = psiSomeAvg10 === undefined ? '' : `psi_some_avg10: ${psiSomeAvg10}\n`;
   switch (agent.kind) {
     case 'none':
       return null;
     case 'honest':
-      return meminfoText(allocKiB, m, swapTotalKiB);
+      return meminfoText(allocKiB, m, swapTotalKiB) + psi;
     case 'inflated':
-      return meminfoText(allocKiB, { ...m, committedKiB: Math.floor(m.committedKiB * agent.factor) }, swapTotalKiB);
+      return meminfoText(allocKiB, { ...m, committedKiB: Math.floor(m.committedKiB * agent.factor) }, swapTotalKiB) + psi;
     case 'garbage':
       if ((n + 1) % agent.every === 0) return GARBAGE_TEXTS[Math.floor(n / agent.every) % GARBAGE_TEXTS.length] ?? '';
-      return meminfoText(allocKiB, m, swapTotalKiB);
+      return meminfoText(allocKiB, m, swapTotalKiB) + psi;
   }
 }

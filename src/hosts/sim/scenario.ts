@@ -71,11 +71,13 @@ function readWorkload(v: unknown, path: string): WorkloadSpec {
   const keys = (...k: string[]): void => noUnknownKeys(o, path, ['kind', ...k]);
   switch (kind) {
     case 'mono': {
-      keys('lowMiB', 'highMiB', 'stepMiB', 'passes');
+      keys('lowMiB', 'highMiB', 'stepMiB', 'passes', 'phaseSteps');
       const lowMiB = required(o, 'lowMiB', path, positive);
       const highMiB = required(o, 'highMiB', path, positive);
       if (highMiB < lowMiB) throw new InputError(`${path}.highMiB`, `must be >= lowMiB (${lowMiB})`);
-      return { kind, lowMiB, highMiB, stepMiB: required(o, 'stepMiB', path, positive), passes: optional(o, 'passes', path, positive, 2) };
+      const phaseSteps = optional(o, 'phaseSteps', path, (x, p) => integer(x, p, { min: 0, max: 1e6 }), 0);
+      const spec = { kind, lowMiB, highMiB, stepMiB: required(o, 'stepMiB', path, positive), passes: optional(o, 'passes', path, positive, 2) };
+      return phaseSteps === 0 ? spec : { ...spec, phaseSteps };
     }
     case 'random': {
       keys('lowMiB', 'highMiB', 'phases', 'touchesPerPhase', 'cpuMsPerPhase', 'seed');

@@ -73,6 +73,11 @@ export interface GuestState {
   killedAtMs: number | null;
   /** Major faults so far. */
   faults: number;
+  /**
+   * The guest kernel's PSI memory "some" avg10 as a fraction in [0, 1]: the share of recent
+   * wall time the workload spent stalled on faults, averaged the way the kernel does (psi.ts).
+   */
+  psiSome: number;
   /** Reports sent so far (numbers garbage turns) and when the next is due. */
   reportsSent: number;
   nextReportMs: number;

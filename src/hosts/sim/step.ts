@@ -14,6 +14,7 @@ import {
   PAGE_TOUCH_NS,
 } from './constants.ts';
 import { guestMemory, type GuestMemory } from './memory.ts';
+import { psiAverage, psiHundredths } from './psi.ts';
 import { hostFreeKiB, type BalloonState, type Dom0State, type GuestState, type SimConfig, type SimState } from './state.ts';
 import { buildWorkload, type Phase } from './workload.ts';
 
@@ -55,6 +56,7 @@ export function initialState(config: SimConfig): SimState {
       finishedAtMs: null,
       killedAtMs: null,
       faults: 0,
+      psiSome: 0,
       reportsSent: 0,
       nextReportMs: 0,
     })),
@@ -128,6 +130,7 @@ function runWorkload(g: GuestState, t0: number, dtMs: number, cpuMs: number, occ
   let { phaseIndex, phaseProgress, staleCacheKiB, faults } = g;
   let budget = cpuMs;
   let used = 0;
+  let stalledCpuMs = 0; // of `used`, the time spent in major faults
   const wallPerCpu = cpuMs > 0 ? dtMs / cpuMs : 0;
   while (budget > 0) {
     const p = g.phases[phaseIndex];
@@ -140,33 +143,37 @@ function runWorkload(g: GuestState, t0: number, dtMs: number, cpuMs: number, occ
     const total = phaseMs(p, m.missFraction);
     const left = (1 - phaseProgress) * total;
     const faultsPerMs = total > 0 ? (p.touches * m.missFraction) / total : 0;
+    const stallShare = total > 0 ? (p.touches * (touchCostNs(m.missFraction) - PAGE_TOUCH_NS)) / 1e6 / total : 0;
     if (left <= budget) {
       budget -= left;
       used += left;
+      stalledCpuMs += stallShare * left;
       faults += faultsPerMs * left;
       staleCacheKiB = m.staleCacheKiB + m.fileResidentKiB;
       phaseIndex += 1;
       phaseProgress = 0;
     } else {
       phaseProgress += budget / total;
+      stalledCpuMs += stallShare * budget;
       faults += faultsPerMs * budget;
       used += budget;
       budget = 0;
     }
   }
+  const psiSome = psiAverage(g.psiSome, dtMs > 0 ? Math.min(1, (stalledCpuMs * wallPerCpu) / dtMs) : 0, dtMs);
   let finishedAtMs: number | null = null;
   if (phaseIndex >= g.phases.length) {
     finishedAtMs = t0 + used * wallPerCpu;
     occurred.push({ type: 'finished', at: finishedAtMs, id: g.config.id, runtimeMs: finishedAtMs - (g.startedAtMs ?? 0) });
   }
-  return { ...g, phaseIndex, phaseProgress, staleCacheKiB, faults, finishedAtMs };
+  return { ...g, phaseIndex, phaseProgress, staleCacheKiB, faults, psiSome, finishedAtMs };
 }
 
 function emitDue(s: SimState, occurred: SimOccurrence[]): StepResult {
   const at = s.atMs;
   const guests = s.guests.map((g) => {
     if (g.status !== 'running' || g.nextReportMs > at) return g;
-    const text = agentReportText(g.config.agent, g.reportsSent, g.balloon.actualKiB, memoryOf(g), g.config.swapKiB);
+    const text = agentReportText(g.config.agent, g.reportsSent, g.balloon.actualKiB, memoryOf(g), g.config.swapKiB, psiHundredths(g.psiSome));
     const next = { ...g, nextReportMs: g.nextReportMs + AGENT_REPORT_INTERVAL_MS };
     if (text === null) return next;
     occurred.push({ type: 'report', at, id: g.config.id, text });

@@ -24,7 +24,11 @@ export interface Workload {
   phases: Phase[];
 }
 
-export interface MonoSpec { kind: 'mono'; lowMiB: number; highMiB: number; stepMiB: number; passes: number }
+export interface MonoSpec {
+  kind: 'mono'; lowMiB: number; highMiB: number; stepMiB: number; passes: number;
+  /** Rotates the cycle by this many steps, as the real mono's phase_steps does (7 of 15 starts at the top). */
+  phaseSteps?: number;
+}
 export interface RandomSpec {
   kind: 'random';
   lowMiB: number;
@@ -58,6 +62,8 @@ export function mono(s: MonoSpec): Workload {
   for (let w = s.lowMiB; w < s.highMiB; w += s.stepMiB) sizes.push(w);
   sizes.push(s.highMiB);
   for (let w = s.highMiB - s.stepMiB; w >= s.lowMiB; w -= s.stepMiB) sizes.push(w);
+  const shift = (s.phaseSteps ?? 0) % sizes.length;
+  if (shift > 0) sizes.push(...sizes.splice(0, shift));
   return {
     name: `mono ${s.lowMiB}->${s.highMiB}->${s.lowMiB} MiB`,
     phases: sizes.map((w) => ({
