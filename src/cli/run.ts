@@ -8,11 +8,24 @@ import { DEFAULT_DAEMON_CONFIG, HOST_KINDS, loadDaemonConfig, type DaemonConfig 
 import { InputError } from '../util/validate.ts';
 import { acquireLock, DEFAULT_LOCK_DIR, LockHeldError, type DaemonLock } from '../daemon/lock.ts';
 import { dirname, join } from 'node:path';
+import type { SchedulerLike } from 'rxjs';
+import type { SupervisorConfig } from '../machines/config.ts';
+import { DEFAULT_RUN_SCENARIO } from './run-sim.ts';
 
-const USAGE = `usage: memcoop run --host xen|kvm [--config FILE] [--socket PATH] [--guests-dir DIR] [--journal FILE] [--lock FILE]
+/** The highest TCP port. */
+const MAX_PORT = 65_535;
+
+/** The control socket beside the lock: FILE.pid -> FILE.sock. */
+export function defaultControlPath(lockPath: string): string {
+  return lockPath.endsWith('.pid') ? `${lockPath.slice(0, -4)}.sock` : `${lockPath}.sock`;
+}
+
+const USAGE = `usage: memcoop run --host xen|kvm|sim [--config FILE] [--socket PATH] [--guests-dir DIR] [--journal FILE]
+                   [--lock FILE] [--control PATH] [--metrics PORT] [--scenario NAME] [--speed N]
 
 Runs the memcoop daemon in Dom0 (on KVM: on the host) until SIGINT or SIGTERM.
-  --host xen|kvm    the hypervisor (default: the config's host, else xen)
+  --host xen|kvm|sim the hypervisor (default: the config's host, else xen); sim: the embedded
+                    simulated host playing a scenario in real time (to try memcoop without one)
   --config FILE     the daemon's YAML config (config/memcoop.example.yaml, config/memcoop.kvm.example.yaml);
                     default: built-in defaults (kvm needs kvm.poolKiB, so a config)
   --socket PATH     xen: a xenstored unix socket (e.g. a test fixture's) instead of libxenstore's default
@@ -35,9 +48,24 @@ interface RunArgs {
   guestsDir?: string;
   journal?: string;
   lock?: string;
+  control?: string;
+  metrics?: string;
+  scenario?: string;
+  speed?: string;
 }
 
-const VALUE_OPTS = { '--host': 'host', '--config': 'config', '--socket': 'socket', '--guests-dir': 'guestsDir', '--journal': 'journal', '--lock': 'lock' } as const;
+const VALUE_OPTS = {
+  '--host': 'host',
+  '--config': 'config',
+  '--socket': 'socket',
+  '--guests-dir': 'guestsDir',
+  '--journal': 'journal',
+  '--lock': 'lock',
+  '--control': 'control',
+  '--metrics': 'metrics',
+  '--scenario': 'scenario',
+  '--speed': 'speed',
+} as const;
 
 function parseArgs(argv: string[]): RunArgs | string {
   const out: RunArgs = {};
@@ -110,8 +138,16 @@ export async function run(argv: string[]): Promise<number> {
     }
   }
   const hostKind = args.host ?? config.host;
-  if (!(HOST_KINDS as readonly string[]).includes(hostKind)) {
-    console.error(`memcoop run: --host must be one of ${HOST_KINDS.join(', ')}, got ${JSON.stringify(hostKind)}`);
+  if (!(HOST_KINDS as readonly string[]).includes(hostKind) && hostKind !== 'sim') {
+    console.error(`memcoop run: --host must be one of ${[...HOST_KINDS, 'sim'].join(', ')}, got ${JSON.stringify(hostKind)}`);
+    return 2;
+  }
+  if (args.metrics !== undefined && !(/^[0-9]{1,5}$/.test(args.metrics) && Number(args.metrics) <= MAX_PORT)) {
+    console.error(`memcoop run: --metrics must be a TCP port (0-${MAX_PORT}), got ${JSON.stringify(args.metrics)}`);
+    return 2;
+  }
+  if (hostKind !== 'sim' && (args.scenario !== undefined || args.speed !== undefined)) {
+    console.error('memcoop run: --scenario and --speed are for --host sim');
     return 2;
   }
   const journal = args.journal ?? config.journal ?? undefined;
@@ -134,7 +170,33 @@ async function runHost(
   let host: Host;
   let logger: Logger;
   let signal: Promise<NodeJS.Signals>;
-  if (hostKind === 'kvm') {
+  let supervisorConfig: SupervisorConfig = config.supervisor;
+  let scheduler: SchedulerLike | undefined;
+  let tickMs = config.tickMs;
+  let sim: import('./run-sim.ts').LiveSim | null = null;
+  if (hostKind === 'sim') {
+    const speed = args.speed === undefined ? 1 : Number(args.speed);
+    if (!Number.isFinite(speed) || speed <= 0) {
+      console.error(`memcoop run: --speed must be a number > 0, got ${JSON.stringify(args.speed)}`);
+      return 2;
+    }
+    held.lock = lockOrSay(args.lock ?? defaultLockPath('sim', undefined, null));
+    if (held.lock === null) return 1;
+    logger = createLogger({ level: config.logLevel });
+    const { liveSim } = await import('./run-sim.ts');
+    try {
+      sim = liveSim(args.scenario ?? DEFAULT_RUN_SCENARIO, speed, logger);
+    } catch (e) {
+      console.error(`memcoop run: ${e instanceof InputError ? e.message : `no scenario ${JSON.stringify(args.scenario)}: ${(e as Error).message}`}`);
+      return 2;
+    }
+    signal = untilSignal(logger);
+    host = sim.host;
+    // The scenario's host: its Dom0 bounds and parameters, its tick, its virtual clock.
+    supervisorConfig = sim.config;
+    scheduler = sim.clock;
+    tickMs = sim.scenario.tickMs;
+  } else if (hostKind === 'kvm') {
     const kvm = config.kvm;
     const guestsDir = args.guestsDir ?? kvm.guestsDir;
     if (kvm.poolKiB === null) {
@@ -191,9 +253,10 @@ async function runHost(
   try {
     daemon = await startDaemon({
       host,
-      config: config.supervisor,
+      config: supervisorConfig,
       logger,
-      tickMs: config.tickMs,
+      tickMs,
+      ...(scheduler !== undefined ? { scheduler } : {}),
       ...(journal !== undefined ? { journalPath: journal } : {}),
     });
   } catch (e) {
@@ -201,6 +264,36 @@ async function runHost(
     console.error(`memcoop run: the daemon did not start: ${(e as Error).message}`);
     return 1;
   }
+  // The control socket and the metrics: a daemon that cannot open what it was asked to serve
+  // stops (exit 1) rather than run unobservable.
+  const { startControl } = await import('../control/serve.ts');
+  const controlPath = args.control ?? defaultControlPath(held.lock!.path);
+  let control: import('../control/serve.ts').Control;
+  let metrics: import('../control/metrics.ts').Metrics | null = null;
+  try {
+    control = await startControl({ daemon, path: controlPath, logger, host: hostKind, tickMs });
+  } catch (e) {
+    await daemon.stop().catch(() => {});
+    console.error(`memcoop run: cannot open the control socket ${controlPath}: ${(e as Error).message}`);
+    return 1;
+  }
+  if (args.metrics !== undefined) {
+    const { startMetrics } = await import('../control/metrics.ts');
+    try {
+      metrics = await startMetrics({ observer: control.observer, host, meta: { host: hostKind, tickMs }, logger, port: Number(args.metrics) });
+    } catch (e) {
+      await control.close().catch(() => {});
+      await daemon.stop().catch(() => {});
+      console.error(`memcoop run: cannot serve metrics on 127.0.0.1:${args.metrics}: ${(e as Error).message}`);
+      return 1;
+    }
+  }
+  sim?.drive();
+  const closeServing = async () => {
+    sim?.stop();
+    await metrics?.close().catch(() => {});
+    await control.close().catch(() => {});
+  };
   // Either a signal asks for a clean stop, or the daemon stops by itself because its inputs
   // failed (exit 1, so a service manager restarts it).
   const outcome = await Promise.race([
@@ -210,6 +303,7 @@ async function runHost(
       (err: unknown) => ({ failed: err }),
     ),
   ]);
+  await closeServing();
   if ('failed' in outcome) {
     console.error(`memcoop run: ${(outcome.failed as Error)?.message ?? String(outcome.failed)}`);
     logger.flush?.();

@@ -42,7 +42,11 @@ export async function run(argv: string[]): Promise<number> {
     }
     const c = await ControlClient.connect(where.path);
     const tty = process.stdout.isTTY === true && !json;
-    const stop = () => c.close();
+    let stopped = false;
+    const stop = () => {
+      stopped = true;
+      c.close();
+    };
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
     const why = await c.stream('watch', (r) => {
@@ -51,8 +55,8 @@ export async function run(argv: string[]): Promise<number> {
     });
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
-    if (why === 'the daemon closed the connection') {
-      console.error('memcoop status: the daemon stopped');
+    if (!stopped) {
+      console.error(`memcoop status: ${why === 'the daemon closed the connection' ? 'the daemon stopped' : why}`);
       return 1;
     }
     return 0;

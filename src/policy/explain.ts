@@ -275,15 +275,15 @@ export function explainDecision(input: DecideInput): Explanation {
   const regime: Regime = overcommitted ? 'overcommitted' : reclaim > 0 ? 'reclaiming for Dom0' : abundant ? 'abundant' : 'scarce';
   let inequality: string;
   if (overcommitted && !liftedOvercommit) {
-    inequality = `Dom0 needs ${d} > host free ${F} + freeable ${freeable} (every guest at its minimum): overcommitted`;
+    inequality = `Dom0 needs ${mib(d)} > host free ${mib(F)} + what the guests can give back ${mib(freeable)} (every guest at its minimum): overcommitted`;
   } else if (overcommitted) {
-    inequality = `guests' minimums sum ${sumL} > what they hold ${sumN} + free after Dom0 ${freeAfterDom0}: overcommitted`;
+    inequality = `guests' minimums ${mib(sumL)} > what they hold ${mib(sumN)} + free after Dom0 ${mib(freeAfterDom0)}: overcommitted`;
   } else if (reclaim > 0) {
-    inequality = `Dom0 needs ${d} > host free ${F}: reclaim ${reclaim} <= freeable ${freeable} from the guests`;
+    inequality = `Dom0 needs ${mib(d)} > host free ${mib(F)}: reclaim ${mib(reclaim)} <= what the guests can give back ${mib(freeable)}`;
   } else if (abundant) {
-    inequality = `free after Dom0 F' = ${freeAfterDom0} >= guests' need sum(MC_i - N_i) = ${need}: abundant`;
+    inequality = `free after Dom0 F' = ${mib(freeAfterDom0)} >= guests' need sum(MC_i - N_i) = ${mib(need)}: abundant`;
   } else {
-    inequality = `free after Dom0 F' = ${freeAfterDom0} < guests' need sum(MC_i - N_i) = ${need}: scarce`;
+    inequality = `free after Dom0 F' = ${mib(freeAfterDom0)} < guests' need sum(MC_i - N_i) = ${mib(need)}: scarce`;
   }
 
   const decision = decide(input);
