@@ -15,11 +15,12 @@ describe('memcoop status, explain and metrics against run --host sim', () => {
   let d: DaemonChild;
   let sock: string;
   let metricsUrl: string;
+  let liveExplain = '';
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'memcoop-control-'));
     sock = join(dir, 'sim.sock');
-    d = startDaemonChild(['--host', 'sim', '--speed', '10', '--lock', join(dir, 'sim.pid'), '--metrics', '0']);
+    d = startDaemonChild(['--host', 'sim', '--speed', '10', '--lock', join(dir, 'sim.pid'), '--metrics', '0', '--journal', join(dir, 'journal.jsonl')]);
     const m = await d.waitFor((l) => l.msg === 'metrics listening', 'the metrics listener');
     metricsUrl = m.metrics as string;
     // Several ticks decided, so every guest has reported and been balanced.
@@ -81,6 +82,7 @@ describe('memcoop status, explain and metrics against run --host sim', () => {
   test('explain: the regime and its inequality, and for each guest its goal, bound and step', () => {
     const r = memcoop(['explain', '--control', sock]);
     assert.equal(r.status, 0, r.stderr);
+    liveExplain = r.stdout;
     assert.match(r.stdout, /^regime: (abundant|scarce|reclaiming for Dom0|overcommitted) +\(.*(>=|<|>).*\)$/m);
     assert.match(r.stdout, /^two-phase: /m);
     for (const id of ['vm1', 'vm2', 'vm3', 'vm4']) assert.match(r.stdout, new RegExp(`^${id}: allocation .*\\n  goal .*: `, 'm'));
@@ -128,6 +130,18 @@ describe('memcoop status, explain and metrics against run --host sim', () => {
     const r = memcoop(['run', '--host', 'sim', '--lock', join(dir, 'sim.pid')]);
     assert.equal(r.status, 1);
     assert.match(r.stderr, new RegExp(`another memcoop daemon \\(pid ${d.child.pid}\\) holds `));
+  });
+
+  test('replay --explain --at the same tick gives the same text as the live daemon did', async () => {
+    assert.notEqual(liveExplain, '');
+    assert.equal(await d.stop(), 0, d.stderr());
+    const at = /^decision at t=(\d+) ms$/m.exec(liveExplain)![1]!;
+    const r = memcoop(['replay', join(dir, 'journal.jsonl'), '--explain', '--at', at]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, liveExplain);
+    const g = memcoop(['replay', join(dir, 'journal.jsonl'), '--explain', '--at', '999999999']);
+    assert.equal(g.status, 1);
+    assert.match(g.stderr, /no tick at or after t=999999999/);
   });
 
   test('no daemon at the socket: one line, exit 1', () => {
