@@ -8,6 +8,7 @@ import { participates, type GuestFacts, type GuestStateName, type Lifecycle } fr
 import { guestStateName, type GuestSnapshot } from '../machines/guest.ts';
 import { buildDecideInput, type GuestView } from '../machines/plan.ts';
 import { guestSystemId, type SupervisorActor, type SupervisorContext } from '../machines/supervisor.ts';
+import { withReservation } from '../policy/reservation.ts';
 import type { DecideInput } from '../policy/types.ts';
 
 /** One guest as the supervisor sees it: its machine's state and its facts. */
@@ -43,5 +44,6 @@ export function policyInputNow(actor: Pick<SupervisorActor, 'getSnapshot' | 'sys
     agentProtocol: g.life.agentProtocol,
     facts: g.facts,
   }));
-  return buildDecideInput(c.config, c.host, views);
+  // A reservation is part of what the policy was given (served as Dom0's need).
+  return withReservation(buildDecideInput(c.config, c.host, views), c.reservedKiB);
 }

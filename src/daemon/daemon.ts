@@ -7,7 +7,7 @@ import { createActor } from 'xstate';
 import type { Host } from '../hosts/host.ts';
 import type { Logger } from '../log/logger.ts';
 import type { SupervisorConfig } from '../machines/config.ts';
-import type { EffectFailed, SupervisorInput } from '../machines/events.ts';
+import type { ConfigChanged, EffectFailed, ReserveSet, SupervisorInput } from '../machines/events.ts';
 import { createSupervisorMachine, type SupervisorActor } from '../machines/supervisor.ts';
 import type { DecisionEvent, HandshakeEvent } from '../machines/writes.ts';
 import { nameOfPolicy } from '../policy/registry.ts';
@@ -18,6 +18,9 @@ import { LogBudget } from '../util/log-budget.ts';
 
 /** An effect's error text is cut to this before it enters the journal (format.ts bounds it too). */
 const MAX_EFFECT_ERROR_CHARS = 200;
+
+/** The inputs that come from the operator rather than the host or the clock. */
+export type OperatorInput = ConfigChanged | ReserveSet;
 
 export interface DaemonOptions {
   host: Host;
@@ -47,6 +50,11 @@ export interface Daemon {
   readonly beforeInput$: Observable<SupervisorInput>;
   /** The shell's clock (ms): what inputs are stamped with. */
   now(): number;
+  /**
+   * An operator's input (a reloaded configuration, a reservation), stamped with now(): journaled
+   * and handled like every input. Throws if the journal refuses it (then it is not handled).
+   */
+  submit(input: OperatorInput): void;
   readonly journal: JournalWriter | null;
   /** Stops the inputs, the actor, the journal and the host. */
   stop(): Promise<void>;
@@ -214,6 +222,11 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     inputs$,
     beforeInput$,
     now: () => scheduler.now(),
+    submit: (input) => {
+      if (stopped) throw new Error('the daemon is stopping');
+      send(input);
+      inputs$.next(input);
+    },
     journal,
     done,
     stop: () => shutdown(),
