@@ -35,7 +35,8 @@ Runs the memcoop daemon in Dom0 (on KVM: on the host) until SIGINT or SIGTERM.
   --lock FILE       the pid file that keeps a second daemon off this host (default: beside the
                     xenstored socket given by --socket, beside the kvm guests dir, else
                     ${DEFAULT_LOCK_DIR}/<host>.pid); a second daemon refuses to start, naming the pid
-SIGHUP is logged and ignored (configuration reload is not implemented yet).
+SIGHUP re-reads --config: a valid change to its supervisor part takes effect at the next tick
+(logged, and journaled); an invalid file is refused with the field named and the old one kept.
 Options override the config. Where no hypervisor answers libxenctrl (a xenstored without Xen),
 host free memory and domain sizes come from a stand-in for the hypervisor, and the log says so.
 Logs are pino JSON lines on standard output. Exit: 0 after a signal, 1 if the daemon cannot
@@ -84,10 +85,12 @@ function parseArgs(argv: string[]): RunArgs | string {
 
 /**
  * Resolves when the process gets SIGINT or SIGTERM. SIGHUP (which would otherwise kill the
- * process with its journal open) is logged and ignored until configuration reload exists.
+ * process with its journal open) reloads the configuration once the daemon runs (onHup).
  */
+let onHup: (() => void) | null = null;
+
 function untilSignal(logger: Logger): Promise<NodeJS.Signals> {
-  const hup = (): void => logger.warn('SIGHUP received: configuration reload is not implemented yet; ignored');
+  const hup = (): void => (onHup !== null ? onHup() : logger.warn('SIGHUP received before the daemon started; ignored'));
   process.on('SIGHUP', hup);
   return new Promise((resolve) => {
     const on = (sig: NodeJS.Signals) => {
@@ -289,7 +292,23 @@ async function runHost(
     }
   }
   sim?.drive();
+  let inForce = config;
+  let reloading = Promise.resolve();
+  onHup = () => {
+    if (args.config === undefined || hostKind === 'sim') {
+      logger.warn(hostKind === 'sim' ? 'SIGHUP: --host sim runs its scenario\'s configuration; nothing to reload' : 'SIGHUP: no --config file to re-read; ignored');
+      return;
+    }
+    const file = args.config;
+    // One reload at a time, in the order the signals came.
+    reloading = reloading.then(async () => {
+      const { reloadConfig } = await import('../daemon/reload.ts');
+      inForce = await reloadConfig(file, inForce, daemon, logger);
+    }).catch((err: unknown) => logger.error({ err }, 'reload failed; the configuration in force stays'));
+  };
   const closeServing = async () => {
+    onHup = null;
+    await reloading.catch(() => {});
     sim?.stop();
     await metrics?.close().catch(() => {});
     await control.close().catch(() => {});

@@ -23,25 +23,26 @@ describe(`memcoop status, explain and metrics against run --host xen on ${kind}`
   let d: DaemonChild;
   let sock: string;
   let metricsUrl: string;
+  let cfg: string;
+  const configText = (extra: string[] = []) =>
+    [
+      'tickMs: 100',
+      'xen:',
+      '  standIn: { hostTotalKiB: 2097152, dom0KiB: 524288, dom0CommittedKiB: 262144 }',
+      'supervisor:',
+      '  silenceTicks: 86400',
+      '  dom0: { minKiB: 262144, maxKiB: 1048576 }',
+      ...extra,
+      '',
+    ].join('\n');
 
   before(async () => {
     fx = await startXenstored(kind);
     xs = await openXenStore({ socketPath: fx.socketPath, socketOnly: true });
     dir = mkdtempSync(join(tmpdir(), 'memcoop-xen-control-'));
     sock = join(dir, 'memcoop.sock');
-    const cfg = join(dir, 'memcoop.yaml');
-    writeFileSync(
-      cfg,
-      [
-        'tickMs: 100',
-        'xen:',
-        '  standIn: { hostTotalKiB: 2097152, dom0KiB: 524288, dom0CommittedKiB: 262144 }',
-        'supervisor:',
-        '  silenceTicks: 86400',
-        '  dom0: { minKiB: 262144, maxKiB: 1048576 }',
-        '',
-      ].join('\n'),
-    );
+    cfg = join(dir, 'memcoop.yaml');
+    writeFileSync(cfg, configText());
     await seedDomain(xs, 1, { name: 'web', staticMaxKiB: 1024 * MIB, targetKiB: 512 * MIB });
     await seedDomain(xs, 2, { name: 'db', staticMaxKiB: 1024 * MIB, targetKiB: 512 * MIB });
     d = startDaemonChild(['--host', 'xen', '--config', cfg, '--socket', fx.socketPath, '--lock', join(dir, 'memcoop.pid'), '--metrics', '0']);
@@ -86,6 +87,23 @@ describe(`memcoop status, explain and metrics against run --host xen on ${kind}`
     assert.match(r.stdout, /^dom1: allocation .*Committed_AS 700 MiB/m);
     assert.match(r.stdout, /^  goal 700 MiB: its Committed_AS/m);
     assert.doesNotMatch(r.stdout, /^dom2:/m);
+  });
+
+  test('SIGHUP: a valid change is taken and logged, an invalid one refused naming the field', async () => {
+    const reserve = () => (JSON.parse(memcoop(['status', '--json', '--control', sock]).stdout) as Status).memory!.reserveKiB;
+    assert.equal(reserve(), 50 * MIB);
+    writeFileSync(cfg, configText(['  params: { reserveKiB: 65536 }']));
+    d.child.kill('SIGHUP');
+    const ok = await d.waitFor((l) => l.msg === 'configuration reloaded; the supervisor takes it at the next tick', 'the reload');
+    assert.deepEqual(ok.changed, ['supervisor.params.reserveKiB']);
+    await until(() => reserve() === 64 * MIB, 'the new reserve in force');
+    writeFileSync(cfg, configText(['  params: { reserveKiB: 65536, tau: 2 }']));
+    d.child.kill('SIGHUP');
+    const refused = await d.waitFor((l) => typeof l.msg === 'string' && l.msg.startsWith('reload refused'), 'the refusal');
+    assert.equal(refused.field, `${cfg}.supervisor.params.tau`);
+    assert.match(refused.msg!, /must be < 1, got 2; the configuration in force stays$/);
+    assert.equal(reserve(), 64 * MIB);
+    assert.equal(d.child.exitCode, null, 'still running');
   });
 
   test('metrics scraped from the running daemon', async () => {
