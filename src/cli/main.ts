@@ -6,6 +6,7 @@ const SUBCOMMANDS: Record<string, { summary: string; load: () => Promise<{ run(a
   sim: { summary: 'run the supervisor against the embedded simulated host', load: () => import('./sim.ts') },
   run: { summary: 'run the daemon against a real host (--host xen or --host kvm) or a simulated one (--host sim)', load: () => import('./run.ts') },
   status: { summary: "the running daemon's view of the host, Dom0 and every guest (--json, --watch)", load: () => import('./status.ts') },
+  reserve: { summary: 'make room for a domain about to start (SIZE [--for S]; --release ID)', load: () => import('./reserve.ts') },
   explain: { summary: "why the running daemon's last tick gave each guest its goal and step", load: () => import('./explain.ts') },
 };
 

@@ -283,7 +283,7 @@ async function runHost(
   if (args.metrics !== undefined) {
     const { startMetrics } = await import('../control/metrics.ts');
     try {
-      metrics = await startMetrics({ observer: control.observer, host, meta: { host: hostKind, tickMs }, logger, port: Number(args.metrics) });
+      metrics = await startMetrics({ observer: control.observer, host, meta: { host: hostKind, tickMs, reservedKiB: () => control.reservations.totalKiB() }, logger, port: Number(args.metrics) });
     } catch (e) {
       await control.close().catch(() => {});
       await daemon.stop().catch(() => {});

@@ -24,6 +24,8 @@ export interface ObserverListener {
   /** A target write was issued for `id`, `latencyMs` after the report it was based on (null: no report waited). */
   targetWrite?(id: string, latencyMs: number | null): void;
   effectFailed?(effect: string): void;
+  /** Any input, once the supervisor has handled it. */
+  input?(input: SupervisorInput): void;
 }
 
 export class DaemonObserver {
@@ -79,6 +81,7 @@ export class DaemonObserver {
     const handledMs = performance.now() - this.handlingSince;
     if (input.type === 'tick') for (const l of this.listeners) l.tick?.(input.at, handledMs);
     else if (input.type === 'effect.failed') for (const l of this.listeners) l.effectFailed?.(input.effect);
+    for (const l of this.listeners) l.input?.(input);
   }
 
   private decided(e: DecisionEvent): void {

@@ -2,7 +2,8 @@
 // status, explain, watch and ping. `memcoop run` starts it beside the daemon and stops it first.
 import type { Daemon } from '../daemon/daemon.ts';
 import type { Logger } from '../log/logger.ts';
-import { string } from '../util/validate.ts';
+import { integer, number, string } from '../util/validate.ts';
+import { DEFAULT_RESERVE_FOR_S, DEFAULT_RESERVE_TIMEOUT_S, Reservations } from './reservations.ts';
 import { explainTick } from './explain-text.ts';
 import { DaemonObserver } from './observer.ts';
 import { ControlError, ControlServer, type Handler } from './server.ts';
@@ -15,22 +16,20 @@ export interface ControlOptions {
   logger: Logger;
   host: string;
   tickMs: number;
-  /** Extra commands (reserve, release) from their own modules. */
-  handlers?: Partial<Record<Command, Handler>>;
-  /** Memory reserved for domains about to start, for status. */
-  reservedKiB?: () => number;
 }
 
 export interface Control {
   readonly observer: DaemonObserver;
   readonly server: ControlServer;
+  readonly reservations: Reservations;
   close(): Promise<void>;
 }
 
 export async function startControl(opts: ControlOptions): Promise<Control> {
   const { daemon } = opts;
   const observer = new DaemonObserver(daemon);
-  const status = () => statusOf(observer, { host: opts.host, tickMs: opts.tickMs, reservedKiB: opts.reservedKiB?.() ?? 0 });
+  const reservations = new Reservations(daemon, observer, opts.logger);
+  const status = () => statusOf(observer, { host: opts.host, tickMs: opts.tickMs, reservedKiB: reservations.totalKiB() });
   const handlers: Partial<Record<Command, Handler>> = {
     ping: () => ({ pid: process.pid }),
     status,
@@ -50,7 +49,18 @@ export async function startControl(opts: ControlOptions): Promise<Control> {
       conn.onClose(stop);
       return undefined;
     },
-    ...opts.handlers,
+    reserve: (req) =>
+      reservations.reserve(
+        integer(req.sizeKiB, 'request.sizeKiB', { min: 1 }),
+        req.forS === undefined ? DEFAULT_RESERVE_FOR_S : number(req.forS, 'request.forS', { min: 0 }),
+        req.timeoutS === undefined ? DEFAULT_RESERVE_TIMEOUT_S : number(req.timeoutS, 'request.timeoutS', { min: 0 }),
+      ),
+    release: (req) => {
+      const id = string(req.reservation, 'request.reservation', 64);
+      const r = reservations.release(id, 'released by the operator');
+      if (r === null) throw new ControlError(`no reservation ${id} (held: ${reservations.list().map((x) => x.id).join(', ') || 'none'})`);
+      return r;
+    },
   };
   let server: ControlServer;
   try {
@@ -63,7 +73,9 @@ export async function startControl(opts: ControlOptions): Promise<Control> {
   return {
     observer,
     server,
+    reservations,
     close: async () => {
+      reservations.close();
       observer.close();
       await server.close();
     },
