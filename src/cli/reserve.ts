@@ -19,6 +19,9 @@ size appears (the one it was for).
 SIZE: a number with K, M or G (KiB, MiB, GiB; 512M, 1G); a bare number is MiB.
 Exit: 0; 1 when the memory could not be freed or no daemon answers; 2 for bad options.`;
 
+/** A daemon clock past this is the wall clock (epoch ms, 2001-09-09); below it, a simulator's virtual time. */
+const EPOCH_MS_2001 = 1e12;
+
 const UNIT_KIB: Record<string, number> = { K: 1, M: 1024, G: 1024 * 1024 };
 
 /** SIZE in KiB, or null. */
@@ -96,7 +99,7 @@ export async function run(argv: string[]): Promise<number> {
     else {
       const a = r as ReserveAnswer;
       if (a.startedDomid !== null) console.log(`reserved ${a.id}: ${mib(a.sizeKiB)} was made free and domain ${a.startedDomid} of that size has started in it; released`);
-      else console.log(`reserved ${a.id}: ${mib(a.sizeKiB)} free (host free ${mib(a.freeKiB)}, reserve ${mib(a.reserveKiB)} kept besides); held until t=${a.expiresAt} ms or --release ${a.id}`);
+      else console.log(`reserved ${a.id}: ${mib(a.sizeKiB)} free (host free ${mib(a.freeKiB)}, reserve ${mib(a.reserveKiB)} kept besides); held until ${a.expiresAt > EPOCH_MS_2001 ? new Date(a.expiresAt).toISOString() : `t=${a.expiresAt} ms`} or --release ${a.id}`);
     }
     return 0;
   } catch (e) {

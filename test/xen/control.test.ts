@@ -106,6 +106,25 @@ describe(`memcoop status, explain and metrics against run --host xen on ${kind}`
     assert.equal(d.child.exitCode, null, 'still running');
   });
 
+  test('reserve: the guests give memory back for a domain about to start; --release gives it back to them', async () => {
+    // Stand-in host: 2048 MiB, Dom0 512, guests at 700 and 300 (after the SIGHUP test, reserve 64 MiB):
+    // 536 MiB free. 800 MiB more than that can be had only from the guests.
+    const r = memcoop(['reserve', '800M', '--timeout', '30', '--control', sock]);
+    assert.equal(r.status, 0, r.stderr);
+    const m = /^reserved (r-[0-9a-f]{8}): 800 MiB free \(host free ([0-9.]+) MiB/.exec(r.stdout);
+    assert.ok(m, r.stdout);
+    const s = JSON.parse(memcoop(['status', '--json', '--control', sock]).stdout) as Status;
+    assert.equal(s.memory!.reservedKiB, 800 * MIB);
+    assert.ok(s.memory!.freeKiB - s.memory!.reserveKiB >= 800 * MIB, JSON.stringify(s.memory));
+    for (const g of s.guests) assert.ok(g.allocationKiB >= g.minKiB && (g.targetKiB ?? 0) >= g.minKiB);
+    const rel = memcoop(['reserve', '--release', m[1]!, '--control', sock]);
+    assert.equal(rel.status, 0, rel.stderr);
+    await until(
+      async () => (await readKiB(xs, targetPath(1))) === 700 * MIB && (await readKiB(xs, targetPath(2))) === 300 * MIB,
+      'both guests back at their Committed_AS',
+    );
+  });
+
   test('metrics scraped from the running daemon', async () => {
     const { samples } = parseExposition(await (await fetch(metricsUrl)).text());
     const v = (name: string, guest?: string) => samples.find((s) => s.name === name && (guest === undefined || s.labels.guest === guest))?.value;
