@@ -292,6 +292,8 @@ async function runHost(
     }
   }
   sim?.drive();
+  const { notifyReady } = await import('../daemon/notify.ts');
+  await notifyReady(logger);
   let inForce = config;
   let reloading = Promise.resolve();
   onHup = () => {
