@@ -3,7 +3,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Status } from '../../src/control/status.ts';
@@ -124,6 +124,16 @@ describe('memcoop status, explain and metrics against run --host sim', () => {
     assert.ok(one('memcoop_daemon_rss_bytes')[0]!.value > 10 * 1024 * 1024);
     assert.equal(one('memcoop_reports_refused_total')[0]!.value, 0);
     assert.equal((await fetch(metricsUrl.replace('/metrics', '/other'))).status, 404);
+  });
+
+  test('the Grafana dashboard queries only metrics the daemon serves, and covers each of them', async () => {
+    const { types } = parseExposition(await (await fetch(metricsUrl)).text());
+    const dash = JSON.parse(readFileSync(join(ROOT, 'grafana/memcoop-dashboard.json'), 'utf8')) as { panels: { type: string; targets?: { expr: string }[] }[] };
+    const used = new Set<string>();
+    for (const p of dash.panels) for (const t of p.targets ?? []) for (const m of t.expr.matchAll(/memcoop_[a-z0-9_]+/g)) used.add(m[0].replace(/_(bucket|count|sum)$/, ''));
+    for (const name of used) assert.ok(types.has(name), `the dashboard's ${name} is not served`);
+    const ours = [...types.keys()].filter((n) => n.startsWith('memcoop_') && !n.startsWith('memcoop_process_') && !n.startsWith('memcoop_nodejs_'));
+    for (const name of ours) assert.ok(used.has(name) || name === 'memcoop_guest_min_bytes' || name === 'memcoop_guest_max_bytes' || name === 'memcoop_ticks', `${name} is on no panel`);
   });
 
   test('a second daemon on the same lock refuses, naming the first one\'s pid', () => {
