@@ -9,8 +9,7 @@ import type { Subscription } from 'rxjs';
 import type { Daemon } from '../daemon/daemon.ts';
 import type { ReportEntry, SupervisorInput } from '../machines/events.ts';
 import type { DecisionEvent, SelfStepEvent, Write } from '../machines/writes.ts';
-import type { DecideInput } from '../policy/types.ts';
-import { policyInputNow } from './policy-input.ts';
+import { policyInputNow, type TickInput } from './policy-input.ts';
 
 /** The last report of one guest, as the input stream handed it to the supervisor. */
 export interface LastReport {
@@ -31,9 +30,9 @@ export interface ObserverListener {
 export class DaemonObserver {
   lastDecision: DecisionEvent | null = null;
   /** The policy's input of the tick that made lastDecision. */
-  lastTickInput: DecideInput | null = null;
+  lastTickInput: TickInput | null = null;
   /** The input just before the tick being handled (becomes lastTickInput if the policy runs). */
-  private pendingInput: DecideInput | null = null;
+  private pendingInput: TickInput | null = null;
   readonly reports = new Map<string, LastReport>();
   /**
    * Each guest's latest report not yet followed by a target write: the write is based on it, so

@@ -34,7 +34,7 @@ export function guestStates(actor: Pick<SupervisorActor, 'getSnapshot' | 'system
 }
 
 /** What the policy would be given if a tick were handled now; null before the first host sample. */
-export function policyInputNow(actor: Pick<SupervisorActor, 'getSnapshot' | 'system'>): DecideInput | null {
+export function policyInputNow(actor: Pick<SupervisorActor, 'getSnapshot' | 'system'>): TickInput | null {
   const c: SupervisorContext = actor.getSnapshot().context;
   if (c.host === null) return null;
   const views: GuestView[] = guestStates(actor).map((g) => ({
@@ -45,5 +45,11 @@ export function policyInputNow(actor: Pick<SupervisorActor, 'getSnapshot' | 'sys
     facts: g.facts,
   }));
   // A reservation is part of what the policy was given (served as Dom0's need).
-  return withReservation(buildDecideInput(c.config, c.host, views), c.reservedKiB);
+  return { input: withReservation(buildDecideInput(c.config, c.host, views), c.reservedKiB), reservedKiB: c.reservedKiB };
+}
+
+/** A tick's policy input, and the reservation it holds in Dom0's need. */
+export interface TickInput {
+  input: DecideInput;
+  reservedKiB: number;
 }
