@@ -145,6 +145,7 @@ export async function run(argv: string[]): Promise<number> {
     console.error(`memcoop run: --host must be one of ${[...HOST_KINDS, 'sim'].join(', ')}, got ${JSON.stringify(hostKind)}`);
     return 2;
   }
+  if (args.metrics === undefined && config.metricsPort !== null) args.metrics = String(config.metricsPort);
   if (args.metrics !== undefined && !(/^[0-9]{1,5}$/.test(args.metrics) && Number(args.metrics) <= MAX_PORT)) {
     console.error(`memcoop run: --metrics must be a TCP port (0-${MAX_PORT}), got ${JSON.stringify(args.metrics)}`);
     return 2;
@@ -270,7 +271,7 @@ async function runHost(
   // The control socket and the metrics: a daemon that cannot open what it was asked to serve
   // stops (exit 1) rather than run unobservable.
   const { startControl } = await import('../control/serve.ts');
-  const controlPath = args.control ?? defaultControlPath(held.lock!.path);
+  const controlPath = args.control ?? config.control ?? defaultControlPath(held.lock!.path);
   let control: import('../control/serve.ts').Control;
   let metrics: import('../control/metrics.ts').Metrics | null = null;
   try {

@@ -10,7 +10,7 @@ import { InputError } from '../util/validate.ts';
 import type { Daemon } from './daemon.ts';
 
 /** The top-level fields a running daemon cannot take without a restart. */
-const RESTART_ONLY = ['host', 'tickMs', 'journal', 'xen', 'kvm', 'guests'] as const;
+const RESTART_ONLY = ['host', 'tickMs', 'journal', 'control', 'metricsPort', 'xen', 'kvm', 'guests'] as const;
 
 /** Dotted paths where a and b differ (objects walked, anything else compared whole). */
 export function changedPaths(a: unknown, b: unknown, path = ''): string[] {
