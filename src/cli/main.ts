@@ -4,7 +4,11 @@ const SUBCOMMANDS: Record<string, { summary: string; load: () => Promise<{ run(a
   decide: { summary: 'run the policy once on JSON input (stdin or FILE) and print the decision', load: () => import('./decide.ts') },
   replay: { summary: 'feed a recorded journal into a fresh supervisor and print its decisions', load: () => import('./replay.ts') },
   sim: { summary: 'run the supervisor against the embedded simulated host', load: () => import('./sim.ts') },
-  run: { summary: 'run the daemon against a real host (--host xen or --host kvm)', load: () => import('./run.ts') },
+  run: { summary: 'run the daemon against a real host (--host xen or --host kvm) or a simulated one (--host sim)', load: () => import('./run.ts') },
+  status: { summary: "the running daemon's view of the host, Dom0 and every guest (--json, --watch)", load: () => import('./status.ts') },
+  explain: { summary: "why the running daemon's last tick gave each guest its goal and step", load: () => import('./explain.ts') },
+  reserve: { summary: 'make room for a domain about to start (SIZE [--for S]; --release ID)', load: () => import('./reserve.ts') },
+  dev: { summary: 'dev xenstored: a real xenstored to try memcoop on without Xen, with the commands to use it', load: () => import('./dev.ts') },
 };
 
 export function usage(): string {

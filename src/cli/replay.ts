@@ -20,7 +20,9 @@ guests at once, while memory is abundant), in order with the decisions:
   {"type":"decision","at","decision":{...},"writes":[...]}
   {"type":"selfStep","at","guests":[...],"writes":[...],"budgetKiB"}   (with --self-steps)
 A journal that fails its checks is refused with the line and field named (exit 2). A last line
-cut off mid-write, and gaps where the daemon's disk refused lines, are named on stderr.`;
+cut off mid-write, and gaps where the daemon's disk refused lines, are named on stderr.
+With --explain --at TIME [--guest ID]: why the tick at TIME decided what it did (memcoop replay
+--explain --help).`;
 
 export function formatDecision(e: DecisionEvent): string {
   const d = e.decision;
@@ -41,6 +43,14 @@ export function formatSelfStep(e: SelfStepEvent): string {
 }
 
 export async function run(argv: string[]): Promise<number> {
+  if (argv.includes('--explain')) {
+    const explain = await import('./replay-explain.ts');
+    if (argv.includes('--help') || argv.includes('-h')) {
+      console.log(explain.EXPLAIN_USAGE);
+      return 0;
+    }
+    return explain.run(argv);
+  }
   if (argv.includes('--help') || argv.includes('-h')) {
     console.log(USAGE);
     return 0;

@@ -40,6 +40,10 @@ export interface DaemonConfig {
   tickMs: number;
   journal: string | null;
   logLevel: LogLevel;
+  /** The control socket (memcoop status, explain, reserve); null: beside the pid lock. */
+  control: string | null;
+  /** Serve Prometheus metrics on 127.0.0.1:metricsPort; null: off. */
+  metricsPort: number | null;
   xen: {
     /** A xenstored unix socket; null: libxenstore's default (the xenbus device or its socket). */
     socket: string | null;
@@ -162,6 +166,8 @@ export const DEFAULT_DAEMON_CONFIG: DaemonConfig = Object.freeze({
   tickMs: DEFAULT_TICK_MS,
   journal: null,
   logLevel: 'info',
+  control: null,
+  metricsPort: null,
   xen: Object.freeze({ socket: null, standIn: DEFAULT_STAND_IN }),
   kvm: DEFAULT_KVM_CONFIG,
   guests: Object.freeze({
@@ -172,7 +178,9 @@ export const DEFAULT_DAEMON_CONFIG: DaemonConfig = Object.freeze({
   supervisor: DEFAULT_SUPERVISOR_CONFIG,
 }) as DaemonConfig;
 
-const TOP_KEYS = ['host', 'tickMs', 'journal', 'logLevel', 'xen', 'kvm', 'guests', 'supervisor'] as const;
+const TOP_KEYS = ['host', 'tickMs', 'journal', 'logLevel', 'control', 'metricsPort', 'xen', 'kvm', 'guests', 'supervisor'] as const;
+/** The highest TCP port. */
+const MAX_PORT = 65_535;
 
 const kib = (v: unknown, p: string): number => integer(v, p, { min: 0 });
 // S_i > 0 (src/policy/balance.ts): a guest of shares 0 drops out of the price, and all at 0 leave
@@ -300,6 +308,8 @@ export function parseDaemonConfig(v: unknown, path = 'config'): DaemonConfig {
     tickMs: optional(o, 'tickMs', path, (x, p) => integer(x, p, { min: MIN_TICK_MS, max: MAX_TICK_MS }), d.tickMs),
     journal: o['journal'] === undefined || o['journal'] === null ? null : string(o['journal'], `${path}.journal`, 4096),
     logLevel: optional(o, 'logLevel', path, (x, p) => oneOf(x, p, LOG_LEVELS), d.logLevel),
+    control: o['control'] === undefined || o['control'] === null ? null : string(o['control'], `${path}.control`, 4096),
+    metricsPort: o['metricsPort'] === undefined || o['metricsPort'] === null ? null : integer(o['metricsPort'], `${path}.metricsPort`, { min: 0, max: MAX_PORT }),
     xen: optional(o, 'xen', path, parseXen, { socket: null, standIn: { ...DEFAULT_STAND_IN } }),
     kvm: optional(o, 'kvm', path, parseKvm, { ...DEFAULT_KVM_CONFIG, guests: [] }),
     guests: optional(o, 'guests', path, parseGuests, parseGuests({}, `${path}.guests`)),

@@ -7,18 +7,20 @@ import { createActor } from 'xstate';
 import type { Host } from '../hosts/host.ts';
 import type { Logger } from '../log/logger.ts';
 import type { SupervisorConfig } from '../machines/config.ts';
-import type { EffectFailed, SupervisorInput } from '../machines/events.ts';
+import type { ConfigChanged, EffectFailed, ReserveSet, SupervisorInput } from '../machines/events.ts';
 import { createSupervisorMachine, type SupervisorActor } from '../machines/supervisor.ts';
 import type { DecisionEvent, HandshakeEvent } from '../machines/writes.ts';
 import { nameOfPolicy } from '../policy/registry.ts';
 import type { Policy } from '../policy/types.ts';
 import { supervisorInputs, type InputStreamOptions } from '../streams/inputs.ts';
 import { JournalWriter } from '../journal/writer.ts';
-import { createRecorder } from '../journal/recorder.ts';
 import { LogBudget } from '../util/log-budget.ts';
 
 /** An effect's error text is cut to this before it enters the journal (format.ts bounds it too). */
 const MAX_EFFECT_ERROR_CHARS = 200;
+
+/** The inputs that come from the operator rather than the host or the clock. */
+export type OperatorInput = ConfigChanged | ReserveSet;
 
 export interface DaemonOptions {
   host: Host;
@@ -40,6 +42,19 @@ export interface Daemon {
   readonly handshakes$: Observable<HandshakeEvent>;
   /** Inputs as they reach the supervisor (after the journal took them). */
   readonly inputs$: Observable<SupervisorInput>;
+  /**
+   * Each input just before the supervisor handles it (after the journal took it): what the
+   * control socket and the metrics read the supervisor's state at (a tick's policy input) and
+   * time its handling from; inputs$ follows once it is handled.
+   */
+  readonly beforeInput$: Observable<SupervisorInput>;
+  /** The shell's clock (ms): what inputs are stamped with. */
+  now(): number;
+  /**
+   * An operator's input (a reloaded configuration, a reservation), stamped with now(): journaled
+   * and handled like every input. Throws if the journal refuses it (then it is not handled).
+   */
+  submit(input: OperatorInput): void;
   readonly journal: JournalWriter | null;
   /** Stops the inputs, the actor, the journal and the host. */
   stop(): Promise<void>;
@@ -61,6 +76,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const decisions$ = new Subject<DecisionEvent>();
   const handshakes$ = new Subject<HandshakeEvent>();
   const inputs$ = new Subject<SupervisorInput>();
+  const beforeInput$ = new Subject<SupervisorInput>();
 
   const failed = (id: string, effect: EffectFailed['effect']) => (err: unknown) => {
     const error = (err instanceof Error ? err.message : String(err)).slice(0, MAX_EFFECT_ERROR_CHARS) || 'unknown error';
@@ -130,7 +146,12 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       })
     : null;
   // Journal first: what the supervisor saw is exactly what a replay will see.
-  const send = journal ? createRecorder(actor, journal).send : (input: SupervisorInput) => actor.send(input);
+  // (createRecorder's order, with the observers told in between.)
+  const send = (input: SupervisorInput): void => {
+    journal?.append(input);
+    beforeInput$.next(input);
+    actor.send(input);
+  };
 
   let settle: { resolve: () => void; reject: (err: unknown) => void } = { resolve: () => {}, reject: () => {} };
   const done = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
@@ -147,7 +168,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     try {
       await host.close();
     } finally {
-      for (const s of [effects$, decisions$, handshakes$, inputs$]) s.complete();
+      for (const s of [effects$, decisions$, handshakes$, inputs$, beforeInput$]) s.complete();
       // Writes still failing once the host is closed settle within a turn or two.
       await new Promise<void>((r) => setImmediate(r));
       if (cancelledByStop > 0) logger.info({ writes: cancelledByStop }, 'writes in flight were cancelled by the stop');
@@ -199,6 +220,13 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     decisions$,
     handshakes$,
     inputs$,
+    beforeInput$,
+    now: () => scheduler.now(),
+    submit: (input) => {
+      if (stopped) throw new Error('the daemon is stopping');
+      send(input);
+      inputs$.next(input);
+    },
     journal,
     done,
     stop: () => shutdown(),

@@ -24,4 +24,13 @@ export interface Host {
   /** Tell the guest's agent its mode (the supervisor's half of the handshake, and every change). */
   setMode(id: string, mode: WrittenMode, protocol: number): Promise<void>;
   close(): Promise<void>;
+  /** What the host refused or redid so far, for the metrics (a host without it reports none). */
+  counters?(): HostCounters;
+}
+
+export interface HostCounters {
+  /** Agent reports (or hellos) refused as malformed or out of bounds. */
+  refusedReports: number;
+  /** Times the connection to the hypervisor's store (XenStore, QMP) was reopened. */
+  reconnects: number;
 }

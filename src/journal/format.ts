@@ -14,6 +14,7 @@ import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { REPORT_EXTRA_FIELDS, type AgentReports, type HostSample, type ReportEntry, type SupervisorInput, type SupervisorInputType } from '../machines/events.ts';
 import { pickExtras } from '../streams/meminfo.ts';
+import { parseSupervisorConfig } from '../machines/config.ts';
 import {
   InputError,
   array,
@@ -277,6 +278,10 @@ function canonicalize(e: SupervisorInput): SupervisorInput {
       return { type: e.type, at: e.at };
     case 'effect.failed':
       return { type: e.type, at: e.at, id: e.id, effect: e.effect, error: e.error };
+    case 'config.changed':
+      return { type: e.type, at: e.at, config: e.config };
+    case 'reserve.set':
+      return { type: e.type, at: e.at, reservedKiB: e.reservedKiB };
     default: {
       const unknownType: unknown = (e as { type?: unknown }).type;
       throw new InputError('input.type', `unknown input type ${JSON.stringify(unknownType)}`);
@@ -294,6 +299,8 @@ const INPUT_TYPES: readonly SupervisorInputType[] = [
   'host.sample',
   'tick',
   'effect.failed',
+  'config.changed',
+  'reserve.set',
 ];
 
 /** The fields of each input type, `type` and `at` included: the single list both directions use. */
@@ -305,6 +312,8 @@ const FIELDS: Record<SupervisorInputType, readonly string[]> = {
   'host.sample': ['type', 'at', 'freeKiB', 'dom0', 'allocations'],
   tick: ['type', 'at'],
   'effect.failed': ['type', 'at', 'id', 'effect', 'error'],
+  'config.changed': ['type', 'at', 'config'],
+  'reserve.set': ['type', 'at', 'reservedKiB'],
 };
 
 const kib = (v: unknown, p: string): number => integer(v, p, { min: 0 });
@@ -419,6 +428,10 @@ function checkInput(v: unknown, path: string): SupervisorInput {
         effect: required(o, 'effect', path, (x, p) => oneOf(x, p, ['setTarget', 'setMode'] as const)),
         error: required(o, 'error', path, (x, p) => string(x, p, MAX_ERROR_CHARS)),
       };
+    case 'config.changed':
+      return { type, at, config: required(o, 'config', path, (x, p) => parseSupervisorConfig(x, p)) };
+    case 'reserve.set':
+      return { type, at, reservedKiB: required(o, 'reservedKiB', path, kib) };
   }
 }
 

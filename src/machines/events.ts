@@ -1,6 +1,7 @@
 // Every external input to the supervisor. Each carries `at`, the shell's timestamp in ms:
 // nothing below the shell reads the wall clock, and the journal of these events replays every
 // decision exactly. Memory in integer KiB.
+import type { SupervisorConfig } from './config.ts';
 
 /** A host has found a guest (Xen: a domain in /local/domain; KVM: a QEMU instance; sim). */
 export interface GuestAppeared {
@@ -130,6 +131,27 @@ export interface EffectFailed {
   error: string;
 }
 
+/**
+ * The operator's configuration, re-read on SIGHUP and checked: the supervisor takes it at its
+ * next tick. Journaled like every input, so a replay changes configuration where the run did.
+ */
+export interface ConfigChanged {
+  type: 'config.changed';
+  at: number;
+  config: SupervisorConfig;
+}
+
+/**
+ * Memory the operator reserved for domains about to start (memcoop reserve), all reservations
+ * together from now on: treated like Dom0's need (served first, reclaimed from the guests in the
+ * two-phase way) and kept free rather than given to Dom0.
+ */
+export interface ReserveSet {
+  type: 'reserve.set';
+  at: number;
+  reservedKiB: number;
+}
+
 export type SupervisorInput =
   | GuestAppeared
   | GuestLeft
@@ -137,7 +159,9 @@ export type SupervisorInput =
   | AgentReports
   | HostSample
   | Tick
-  | EffectFailed;
+  | EffectFailed
+  | ConfigChanged
+  | ReserveSet;
 
 export type SupervisorInputType = SupervisorInput['type'];
 

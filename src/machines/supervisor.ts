@@ -29,6 +29,7 @@ import { SAFE, unsafePolicy } from '../policy/unsafe.ts';
 import { freeBudget, selfAdjustStep, type SelfStepGuest } from '../policy/self-step.ts';
 import { isPaging } from '../policy/pressure.ts';
 import { orderWrites } from '../policy/steps.ts';
+import { releaseReservedToFree, withReservation } from '../policy/reservation.ts';
 import type { Policy } from '../policy/types.ts';
 import { silentLogger, type Logger } from '../log/logger.ts';
 import type { SupervisorConfig } from './config.ts';
@@ -70,6 +71,8 @@ export interface SupervisorContext {
   promptBudgetKiB: number;
   /** Guest machines spawned so far: the next one's actor id (see guestActorId). */
   spawnedGuests: number;
+  /** Memory reserved for domains about to start (reserve.set): served as Dom0's need, kept free. */
+  reservedKiB: number;
 }
 
 export interface SupervisorOptions {
@@ -218,6 +221,7 @@ export function createSupervisorMachine(opts: SupervisorOptions = {}) {
       ticks: 0,
       promptBudgetKiB: 0,
       spawnedGuests: 0,
+      reservedKiB: 0,
     }),
     on: {
       'guest.appeared': {
@@ -393,7 +397,7 @@ export function createSupervisorMachine(opts: SupervisorOptions = {}) {
           }
           const next = facts.result();
           const dom0Need = context.last.dom0GoalKiB === null ? 0 : context.last.dom0GoalKiB - host.dom0.currentKiB;
-          const promptBudgetKiB = freeBudget(context.config.params, host.freeKiB, dom0Need, pendingIncreases(next));
+          const promptBudgetKiB = freeBudget(context.config.params, host.freeKiB, dom0Need + context.reservedKiB, pendingIncreases(next));
           enqueue.assign({ host, facts: next, promptBudgetKiB });
         }),
       },
@@ -421,12 +425,13 @@ export function createSupervisorMachine(opts: SupervisorOptions = {}) {
             slots.push(i);
             views.push({ id, state: life.state, participates: participates(life, f), agentProtocol: life.agentProtocol, facts: f });
           });
-          const ran = runPolicy(policyOf(context.config), buildDecideInput(context.config, host, views));
+          const input = buildDecideInput(context.config, host, views);
+          const ran = runPolicy(policyOf(context.config), withReservation(input, context.reservedKiB));
           if ('error' in ran) {
             log.error({ at: event.at, error: ran.error }, 'policy failed; tick skipped');
             return;
           }
-          const { decision } = ran;
+          const decision = releaseReservedToFree(ran.decision, input, context.reservedKiB);
           const plan = planTick(decision, views, host, context.dom0WrittenTargetKiB);
 
           for (const w of plan.writes) {
@@ -479,9 +484,22 @@ export function createSupervisorMachine(opts: SupervisorOptions = {}) {
               dom0GoalKiB: decision.dom0.goalKiB,
             },
             ticks,
-            promptBudgetKiB: freeBudget(context.config.params, host.freeKiB, decision.dom0.goalKiB - host.dom0.currentKiB, pendingIncreases(next)),
+            promptBudgetKiB: freeBudget(context.config.params, host.freeKiB, decision.dom0.goalKiB - host.dom0.currentKiB + context.reservedKiB, pendingIncreases(next)),
           });
           enqueue.emit({ type: 'decision', at: event.at, decision, writes: plan.writes });
+        }),
+      },
+      // The operator's inputs: both take effect at the next tick, which reads them.
+      'config.changed': {
+        actions: enqueueActions(({ event, enqueue }) => {
+          log.info({ at: event.at, policy: event.config.policy }, 'configuration changed; in effect from the next tick');
+          enqueue.assign({ config: event.config });
+        }),
+      },
+      'reserve.set': {
+        actions: enqueueActions(({ event, enqueue }) => {
+          log.info({ at: event.at, reservedKiB: event.reservedKiB }, 'memory reserved for new domains');
+          enqueue.assign({ reservedKiB: event.reservedKiB });
         }),
       },
       'effect.failed': {

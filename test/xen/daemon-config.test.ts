@@ -136,3 +136,12 @@ test('a config that is not a file, or is too large, is refused before it is read
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('control and metricsPort: off by default, a path and a port when set, a bad port named', () => {
+  assert.equal(DEFAULT_DAEMON_CONFIG.control, null);
+  assert.equal(DEFAULT_DAEMON_CONFIG.metricsPort, null);
+  const c = parseDaemonConfig({ control: '/run/memcoop/x.sock', metricsPort: 9464 });
+  assert.equal(c.control, '/run/memcoop/x.sock');
+  assert.equal(c.metricsPort, 9464);
+  assert.throws(() => parseDaemonConfig({ metricsPort: 70000 }), (e: unknown) => e instanceof InputError && e.path === 'config.metricsPort');
+});

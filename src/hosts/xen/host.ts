@@ -16,7 +16,7 @@ import { guestLogger, type Logger } from '../../log/logger.ts';
 import { LogBudget } from '../../util/log-budget.ts';
 import type { AgentHello } from '../../machines/events.ts';
 import { agentKeys$, diffDomains, domainListing$, readDomainListing, type AgentKey, type AgentKeyRead, type ReadResult } from '../../streams/xenstore.ts';
-import type { Host, HostEvent, WrittenMode } from '../host.ts';
+import type { Host, HostCounters, HostEvent, WrittenMode } from '../host.ts';
 import { requireXenAddon } from './addon.ts';
 import { parseHello, parseReport } from './agent-protocol.ts';
 import { xenctrlMemory, type DomainMemory } from './domain-memory.ts';
@@ -302,6 +302,13 @@ export class XenHost implements Host {
       });
   }
 
+  /** Agent keys refused (the metrics' refused reports). */
+  private refusedReports = 0;
+
+  counters(): HostCounters {
+    return { refusedReports: this.refusedReports, reconnects: Math.max(0, this.conn.generation - 1) };
+  }
+
   private onAgentKey(d: KnownDomain, read: AgentKeyRead): void {
     if (this.closed || this.domains.get(d.domid) !== d) return;
     const r = read.result;
@@ -315,6 +322,7 @@ export class XenHost implements Host {
     if (!parsed.ok) {
       // In memcoop's words, not the guest's; within the key's log budget, with what it held back.
       d.bad[read.key] = true;
+      this.refusedReports += 1;
       const b = d.logBudget[read.key].bad.take(at);
       if (b.log) d.log.warn({ key: read.key, problem: parsed.problem, suppressed: b.suppressed }, `bad agent ${read.key} ignored`);
       return;

@@ -1,0 +1,48 @@
+// memcoop explain [GUEST] [--json] [--control PATH]: why the running daemon's last tick gave each
+// guest its goal and step.
+import { parseArgs } from 'node:util';
+import { ask, resolveControlPath } from '../control/client.ts';
+import type { ExplainResult } from '../control/explain-text.ts';
+
+const USAGE = `usage: memcoop explain [GUEST] [--json] [--control PATH]
+
+Asks the running daemon why its last tick decided what it did: the regime and the inequality
+that chose it (Dom0's need against host free; free after Dom0 against the guests' need), the
+price 1/t and each guest's price terms (tau*A_i, c_i, tau*A_i + c_i*t), which bound held its
+goal (minimum, maximum, commit cap, or the price share), its step (Algorithm 2's ratio) and what
+the two-phase rule held back (increases wait for what is free now). GUEST: only that guest.
+The same text for a recorded decision: memcoop replay JOURNAL --explain --at TIME.
+  --json          the explanation as data (memory in KiB)
+  --control PATH  the daemon's control socket (default: MEMCOOP_CONTROL, else the one in /run/memcoop/)
+Exit: 0; 1 when no daemon answers or it cannot explain (a peer policy, no tick yet, no such guest); 2 for bad options.`;
+
+export async function run(argv: string[]): Promise<number> {
+  let v;
+  try {
+    v = parseArgs({ args: argv, strict: true, allowPositionals: true, options: { json: { type: 'boolean' }, control: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+  } catch (e) {
+    console.error(`memcoop explain: ${(e as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (v.values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (v.positionals.length > 1) {
+    console.error(`memcoop explain: at most one GUEST\n\n${USAGE}`);
+    return 2;
+  }
+  const where = resolveControlPath(v.values.control);
+  if ('error' in where) {
+    console.error(`memcoop explain: ${where.error}`);
+    return 1;
+  }
+  try {
+    const r = (await ask(where.path, 'explain', v.positionals[0] !== undefined ? { guest: v.positionals[0] } : {})) as ExplainResult;
+    console.log(v.values.json ? JSON.stringify(r.explanation) : r.text);
+    return 0;
+  } catch (e) {
+    console.error(`memcoop explain: ${(e as Error).message}`);
+    return 1;
+  }
+}
