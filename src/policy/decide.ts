@@ -3,7 +3,8 @@
 // targets. What the math is: docs/algorithm.md; what each step here adds to it is commented inline.
 import { addBonus, balance, swapUsed, type BalanceGuest } from './balance.ts';
 import { clamp, pageDown, pageUp, roundPagesExact } from './pages.ts';
-import { shareIncreases, stepToward } from './steps.ts';
+import { ruleOn } from './rules.ts';
+import { MIN_STEP_KIB, shareIncreases, stepToward } from './steps.ts';
 import type { Decision, DecideInput, GuestDecision, Policy } from './types.ts';
 
 export { DEFAULT_PARAMS } from './defaults.ts';
@@ -73,6 +74,8 @@ function overMax(currentKiB: number, hiKiB: number): number | null {
 export const decide: Policy = (input: DecideInput): Decision => {
   const { params, host, dom0 } = input;
   const { tau, eps, reserveKiB, upRatio, downRatio } = params;
+  const commitCap = ruleOn(params, 'commitCap');
+  const minStep = ruleOn(params, 'minStep') ? MIN_STEP_KIB : 0;
 
   // Host free after the reserve (F).
   const F = pageDown(Math.max(0, host.freeKiB - reserveKiB));
@@ -98,7 +101,7 @@ export const decide: Policy = (input: DecideInput): Decision => {
       mcKiB: mc,
       hiKiB: hi,
       minKiB: lo,
-      maxKiB: mc, // the commit cap: min(H_i, max(L_i, MC_i)) = MC_i
+      maxKiB: commitCap ? mc : hi, // the commit cap: min(H_i, max(L_i, MC_i)) = MC_i
       activeKiB: Math.max(0, n - g.freeKiB),
       swapUsed: swapUsed(g.swapTotalKiB, g.swapFreeKiB),
       shares: g.shares,
@@ -173,13 +176,13 @@ export const decide: Policy = (input: DecideInput): Decision => {
   // Algorithm 2 steps, then the two-phase rule: increases (Dom0 first) share the memory free
   // now, before this tick's decreases have landed.
   let budget = F;
-  let dom0Target = overMax(n0, h0) ?? stepToward(n0, dom0Goal, upRatio, downRatio);
+  let dom0Target = overMax(n0, h0) ?? stepToward(n0, dom0Goal, upRatio, downRatio, minStep);
   if (dom0Target > n0) {
     const grant = Math.min(dom0Target - n0, budget);
     dom0Target = n0 + grant;
     budget -= grant;
   }
-  const steps = managed.map((m, k) => overMax(m.currentKiB, m.hiKiB) ?? stepToward(m.currentKiB, goals[k]!, upRatio, downRatio));
+  const steps = managed.map((m, k) => overMax(m.currentKiB, m.hiKiB) ?? stepToward(m.currentKiB, goals[k]!, upRatio, downRatio, minStep));
   const wanted = steps.map((s, k) => Math.max(0, s - managed[k]!.currentKiB));
   const grants = shareIncreases(wanted, budget);
 

@@ -8,7 +8,8 @@
 // tick left over (promptBudgetKiB). Pure.
 import { pageBounds } from './decide.ts';
 import { clamp, pageDown, pageUp } from './pages.ts';
-import { shareIncreases, stepToward } from './steps.ts';
+import { ruleOn } from './rules.ts';
+import { MIN_STEP_KIB, shareIncreases, stepToward } from './steps.ts';
 import type { PolicyParams } from './types.ts';
 
 export interface SelfStepGuest {
@@ -62,7 +63,7 @@ export function selfAdjustStep(input: SelfStepInput): SelfStepResult {
     const [lo, hi] = pageBounds(g.minKiB, g.maxKiB);
     const cur = pageDown(g.currentKiB);
     goals[k] = clamp(pageUp(g.committedKiB), lo, hi);
-    steps[k] = stepToward(cur, goals[k]!, upRatio, downRatio);
+    steps[k] = stepToward(cur, goals[k]!, upRatio, downRatio, ruleOn(input.params, 'minStep') ? MIN_STEP_KIB : 0);
     // Growth already paid for: up to the pending target, whole pages.
     bases[k] = cur + pageDown(Math.max(0, g.pendingIncreaseKiB));
     wanted[k] = Math.max(0, steps[k]! - bases[k]!);

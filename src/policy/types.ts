@@ -14,6 +14,16 @@ export interface PolicyParams {
   upRatio: number;
   /** Algorithm 2: a decrease moves (N - goal) / downRatio per tick. >= 1. */
   downRatio: number;
+  /** Rules beyond the paper, each on unless set false (the ablation switches them off; rules.ts). */
+  rules?: PolicyRules;
+}
+
+/** memcoop's rules beyond the paper (docs/algorithm.md); absent or true: on. */
+export interface PolicyRules {
+  commitCap?: boolean;
+  minStep?: boolean;
+  deadband?: boolean;
+  promptSelfSteps?: boolean;
 }
 
 export interface HostInput {
@@ -52,6 +62,8 @@ export interface DecideInput {
   host: HostInput;
   dom0: Dom0Input;
   guests: GuestInput[];
+  /** When the host sample was taken (virtual or wall ms); peers that keep their own pace read it. */
+  atMs?: number;
 }
 
 export type GuestMode = 'self' | 'global' | 'held';

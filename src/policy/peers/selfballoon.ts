@@ -7,19 +7,26 @@
 //     asks for 1/UP_HYSTERESIS of the gap, i.e. all of it at once;
 //   - never below a floor: a piecewise-linear function of the guest's memory (ending in a ~3%
 //     slope), with no ballooning at all for a guest under 16 MiB.
-// Page arithmetic is integer, as in the driver. The driver acts every selfballoon_interval
-// (SELFBALLOON_INTERVAL_S); the simulator calls every policy each tick, so a caller that wants
-// the driver's pace calls this one every SELFBALLOON_INTERVAL_S only.
+// Page arithmetic is integer, as in the driver. Pace: selfballoonMachine runs each guest's
+// driver every selfballoon_interval (SELFBALLOON_INTERVAL_S, 5 s), staggered per guest.
 //
 // Dom0: self-ballooning "is disallowed in domain0 and force-disabled" (xen-selfballoon.c header)
 // and no controller runs in Dom0, so Dom0 is held where it is: we keep what the peer does.
 // A guest without an agent stands for a guest without the driver: held.
-// A raising guest gets what the hypervisor has free; when several ask for more than is free,
-// the safety step shares it in proportion to what each asked (the driver's balloon just stays
-// short until pages come free).
+// No arbiter and no reserve: each driver sets its own balloon target, and the (simulated)
+// hypervisor hands a growing balloon whatever it has free, first come first served (the
+// simulator grows balloons in order within each step, src/hosts/sim/step.ts). So a driver can
+// take the host's last free pages: the simulator's invariant checker then reports the breach
+// (two-phase: an increase larger than host free less the host's reserve) against this peer.
+//
+// What the simulator cannot model here: frontswap/tmem (the driver's other half, gone from
+// Linux with tmem), the driver's own re-kick of a balloon that gave up (here a balloon that gave
+// up waits for its target to change), the guest's boot time (the stagger is a hash of its id),
+// selfballoon_min_usable_mb (left at its default, 0), and lowmem_reserve in totalreserve_pages.
 import type { Decision, DecideInput, GuestInput, Policy } from '../types.ts';
 import { clamp, PAGE_KIB } from '../pages.ts';
-import { fund, guestDecisions, spareKiB, type Want } from './safety.ts';
+import type { GuestDecision } from '../types.ts';
+import { FALLBACK_TICK_MS, idSlot, targetsOf, type PeerMachine } from './paced.ts';
 
 /** xen-selfballoon.c selfballoon_downhysteresis default: give back 1/8 of the gap per step. */
 export const DOWN_HYSTERESIS = 8;
@@ -82,28 +89,57 @@ export function selfballoonStep(g: GuestInput): { goalKiB: number; stepKiB: numb
   return { goalKiB: inBounds(goal), stepKiB };
 }
 
-export const selfballoon: Policy = (input: DecideInput): Decision => {
+/** Each guest's driver, as one step: its target straight from its own arithmetic, unfunded. */
+function driverDecision(input: DecideInput, acting: (g: GuestInput) => boolean, last: ReadonlyMap<string, number>): Decision {
   const { dom0 } = input;
-  const managed = input.guests.filter((g) => g.agent);
-  const steps = managed.map(selfballoonStep);
-  const wants: Want[] = managed.map((g, i) => ({
-    currentKiB: g.currentKiB,
-    minKiB: g.minKiB,
-    maxKiB: g.maxKiB,
-    wantKiB: steps[i]?.stepKiB ?? g.currentKiB,
-  }));
-  const held: Want = { currentKiB: dom0.currentKiB, minKiB: dom0.minKiB, maxKiB: dom0.maxKiB, wantKiB: dom0.currentKiB };
-  const spare = spareKiB(input);
-  const funded = fund(spare, held, wants);
-
-  const guests = guestDecisions(input, 'self', steps.map((st) => st.goalKiB), funded.guestTargetsKiB);
-  // Definitions 1-2 over the drivers' own goals: free memory covers every rise, or it does not.
-  const need = managed.reduce((a, g, i) => a + Math.max(0, (steps[i]?.goalKiB ?? g.currentKiB) - g.currentKiB), 0);
+  let need = 0;
+  const guests: GuestDecision[] = input.guests.map((g) => {
+    if (!g.agent) return { id: g.id, mode: 'held', goalKiB: g.currentKiB, targetKiB: g.currentKiB };
+    const st = selfballoonStep(g);
+    need += Math.max(0, st.goalKiB - g.currentKiB);
+    const held = last.get(g.id) ?? g.currentKiB;
+    return { id: g.id, mode: 'self', goalKiB: st.goalKiB, targetKiB: acting(g) ? st.stepKiB : clamp(held, g.minKiB, g.maxKiB) };
+  });
+  // Definitions 1-2 over the drivers' own goals, for the tables: host free covers every rise.
   return {
-    state: spare >= need ? 'abundant' : 'scarce',
+    state: Math.max(0, input.host.freeKiB) >= need ? 'abundant' : 'scarce',
     overcommitted: false,
     price: null,
-    dom0: { goalKiB: funded.dom0TargetKiB, targetKiB: funded.dom0TargetKiB, reclaimKiB: 0 },
+    dom0: { goalKiB: dom0.currentKiB, targetKiB: dom0.currentKiB, reclaimKiB: 0 },
     guests,
   };
+}
+
+/** Every driver acting at once (a caller without time: memcoop decide, the property tests). */
+export const selfballoon: Policy = (input: DecideInput): Decision => driverDecision(input, () => true, new Map());
+
+export interface SelfballoonState {
+  /** When each guest's driver next runs (virtual ms). */
+  nextMs: ReadonlyMap<string, number>;
+  /** The target each driver last set. */
+  targets: ReadonlyMap<string, number>;
+}
+
+/**
+ * The drivers at their own pace: each guest's driver runs every SELFBALLOON_INTERVAL_S, the
+ * first time 1-5 s after the guest is first seen (staggered by its id: guests do not boot in
+ * step), and holds its target in between.
+ */
+export const selfballoonMachine: PeerMachine<SelfballoonState> = {
+  initial: { nextMs: new Map(), targets: new Map() },
+  step(input, atMs, state) {
+    const nextMs = new Map<string, number>();
+    const acting = new Set<string>();
+    for (const g of input.guests) {
+      if (!g.agent) continue;
+      let next = state.nextMs.get(g.id) ?? atMs + FALLBACK_TICK_MS * (1 + idSlot(g.id, SELFBALLOON_INTERVAL_S));
+      if (atMs >= next) {
+        acting.add(g.id);
+        while (next <= atMs) next += SELFBALLOON_INTERVAL_S * 1000;
+      }
+      nextMs.set(g.id, next);
+    }
+    const decision = driverDecision(input, (g) => acting.has(g.id), state.targets);
+    return { decision, state: { nextMs, targets: targetsOf(decision, input) } };
+  },
 };
