@@ -109,7 +109,7 @@ function balanceEnough(doms: readonly Dom[], available: number): number[] {
   });
   // Each round either caps at least one more domain or hands out everything: at most n rounds.
   while (left > 0 && acceptors > 0) {
-    const bonus = pageDown(left / acceptors);
+    const bonus = pageDown(0.999 * (left / acceptors));
     if (bonus === 0) break;
     let nextLeft = 0;
     let nextAcceptors = acceptors;
