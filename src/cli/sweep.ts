@@ -208,7 +208,7 @@ export async function run(argv: string[]): Promise<number> {
   process.stdout.write(lines.join('\n') + '\n');
   if (a.json) {
     const r = (x: number): number => Math.round(x * 10000) / 10000;
-    process.stdout.write(JSON.stringify({ rows: rows.map((x) => ({ scenario: x.scenario, freeKiB: x.freeKiB, policy: x.policy, score: r(x.score), guestsS: r(x.guestsS), dom0S: r(x.dom0S), unfinished: x.unfinished, violations: x.violations })) }) + '\n');
+    process.stdout.write(JSON.stringify({ rows: rows.map((x) => ({ scenario: x.scenario, freeKiB: x.freeKiB, policy: x.policy, score: r(x.score) })) }) + '\n');
   }
   return 0;
 }
