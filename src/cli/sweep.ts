@@ -127,7 +127,7 @@ async function runShare(a: Args, scenarios: Map<string, Scenario>, k: number, n:
   const out: JobResult[] = [];
   for (const [i, job] of jobs.entries()) {
     out.push(await runJob(scenarios.get(job.scenario)!, job));
-    if (progress && (i % 20 === 19 || i === jobs.length - 1)) process.stderr.write(`memcoop sim --sweep: ${i + 1}/${jobs.length} runs\n`);
+    if (i % 50 === 49 || i === jobs.length - 1) process.stderr.write(`memcoop sim --sweep${progress ? '' : ` (process ${k + 1} of ${n})`}: ${i + 1}/${jobs.length} runs\n`);
   }
   return out;
 }
