@@ -17,18 +17,31 @@ export function renderSweepPlot(rows: readonly SweepRow[], scenarios: readonly s
   const policies = labels.filter((l) => l !== BASELINE);
   const cols = 2;
   const panels = scenarios.length;
-  const legendH = 24;
   const width = cols * PANEL_W;
+  // Legend entries left to right, wrapping at the width (about 6.5 px a character at 11 px).
+  const legend: { p: string; x: number; row: number }[] = [];
+  let lx = 10;
+  let row = 0;
+  for (const p of policies) {
+    const w = 34 + Math.ceil(6.5 * p.length);
+    if (lx + w > width && lx > 10) {
+      lx = 10;
+      row += 1;
+    }
+    legend.push({ p, x: lx, row });
+    lx += w;
+  }
+  const legendH = 24 + 16 * row;
   const height = 40 + legendH + Math.ceil(panels / cols) * PANEL_H;
   const out: string[] = [];
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="11">`);
   out.push(`<rect width="100%" height="100%" fill="white"/>`);
   out.push(`<text x="10" y="18" font-size="14">${esc(title)}</text>`);
   out.push(`<text x="10" y="34" fill="#555">score = (guests' runtimes + Dom0's unmet need) / static's; lower is better; static = 1 (dashed); scores above ${Y_CAP} drawn at the top</text>`);
-  policies.forEach((p, i) => {
-    const x = 10 + i * 110;
-    out.push(`<line x1="${x}" y1="${48}" x2="${x + 18}" y2="${48}" stroke="${COLORS[i % COLORS.length]}" stroke-width="2.5"/>`);
-    out.push(`<text x="${x + 22}" y="${52}">${esc(p)}</text>`);
+  legend.forEach(({ p, x, row: r }, i) => {
+    const y = 48 + 16 * r;
+    out.push(`<line x1="${x}" y1="${y}" x2="${x + 18}" y2="${y}" stroke="${COLORS[i % COLORS.length]}" stroke-width="2.5"/>`);
+    out.push(`<text x="${x + 22}" y="${y + 4}">${esc(p)}</text>`);
   });
   scenarios.forEach((s, k) => {
     const ox = (k % cols) * PANEL_W;
