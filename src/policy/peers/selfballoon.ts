@@ -2,7 +2,10 @@
 // its own Committed_AS, with no controller in Dom0. Idea borrowed (never code) from Linux
 // drivers/xen/xen-selfballoon.c (Dan Magenheimer, 2011; removed in Linux 5.x with tmem),
 // selfballoon_process():
-//   - goal = Committed_AS + totalreserve_pages;
+//   - in the pages the kernel manages (totalram: the balloon less what the kernel reserved at
+//     boot, BALLOON_OVERHEAD_KIB), goal = Committed_AS + totalreserve_pages +
+//     selfballoon_reserved_mb, the last a tenth of totalram at boot (xen_selfballoon_init, the
+//     driver's last form before its removal; checked against the kernel source);
 //   - above the goal the guest gives back 1/DOWN_HYSTERESIS of the gap per step; below it, it
 //     asks for 1/UP_HYSTERESIS of the gap, i.e. all of it at once;
 //   - never below a floor: a piecewise-linear function of the guest's memory (ending in a ~3%
@@ -22,7 +25,9 @@
 // What the simulator cannot model here: frontswap/tmem (the driver's other half, gone from
 // Linux with tmem), the driver's own re-kick of a balloon that gave up (here a balloon that gave
 // up waits for its target to change), the guest's boot time (the stagger is a hash of its id),
-// selfballoon_min_usable_mb (left at its default, 0), and lowmem_reserve in totalreserve_pages.
+// selfballoon_min_usable_mb (left at its default, 0), lowmem_reserve in totalreserve_pages, and
+// each guest's own balloon overhead (one measured constant stands for all: DecideInput has no
+// MemTotal).
 import type { Decision, DecideInput, GuestInput, Policy } from '../types.ts';
 import { clamp, PAGE_KIB } from '../pages.ts';
 import type { GuestDecision } from '../types.ts';
@@ -74,28 +79,53 @@ export function floorPages(maxPfn: number, reservePages: number): number {
   return reservePages + mib(FLOOR_LARGE_BASE_MIB) + Math.floor((useful - mib(FLOOR_LARGE_BASE_MIB)) / 32);
 }
 
-/** The driver's goal and this step's target for one guest, in KiB, within [min, max]. */
-export function selfballoonStep(g: GuestInput): { goalKiB: number; stepKiB: number } {
+/**
+ * What a guest's balloon holds beyond the memory its kernel manages (balloon_stats.current_pages
+ * - totalram_pages, which the driver adds back to its target): DecideInput carries no MemTotal,
+ * so we take the 55,884 KiB measured on real 128-512 MiB guests (docs/measurements.md section 2).
+ */
+export const BALLOON_OVERHEAD_KIB = 55_884;
+/** xen_selfballoon_init: selfballoon_reserved_mb = PAGES2MB(totalram_pages / 10) at boot. */
+export const RESERVED_SHARE = 10;
+
+/**
+ * selfballoon_reserved_mb in pages: a tenth of the memory the kernel managed at boot (totalram),
+ * rounded down to whole MiB as PAGES2MB does.
+ */
+export function reservedPages(bootKiB: number): number {
+  const totalram = Math.max(0, Math.floor((bootKiB - BALLOON_OVERHEAD_KIB) / PAGE_KIB));
+  return Math.floor(Math.floor(totalram / RESERVED_SHARE) / PAGES_PER_MIB) * PAGES_PER_MIB;
+}
+
+/**
+ * The driver's goal and this step's target for one guest, in KiB of balloon, within [min, max].
+ * As selfballoon_process: in pages the kernel manages (totalram = balloon - overhead),
+ * goal = Committed_AS + totalreserve_pages + selfballoon_reserved_mb; never below the floor; the
+ * target handed to the balloon is the step plus the overhead. `bootKiB`: the guest's allocation
+ * when its driver started (sets selfballoon_reserved_mb).
+ */
+export function selfballoonStep(g: GuestInput, bootKiB: number = g.currentKiB): { goalKiB: number; stepKiB: number } {
   const reserve = totalReservePages(g);
-  const cur = Math.floor(g.currentKiB / PAGE_KIB);
-  const goal = Math.floor(Math.max(0, g.committedKiB) / PAGE_KIB) + reserve;
+  const overhead = Math.floor(BALLOON_OVERHEAD_KIB / PAGE_KIB);
+  const cur = Math.floor(g.currentKiB / PAGE_KIB) - overhead;
+  const goal = Math.floor(Math.max(0, g.committedKiB) / PAGE_KIB) + reserve + reservedPages(bootKiB);
   let tgt = cur;
   if (cur > goal) tgt = cur - Math.floor((cur - goal) / DOWN_HYSTERESIS);
   else if (cur < goal) tgt = cur + Math.floor((goal - cur) / UP_HYSTERESIS);
   const floor = floorPages(Math.floor(g.maxKiB / PAGE_KIB), reserve);
-  const inBounds = (pages: number): number => clamp(Math.max(pages, floor) * PAGE_KIB, g.minKiB, g.maxKiB);
+  const inBounds = (pages: number): number => clamp((Math.max(pages, floor) + overhead) * PAGE_KIB, g.minKiB, g.maxKiB);
   // An unchanged page count leaves the allocation exactly where it is (no sub-page rounding).
   const stepKiB = tgt === cur && cur >= floor ? clamp(g.currentKiB, g.minKiB, g.maxKiB) : inBounds(tgt);
   return { goalKiB: inBounds(goal), stepKiB };
 }
 
 /** Each guest's driver, as one step: its target straight from its own arithmetic, unfunded. */
-function driverDecision(input: DecideInput, acting: (g: GuestInput) => boolean, last: ReadonlyMap<string, number>): Decision {
+function driverDecision(input: DecideInput, acting: (g: GuestInput) => boolean, last: ReadonlyMap<string, number>, boot: ReadonlyMap<string, number>): Decision {
   const { dom0 } = input;
   let need = 0;
   const guests: GuestDecision[] = input.guests.map((g) => {
     if (!g.agent) return { id: g.id, mode: 'held', goalKiB: g.currentKiB, targetKiB: g.currentKiB };
-    const st = selfballoonStep(g);
+    const st = selfballoonStep(g, boot.get(g.id) ?? g.currentKiB);
     need += Math.max(0, st.goalKiB - g.currentKiB);
     const held = last.get(g.id) ?? g.currentKiB;
     return { id: g.id, mode: 'self', goalKiB: st.goalKiB, targetKiB: acting(g) ? st.stepKiB : clamp(held, g.minKiB, g.maxKiB) };
@@ -111,13 +141,15 @@ function driverDecision(input: DecideInput, acting: (g: GuestInput) => boolean, 
 }
 
 /** Every driver acting at once (a caller without time: memcoop decide, the property tests). */
-export const selfballoon: Policy = (input: DecideInput): Decision => driverDecision(input, () => true, new Map());
+export const selfballoon: Policy = (input: DecideInput): Decision => driverDecision(input, () => true, new Map(), new Map());
 
 export interface SelfballoonState {
   /** When each guest's driver next runs (virtual ms). */
   nextMs: ReadonlyMap<string, number>;
   /** The target each driver last set. */
   targets: ReadonlyMap<string, number>;
+  /** Each guest's allocation when first seen: its boot size, for selfballoon_reserved_mb. */
+  boot: ReadonlyMap<string, number>;
 }
 
 /**
@@ -126,9 +158,10 @@ export interface SelfballoonState {
  * step), and holds its target in between.
  */
 export const selfballoonMachine: PeerMachine<SelfballoonState> = {
-  initial: { nextMs: new Map(), targets: new Map() },
+  initial: { nextMs: new Map(), targets: new Map(), boot: new Map() },
   step(input, atMs, state) {
     const nextMs = new Map<string, number>();
+    const boot = new Map<string, number>();
     const acting = new Set<string>();
     for (const g of input.guests) {
       if (!g.agent) continue;
@@ -138,8 +171,9 @@ export const selfballoonMachine: PeerMachine<SelfballoonState> = {
         while (next <= atMs) next += SELFBALLOON_INTERVAL_S * 1000;
       }
       nextMs.set(g.id, next);
+      boot.set(g.id, state.boot.get(g.id) ?? g.currentKiB);
     }
-    const decision = driverDecision(input, (g) => acting.has(g.id), state.targets);
-    return { decision, state: { nextMs, targets: targetsOf(decision, input) } };
+    const decision = driverDecision(input, (g) => acting.has(g.id), state.targets, boot);
+    return { decision, state: { nextMs, targets: targetsOf(decision, input), boot } };
   },
 };
