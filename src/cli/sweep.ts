@@ -34,10 +34,11 @@ import { InputError } from '../util/validate.ts';
 export const SWEEP_HELP = `usage: memcoop sim --sweep [--quick] [--ablation] [--scenarios A,B] [--levels MiB,MiB]
                            [--seeds 1,2,3] [--jobs N] [--json] [--out DIR]
 
-Runs every policy (${SWEEP_POLICIES.join(', ')}, and static as the baseline) on every paper-*
-and realistic-* scenario with the host's free memory at start set to each level (default
-${DEFAULT_LEVELS_MIB.join(', ')} MiB), once per seed (default ${DEFAULT_SEEDS.join(', ')}), and prints one
-line per scenario and level with each policy's score, and an SVG (DIR/sweep.svg).
+Runs every policy (${SWEEP_POLICIES.join(', ')};
+static is the baseline) on every paper-* and realistic-* scenario with the host's free memory at
+start set to each level (default ${DEFAULT_LEVELS_MIB.join(', ')} MiB), once per seed (default
+${DEFAULT_SEEDS.join(', ')}), and prints one line per scenario and level with each policy's score, and an
+SVG (DIR/sweep.svg).
 
 Score (lower is better, static is 1): cost / static's cost at the same level and seed, averaged
 over the seeds, where cost = the guests' workload runtimes (virtual s; a killed or unfinished
