@@ -25,6 +25,7 @@ export const DEFAULT_OUT_DIR = join('out', 'sim');
 
 export const HELP = `usage: memcoop sim [SCENARIO] [--policy NAME] [--compare] [--json] [--out DIR]
                    [--speed N | --fast] [--seed N]
+       memcoop sim --sweep [--quick] [--ablation] [...]   (memcoop sim --sweep --help)
 
 Runs memcoop's supervisor (the same streams, journal, guest machines and policy as the daemon)
 against the embedded simulated host, in virtual time. SCENARIO is a name from config/scenarios
@@ -48,6 +49,13 @@ next to the static allocation's (static is run too). Every run writes its journa
 (DIR/<scenario>-<policy>.journal.jsonl; its header names the policy, and 'memcoop replay'
 reproduces the run's decisions from it) and a plot (DIR/<scenario>-<policy>.svg) of each
 guest's allocation, target, Committed_AS and working set over time.
+
+Policies: memcoop (ours), paper (the paper's algorithm as written, without memcoop's rules beyond
+it), static (no balancing: the baseline), and the peers selfballoon, qmemman, squeezed, mom, each
+run at its own pace with its own reserve (src/policy/peers).
+
+--sweep: every policy over host free memory from none to plenty and several seeds, scored
+against static with Dom0's unmet need counted (see memcoop sim --sweep --help).
 
 Scenarios: ${scenarioNames().join(', ')}.
 Exit status: 0; 1 if an invariant was violated in a scenario that expects none (or an unsafe
@@ -247,6 +255,8 @@ async function compare(scenario: Scenario, a: Args): Promise<number> {
 }
 
 export async function run(argv: string[]): Promise<number> {
+  // The sweep has its own options (src/cli/sweep.ts).
+  if (argv.includes('--sweep')) return (await import('./sweep.ts')).run(argv.filter((x) => x !== '--sweep'));
   if (argv.includes('--help') || argv.includes('-h')) {
     console.log(HELP);
     return 0;

@@ -3,7 +3,8 @@
 // Counted in ticks, not ms: time reaches the machines only through events.
 import { DEFAULT_PARAMS } from '../policy/decide.ts';
 import { DEFAULT_POLICY_NAME, POLICY_NAMES, type PolicyName } from '../policy/registry.ts';
-import type { PolicyParams } from '../policy/types.ts';
+import { RULE_NAMES } from '../policy/rules.ts';
+import type { PolicyParams, PolicyRules } from '../policy/types.ts';
 import type { UnsafeSwitches } from '../policy/unsafe.ts';
 import { InputError, boolean, integer, noUnknownKeys, number, object, oneOf, optional } from '../util/validate.ts';
 
@@ -79,7 +80,7 @@ export const DEFAULT_SUPERVISOR_CONFIG: SupervisorConfig = Object.freeze({
   balloonSlackKiB: DEFAULT_BALLOON_SLACK_KIB,
 });
 
-const PARAM_KEYS = ['tau', 'eps', 'reserveKiB', 'upRatio', 'downRatio'] as const;
+const PARAM_KEYS = ['tau', 'eps', 'reserveKiB', 'upRatio', 'downRatio', 'rules'] as const;
 const CONFIG_KEYS = ['policy', 'params', 'dom0', 'silenceTicks', 'stuckTicks', 'stuckRetryTicks', 'balloonSlackKiB', 'unsafe'] as const;
 
 /** The safety switches (src/policy/unsafe.ts) from untrusted JSON/YAML: each optional, default on. */
@@ -106,7 +107,18 @@ export function parsePolicyParams(v: unknown, path: string): PolicyParams {
     reserveKiB: optional(o, 'reserveKiB', path, (x, p) => integer(x, p, { min: 0 }), d.reserveKiB),
     upRatio: optional(o, 'upRatio', path, (x, p) => number(x, p, { min: 1 }), d.upRatio),
     downRatio: optional(o, 'downRatio', path, (x, p) => number(x, p, { min: 1 }), d.downRatio),
+    // Rules beyond the paper (src/policy/rules.ts): only written when some are switched off.
+    ...(o.rules === undefined ? {} : { rules: parseRules(o.rules, `${path}.rules`) }),
   };
+}
+
+/** params.rules: each of RULE_NAMES optional, a boolean. */
+function parseRules(v: unknown, path: string): PolicyRules {
+  const o = object(v, path);
+  noUnknownKeys(o, path, RULE_NAMES);
+  const r: PolicyRules = {};
+  for (const k of RULE_NAMES) if (o[k] !== undefined) r[k] = boolean(o[k], `${path}.${k}`);
+  return r;
 }
 
 /**

@@ -42,9 +42,10 @@ export function withinDeadband(
   currentKiB: number,
   minKiB: number,
   maxKiB: number,
+  deadbandKiB: number = MIN_TARGET_CHANGE_KIB,
 ): boolean {
   if (writtenKiB === null) return false;
-  if (Math.abs(targetKiB - writtenKiB) >= MIN_TARGET_CHANGE_KIB) return false;
+  if (Math.abs(targetKiB - writtenKiB) >= deadbandKiB) return false;
   if (writtenKiB < minKiB || writtenKiB > maxKiB) return false;
   return !(writtenKiB > targetKiB && writtenKiB > currentKiB);
 }
@@ -72,6 +73,7 @@ export function buildDecideInput(config: SupervisorConfig, host: HostFacts, gues
   return {
     params: config.params,
     host: { freeKiB: host.freeKiB },
+    atMs: host.at,
     dom0: {
       currentKiB: host.dom0.currentKiB,
       committedKiB: host.dom0.committedKiB,
@@ -136,6 +138,7 @@ export function planTick(
   guests: readonly GuestView[],
   host: HostFacts,
   dom0WrittenTargetKiB: number | null,
+  deadbandKiB: number = MIN_TARGET_CHANGE_KIB,
 ): TickPlan {
   const byId = new Map(decision.guests.map((d) => [d.id, d]));
   const modeWrites: Write[] = [];
@@ -151,7 +154,7 @@ export function planTick(
     // Not served, Dom0 is held back only where it would shrink less than asked (the last written
     // target between the new one and its allocation): never below the policy's target, so never
     // below its minimum, which planTick does not see.
-    (dom0Served || !withinDeadband(d0.targetKiB, d0.goalKiB, dom0WrittenTargetKiB, host.dom0.currentKiB, d0.targetKiB, Number.MAX_SAFE_INTEGER))
+    (dom0Served || !withinDeadband(d0.targetKiB, d0.goalKiB, dom0WrittenTargetKiB, host.dom0.currentKiB, d0.targetKiB, Number.MAX_SAFE_INTEGER, deadbandKiB))
   ) {
     dom0TargetKiB = decision.dom0.targetKiB;
     current.set(DOM0_ID, host.dom0.currentKiB);
@@ -175,7 +178,7 @@ export function planTick(
       // that write failed, it is not pressed again every tick (it will be when it takes part).
       (g.participates || (c.touched && !c.targetWriteFailed)) &&
       d.targetKiB !== c.writtenTargetKiB &&
-      !withinDeadband(d.targetKiB, d.goalKiB, c.writtenTargetKiB, c.currentKiB, c.minKiB, c.maxKiB)
+      !withinDeadband(d.targetKiB, d.goalKiB, c.writtenTargetKiB, c.currentKiB, c.minKiB, c.maxKiB, deadbandKiB)
     ) {
       wroteTargetKiB = d.targetKiB;
       current.set(g.id, c.currentKiB);

@@ -25,6 +25,7 @@
 import { enqueueActions, setup, type Actor, type ActorSystem, type AnyActorRef, type SnapshotFrom } from 'xstate';
 import { decide } from '../policy/decide.ts';
 import { policyByName } from '../policy/registry.ts';
+import { ruleOn } from '../policy/rules.ts';
 import { SAFE, unsafePolicy } from '../policy/unsafe.ts';
 import { freeBudget, selfAdjustStep, type SelfStepGuest } from '../policy/self-step.ts';
 import { isPaging } from '../policy/pressure.ts';
@@ -52,7 +53,7 @@ import {
 } from './facts.ts';
 import { createGuestMachine, guestStateName, type GuestActorRef, type GuestEvent, type GuestSnapshot } from './guest.ts';
 import { guestLoggers } from './guest-log.ts';
-import { buildDecideInput, planTick, runPolicy, withinDeadband, type GuestView, type HostFacts } from './plan.ts';
+import { buildDecideInput, MIN_TARGET_CHANGE_KIB, planTick, runPolicy, withinDeadband, type GuestView, type HostFacts } from './plan.ts';
 import { DOM0_ID, type ModeWriteParams, type SupervisorEmitted, type TargetWriteParams, type Write } from './writes.ts';
 
 export interface SupervisorContext {
@@ -193,7 +194,19 @@ export function createSupervisorMachine(opts: SupervisorOptions = {}) {
   const log = opts.logger ?? silentLogger();
   const guestLog = guestLoggers(log);
   const guest = createGuestMachine({ logger: log });
-  const policyOf = (c: SupervisorConfig): Policy => opts.policy ?? unsafePolicy(policyByName(c.policy), c.unsafe ?? SAFE);
+  // One policy instance per supervisor: the peers that keep their own pace (src/policy/peers/
+  // paced.ts) carry state from tick to tick, so a new one is made only when the config names
+  // another policy or other safety switches.
+  let made: { name: string; unsafe: SupervisorConfig['unsafe']; policy: Policy } | null = null;
+  const policyOf = (c: SupervisorConfig): Policy => {
+    if (opts.policy !== undefined) return opts.policy;
+    if (made === null || made.name !== c.policy || made.unsafe !== c.unsafe) {
+      made = { name: c.policy, unsafe: c.unsafe, policy: unsafePolicy(policyByName(c.policy), c.unsafe ?? SAFE) };
+    }
+    return made.policy;
+  };
+  // The write deadband (plan.ts), unless the rules switch it off; the paper's policy has none.
+  const deadbandOf = (c: SupervisorConfig): number => (c.policy === 'paper' || !ruleOn(c.params, 'deadband') ? 0 : MIN_TARGET_CHANGE_KIB);
 
   return setup({
     types: {
@@ -304,7 +317,9 @@ export function createSupervisorMachine(opts: SupervisorOptions = {}) {
           // with nothing owed to Dom0; otherwise the reports wait for the tick's global balance.
           const last = context.last;
           const prompt =
-            policyOf(context.config) === decide && context.host !== null && last.state === 'abundant' && last.reclaimKiB === 0 && !last.overcommitted;
+            policyOf(context.config) === decide &&
+            ruleOn(context.config.params, 'promptSelfSteps') &&
+            context.host !== null && last.state === 'abundant' && last.reclaimKiB === 0 && !last.overcommitted;
           const selfAdjusting = new Set<number>();
           const debug = log.isLevelEnabled('debug');
           let unknown = 0;
@@ -350,7 +365,7 @@ export function createSupervisorMachine(opts: SupervisorOptions = {}) {
               const f = facts.get(i);
               // The tick's write deadband (plan.ts) holds here too: Committed_AS jitters by a few
               // pages from report to report, and each write would wake the balloon for nothing.
-              if (g.targetKiB !== f.writtenTargetKiB && !withinDeadband(g.targetKiB, g.goalKiB, f.writtenTargetKiB, f.currentKiB, f.minKiB, f.maxKiB)) {
+              if (g.targetKiB !== f.writtenTargetKiB && !withinDeadband(g.targetKiB, g.goalKiB, f.writtenTargetKiB, f.currentKiB, f.minKiB, f.maxKiB, deadbandOf(context.config))) {
                 current.set(i, f.currentKiB);
                 targets.set(i, g.targetKiB);
               }
@@ -432,7 +447,7 @@ export function createSupervisorMachine(opts: SupervisorOptions = {}) {
             return;
           }
           const decision = releaseReservedToFree(ran.decision, input, context.reservedKiB);
-          const plan = planTick(decision, views, host, context.dom0WrittenTargetKiB);
+          const plan = planTick(decision, views, host, context.dom0WrittenTargetKiB, deadbandOf(context.config));
 
           for (const w of plan.writes) {
             if (w.kind === 'mode') enqueue({ type: 'writeMode', params: { id: w.id, mode: w.mode, protocol: w.protocol } });

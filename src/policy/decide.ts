@@ -4,7 +4,8 @@
 import { addBonus, balance, swapUsed, type BalanceGuest } from './balance.ts';
 import { clamp, PAGE_KIB, pageDown, pageUp, roundPagesExact } from './pages.ts';
 import { deepenDecrease, isPaging, isShort, pagingCapKiB } from './pressure.ts';
-import { shareIncreases, stepToward } from './steps.ts';
+import { ruleOn } from './rules.ts';
+import { MIN_STEP_KIB, shareIncreases, stepToward } from './steps.ts';
 import type { Decision, DecideInput, GuestDecision, Policy } from './types.ts';
 
 export { DEFAULT_PARAMS } from './defaults.ts';
@@ -113,6 +114,11 @@ function giveLeftoverToPaging(managed: readonly Managed[], goals: number[], left
 export const decide: Policy = (input: DecideInput): Decision => {
   const { params, host, dom0 } = input;
   const { tau, eps, reserveKiB, upRatio, downRatio } = params;
+  const commitCap = ruleOn(params, 'commitCap');
+  const minStep = ruleOn(params, 'minStep') ? MIN_STEP_KIB : 0;
+  const workingRoom = ruleOn(params, 'workingRoom');
+  const shortHold = ruleOn(params, 'shortHold');
+  const idleFirst = ruleOn(params, 'idleFirst');
 
   // Host free after the reserve (F).
   const F = pageDown(Math.max(0, host.freeKiB - reserveKiB));
@@ -132,7 +138,7 @@ export const decide: Policy = (input: DecideInput): Decision => {
     const [lo, hi] = pageBounds(g.minKiB, g.maxKiB);
     const n = pageDown(g.currentKiB);
     const mc = clamp(pageUp(g.committedKiB), lo, hi);
-    const paging = isPaging(g);
+    const paging = workingRoom && isPaging(g);
     managed.push({
       index,
       currentKiB: n,
@@ -140,9 +146,10 @@ export const decide: Policy = (input: DecideInput): Decision => {
       hiKiB: hi,
       freeKiB: g.freeKiB,
       paging,
-      short: isShort(g),
+      short: isShort(g), // read by shortHold and idleFirst, each switchable
       minKiB: lo,
-      maxKiB: paging ? pagingCapKiB(mc, hi, n, g.freeKiB) : mc, // the commit cap: min(H_i, max(L_i, MC_i)) = MC_i; more while paging
+      // the commit cap: min(H_i, max(L_i, MC_i)) = MC_i; more while paging (working room)
+      maxKiB: !commitCap ? hi : paging ? pagingCapKiB(mc, hi, n, g.freeKiB) : mc,
       activeKiB: Math.max(0, n - g.freeKiB),
       swapUsed: swapUsed(g.swapTotalKiB, g.swapFreeKiB),
       shares: g.shares,
@@ -195,7 +202,7 @@ export const decide: Policy = (input: DecideInput): Decision => {
     if (overcommitted) {
       managed.forEach((m, k) => (goals[k] = m.minKiB));
     } else {
-      if (reclaim === 0) {
+      if (reclaim === 0 && shortHold) {
         // Short guests hold (above): their floor in the balance is what they have.
         for (const m of managed) if (m.short) m.minKiB = Math.max(m.minKiB, Math.min(m.currentKiB, m.maxKiB));
       }
@@ -222,15 +229,15 @@ export const decide: Policy = (input: DecideInput): Decision => {
   // Algorithm 2 steps, then the two-phase rule: increases (Dom0 first) share the memory free
   // now, before this tick's decreases have landed.
   let budget = F;
-  let dom0Target = overMax(n0, h0) ?? stepToward(n0, dom0Goal, upRatio, downRatio);
+  let dom0Target = overMax(n0, h0) ?? stepToward(n0, dom0Goal, upRatio, downRatio, minStep);
   if (dom0Target > n0) {
     const grant = Math.min(dom0Target - n0, budget);
     dom0Target = n0 + grant;
     budget -= grant;
   }
-  const someoneShort = managed.some((m) => m.short);
+  const someoneShort = idleFirst && managed.some((m) => m.short);
   const steps = managed.map((m, k) => {
-    const ratio = overMax(m.currentKiB, m.hiKiB) ?? stepToward(m.currentKiB, goals[k]!, upRatio, downRatio);
+    const ratio = overMax(m.currentKiB, m.hiKiB) ?? stepToward(m.currentKiB, goals[k]!, upRatio, downRatio, minStep);
     return someoneShort ? deepenDecrease(m.currentKiB, ratio, goals[k]!, m.freeKiB) : ratio;
   });
   const wanted = steps.map((s, k) => Math.max(0, s - managed[k]!.currentKiB));

@@ -1,5 +1,5 @@
 // Default policy parameters, each with its source. The ratios and the reserve were chosen from
-// the measurements and peer projects cited below, then measured in the simulator (`npm run sweep`:
+// the measurements and peer projects cited below, then measured in the simulator (`npm run bench:ratios`:
 // the real supervisor on the five paper-* scenarios, total workload runtime in virtual seconds;
 // the numbers below are from the run that accompanied this comment). The sweep found no ratio
 // clearly better, so the chosen values stand; what it says about the reserve is under it.
@@ -19,7 +19,7 @@ export const DEFAULT_EPS = 0.1;
  * deficit. Increases stay bounded by the host's free memory (the two-phase rule).
  */
 export const DEFAULT_UP_RATIO = 1;
-// Sweep, mean over seeds 1-3 (`npm run sweep -- --seeds 1,2,3`), sum of the five paper scenarios
+// Sweep, mean over seeds 1-3 (`npm run bench:ratios -- --seeds 1,2,3`), sum of the five paper scenarios
 // (hosts with half the guests' headroom free, paper-mono-random with 64 MiB): static 6946.6 s;
 // up 1: down 1 3877.5, down 2 3870.6, down 4 3860.2, down 8 3868.6 s; up 2: down 1 3917.9,
 // down 2 3879.9, down 4 3875.0, down 8 3876.0 s. Up 1 / down 4 is the best of the eight (0.556 of
@@ -48,7 +48,7 @@ export const DEFAULT_DOWN_RATIO = 4;
  * with zero slack turns any balloon that lags its target into a failed allocation.
  */
 export const DEFAULT_RESERVE_KIB = 50 * 1024;
-// Sweep at up 1, down 4 (`npm run sweep -- --up 1 --down 4 --reserve 10,25,50,100`), sum of the
+// Sweep at up 1, down 4 (`npm run bench:ratios -- --up 1 --down 4 --reserve 10,25,50,100`), sum of the
 // five paper scenarios (hosts of a few hundred MiB to spare, seed 1): 10 MiB 3483.3 s, 25 MiB
 // 3573.9, 50 MiB 3759.9, 100 MiB 4255.1 (static 6951.6). On hosts that small the reserve is
 // memory kept from thrashing guests, so less is faster; but the simulator models nothing the

@@ -1,24 +1,41 @@
-// Every policy by name: memcoop's own (the paper's) and the peers it is compared with. The
-// supervisor config names the one that runs (config.policy), so a journal header says which
-// policy made its decisions and `memcoop replay` replays it with the same one.
+// Every policy by name: memcoop's own, the paper's as written, and the peers it is compared
+// with. The supervisor config names the one that runs (config.policy), so a journal header says
+// which policy made its decisions and `memcoop replay` replays it with the same one.
+// The peers that keep their own pace and history (selfballoon, qmemman, squeezed, mom:
+// src/policy/peers/paced.ts) are machines: policyByName makes a fresh instance of one on every
+// call, so a caller makes one per run and keeps it (the supervisor does).
 import { decide } from './decide.ts';
-import { PEER_POLICIES } from './peers/index.ts';
+import { paper } from './paper.ts';
+import { pacedPolicy } from './peers/paced.ts';
+import { momMachine } from './peers/mom.ts';
+import { qmemmanMachine } from './peers/qmemman.ts';
+import { selfballoonMachine } from './peers/selfballoon.ts';
+import { squeezedMachine } from './peers/squeezed.ts';
+import { staticPolicy } from './peers/static.ts';
 import type { Policy } from './types.ts';
 
-export const POLICY_NAMES = ['memcoop', 'static', 'selfballoon', 'qmemman', 'squeezed', 'mom'] as const;
+export const POLICY_NAMES = ['memcoop', 'paper', 'static', 'selfballoon', 'qmemman', 'squeezed', 'mom'] as const;
 export type PolicyName = (typeof POLICY_NAMES)[number];
-/** The paper's policy: what runs unless the config names another. */
+/** memcoop's policy: what runs unless the config names another. */
 export const DEFAULT_POLICY_NAME: PolicyName = 'memcoop';
 
 export function policyByName(name: PolicyName): Policy {
-  if (name === 'memcoop') return decide;
-  const p = PEER_POLICIES[name];
-  if (p === undefined) throw new RangeError(`no policy named ${JSON.stringify(name)}`);
-  return p;
+  switch (name) {
+    case 'memcoop': return decide;
+    case 'paper': return paper;
+    case 'static': return staticPolicy;
+    case 'selfballoon': return pacedPolicy(selfballoonMachine);
+    case 'qmemman': return pacedPolicy(qmemmanMachine);
+    case 'squeezed': return pacedPolicy(squeezedMachine);
+    case 'mom': return pacedPolicy(momMachine);
+  }
+  throw new RangeError(`no policy named ${JSON.stringify(name)}`);
 }
 
-/** The name of a policy function, or null for one that is not registered (a wrapper, a test's). */
+/** The name of a stateless policy function, or null (a paced peer's instance, a wrapper, a test's). */
 export function nameOfPolicy(policy: Policy): PolicyName | null {
-  for (const name of POLICY_NAMES) if (policyByName(name) === policy) return name;
+  if (policy === decide) return 'memcoop';
+  if (policy === paper) return 'paper';
+  if (policy === staticPolicy) return 'static';
   return null;
 }

@@ -8,7 +8,8 @@
 // tick left over (promptBudgetKiB). Pure.
 import { pageBounds } from './decide.ts';
 import { clamp, pageDown, pageUp } from './pages.ts';
-import { shareIncreases, stepToward } from './steps.ts';
+import { ruleOn } from './rules.ts';
+import { MIN_STEP_KIB, shareIncreases, stepToward } from './steps.ts';
 import type { PolicyParams } from './types.ts';
 
 export interface SelfStepGuest {
@@ -68,10 +69,10 @@ export function selfAdjustStep(input: SelfStepInput): SelfStepResult {
     const [lo, hi] = pageBounds(g.minKiB, g.maxKiB);
     const cur = pageDown(g.currentKiB);
     const mc = clamp(pageUp(g.committedKiB), lo, hi);
-    goals[k] = g.paging === true ? Math.max(mc, Math.min(cur, hi)) : mc;
+    goals[k] = g.paging === true && ruleOn(input.params, 'workingRoom') ? Math.max(mc, Math.min(cur, hi)) : mc;
     // No "idle memory first" here (pressure.ts): it acts only while a guest is short, and a
     // prompt step sees only the guests reporting now; the tick applies it.
-    steps[k] = stepToward(cur, goals[k]!, upRatio, downRatio);
+    steps[k] = stepToward(cur, goals[k]!, upRatio, downRatio, ruleOn(input.params, 'minStep') ? MIN_STEP_KIB : 0);
     // Growth already paid for: up to the pending target, whole pages.
     bases[k] = cur + pageDown(Math.max(0, g.pendingIncreaseKiB));
     wanted[k] = Math.max(0, steps[k]! - bases[k]!);

@@ -33,13 +33,15 @@ export const MIN_STEP_KIB = 4 * 1024;
  * be closed in whole pages otherwise). decide() and selfAdjustStep() both step through here, so
  * tick decisions and prompt self steps take the same steps.
  */
-export function stepToward(currentKiB: number, goalKiB: number, upRatio: number, downRatio: number): number {
+export function stepToward(currentKiB: number, goalKiB: number, upRatio: number, downRatio: number, minStepKiB = MIN_STEP_KIB): number {
   const gap = goalKiB - currentKiB;
   const dist = Math.abs(gap);
   if (dist < PAGE_KIB) return goalKiB;
   const ratio = gap > 0 ? upRatio : downRatio;
   let move = pageDown(dist / ratio);
-  const floor = dist < MIN_STEP_KIB ? dist : MIN_STEP_KIB;
+  // Without the minimum (the ablation, the paper's policy) a step is still at least one page.
+  const least = Math.max(PAGE_KIB, minStepKiB);
+  const floor = dist < least ? dist : least;
   if (move < floor) move = floor;
   if (move > dist) move = dist;
   return gap > 0 ? currentKiB + move : currentKiB - move;

@@ -14,6 +14,22 @@ export interface PolicyParams {
   upRatio: number;
   /** Algorithm 2: a decrease moves (N - goal) / downRatio per tick. >= 1. */
   downRatio: number;
+  /** Rules beyond the paper, each on unless set false (the ablation switches them off; rules.ts). */
+  rules?: PolicyRules;
+}
+
+/** memcoop's rules beyond the paper (docs/algorithm.md); absent or true: on. */
+export interface PolicyRules {
+  commitCap?: boolean;
+  minStep?: boolean;
+  deadband?: boolean;
+  promptSelfSteps?: boolean;
+  /** pressure.ts: a paging guest's cap is what it uses plus its working room; abundance's left over goes to paging guests. */
+  workingRoom?: boolean;
+  /** pressure.ts: the scarce balance does not lower a short guest. */
+  shortHold?: boolean;
+  /** pressure.ts: while a guest is short, a decrease takes idle free memory at once. */
+  idleFirst?: boolean;
 }
 
 export interface HostInput {
@@ -57,6 +73,8 @@ export interface DecideInput {
   host: HostInput;
   dom0: Dom0Input;
   guests: GuestInput[];
+  /** When the host sample was taken (virtual or wall ms); peers that keep their own pace read it. */
+  atMs?: number;
 }
 
 export type GuestMode = 'self' | 'global' | 'held';

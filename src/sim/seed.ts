@@ -22,11 +22,13 @@ function reseedWorkload(w: WorkloadSpec, seed: number): WorkloadSpec {
     case 'random':
     case 'dacapo':
     case 'kernel-build':
+    case 'jvm':
       return { ...w, seed: mixSeed(seed, w.seed) };
     case 'sequence':
       return { ...w, parts: w.parts.map((p) => reseedWorkload(p, seed)) };
     case 'mono':
     case 'compute':
+    case 'idle-commit':
     case 'idle':
       return w;
   }

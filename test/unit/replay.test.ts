@@ -185,7 +185,17 @@ describe('journal record and replay', () => {
     assert.deepEqual(out.finalSnapshot, peer.snapshot);
     assert.deepEqual(peer.selfSteps, [], 'no prompt self steps under a peer policy');
     assert.notDeepEqual(peer.decisions, rec.decisions, 'static decides otherwise than memcoop');
-    assert.throws(() => replay({ config: { policy: 'greedy' } }, []), /header\.config\.policy: expected one of memcoop, static, selfballoon, qmemman, squeezed, mom/);
+    assert.throws(() => replay({ config: { policy: 'greedy' } }, []), /header\.config\.policy: expected one of memcoop, paper, static, selfballoon, qmemman, squeezed, mom/);
+  });
+
+  test('a paced peer (state from tick to tick) replays to the same decisions, and so does the paper policy', async () => {
+    for (const policy of ['selfballoon', 'mom', 'qmemman', 'squeezed', 'paper'] as const) {
+      const run = recordRun(join(dir, `${policy}.jsonl`), policy);
+      const journal = await readJournalFile(run.file);
+      const out = replay(journal.header, journal.inputs);
+      assert.deepEqual(out.decisions, run.decisions, policy);
+      assert.deepEqual(run.selfSteps, [], `${policy}: no prompt self steps`);
+    }
   });
 
   test('a journal changed by one report replays to different decisions', async () => {

@@ -25,6 +25,18 @@ export const PAGE_CACHE_FLOOR_KIB = 24 * MIB;
  * (mm/page_alloc.c), and kswapd starts reclaiming at the low watermark above it. Estimate.
  */
 export const GUEST_MIN_FREE_KIB = 4 * MIB;
+/**
+ * The part of GUEST_KERNEL_KIB that is not even in the guest's MemTotal (kernel image, struct
+ * pages, firmware reservations): balloon size minus MemTotal, MEASURED at 55,884 KiB on 512 MiB
+ * and 128 MiB Debian 6.1 guests under QEMU (docs/measurements.md section 2; a constant per guest).
+ * The simulated agent's MemTotal is the allocation less this.
+ */
+export const BALLOON_MEMTOTAL_GAP_KIB = 55_884;
+/**
+ * Cross-check, not a fit: 55 MiB under MemTotal + the kernel's own share inside it (MemTotal -
+ * MemAvailable - Committed_AS, MEASURED about 28 MiB) + min_free (about 4 MiB) = 87 MiB, against
+ * GUEST_OVERHEAD_KIB's fitted 90 MiB.
+ */
 /** What a guest's applications can never have: the three above together (90 MiB, fitted). */
 export const GUEST_OVERHEAD_KIB = GUEST_KERNEL_KIB + PAGE_CACHE_FLOOR_KIB + GUEST_MIN_FREE_KIB;
 
@@ -94,3 +106,14 @@ export const AGENT_REPORT_INTERVAL_MS = 1000;
 export const HOST_SAMPLE_INTERVAL_MS = 1000;
 /** A swap device the size of docs/measurements.md section 2's (512 MiB raw image). */
 export const DEFAULT_SWAP_KIB = 512 * MIB;
+
+// ---- KVM guests under a controller (the realistic scenarios) ----
+
+/**
+ * A virtio balloon giving memory back, two 512 MiB TCG guests under one controller: median
+ * 31-43 MiB/s (docs/measurements.md section 2), so 37 MiB/s. MEASURED. (The single-guest
+ * 111 MiB/s of BALLOON_INFLATE_KIB_PER_S was one balloon alone, unloaded.)
+ */
+export const KVM_INFLATE_KIB_PER_S = 37 * MIB;
+/** The same guests taking memory: median 83-138 MiB/s, so 110 MiB/s. MEASURED. */
+export const KVM_DEFLATE_KIB_PER_S = 110 * MIB;

@@ -2,6 +2,7 @@
 // workload is doing: what is resident, what went to swap, what page cache is left, MemFree,
 // Committed_AS, and the share of page touches that fault.
 import {
+  BALLOON_MEMTOTAL_GAP_KIB,
   COMMIT_BASELINE_KIB,
   COMMIT_OVERSTATE_RATIO,
   GUEST_KERNEL_KIB,
@@ -66,10 +67,12 @@ export function guestMemory(allocKiB: number, phase: Phase | null, staleCacheKiB
 export function meminfoText(allocKiB: number, m: GuestMemory, swapTotalKiB: number): string {
   const f = (k: string, v: number): string => `${(k + ':').padEnd(16)}${String(Math.max(0, Math.floor(v))).padStart(8)} kB`;
   const available = m.memFreeKiB + m.staleCacheKiB + m.fileResidentKiB;
+  // The kernel does not count what it reserved at boot (BALLOON_MEMTOTAL_GAP_KIB, measured).
+  const memTotal = Math.max(m.memFreeKiB, allocKiB - BALLOON_MEMTOTAL_GAP_KIB);
   return [
-    f('MemTotal', allocKiB),
+    f('MemTotal', memTotal),
     f('MemFree', m.memFreeKiB),
-    f('MemAvailable', Math.min(allocKiB, available)),
+    f('MemAvailable', Math.min(memTotal, available)),
     f('Buffers', 0),
     f('Cached', m.cachedKiB),
     f('SwapCached', 0),
@@ -77,7 +80,7 @@ export function meminfoText(allocKiB: number, m: GuestMemory, swapTotalKiB: numb
     f('Shmem', PAGE_CACHE_FLOOR_KIB),
     f('SwapTotal', swapTotalKiB),
     f('SwapFree', swapTotalKiB - m.swapUsedKiB),
-    f('CommitLimit', Math.floor(allocKiB / 2) + swapTotalKiB),
+    f('CommitLimit', Math.floor(memTotal / 2) + swapTotalKiB),
     f('Committed_AS', m.committedKiB),
   ].join('\n') + '\n';
 }

@@ -105,9 +105,37 @@ function readWorkload(v: unknown, path: string): WorkloadSpec {
     case 'dacapo':
       keys('reverse', 'seed');
       return { kind, reverse: optional(o, 'reverse', path, boolean, false), seed: optional(o, 'seed', path, seed, 1) };
-    case 'kernel-build':
-      keys('seed');
-      return { kind, seed: optional(o, 'seed', path, seed, 1) };
+    case 'kernel-build': {
+      keys('seed', 'jobs', 'memShare');
+      const spec: WorkloadSpec = { kind, seed: optional(o, 'seed', path, seed, 1) };
+      if (o.jobs !== undefined) spec.jobs = integer(o.jobs, `${path}.jobs`, { min: 1, max: 64 });
+      if (o.memShare !== undefined) spec.memShare = number(o.memShare, `${path}.memShare`, { min: 0, max: 1 });
+      return spec;
+    }
+    case 'jvm': {
+      keys('xmxMiB', 'startMiB', 'peakMiB', 'phases', 'phaseS', 'memShare', 'seed');
+      const xmxMiB = required(o, 'xmxMiB', path, positive);
+      const startMiB = required(o, 'startMiB', path, positive);
+      const peakMiB = required(o, 'peakMiB', path, positive);
+      if (peakMiB > xmxMiB || startMiB > peakMiB) throw new InputError(`${path}.peakMiB`, 'must satisfy startMiB <= peakMiB <= xmxMiB');
+      return {
+        kind,
+        xmxMiB,
+        startMiB,
+        peakMiB,
+        phases: required(o, 'phases', path, positive),
+        phaseS: required(o, 'phaseS', path, (x, p) => number(x, p, { min: 0.001, max: 1e6 })),
+        memShare: required(o, 'memShare', path, (x, p) => number(x, p, { min: 0, max: 1 })),
+        seed: optional(o, 'seed', path, seed, 1),
+      };
+    }
+    case 'idle-commit': {
+      keys('commitMiB', 'touchMiB', 'seconds');
+      const commitMiB = required(o, 'commitMiB', path, positive);
+      const touchMiB = required(o, 'touchMiB', path, positive);
+      if (touchMiB > commitMiB) throw new InputError(`${path}.touchMiB`, 'must be <= commitMiB');
+      return { kind, commitMiB, touchMiB, seconds: required(o, 'seconds', path, (x, p) => number(x, p, { min: 1, max: 1e6 })) };
+    }
     case 'idle':
       keys();
       return { kind };

@@ -42,12 +42,41 @@ export interface RandomSpec {
 }
 export interface ComputeSpec { kind: 'compute'; cpuS: number; memMiB: number; iterations: number }
 export interface DacapoSpec { kind: 'dacapo'; reverse: boolean; seed: number }
-export interface KernelBuildSpec { kind: 'kernel-build'; seed: number }
+export interface KernelBuildSpec {
+  kind: 'kernel-build';
+  seed: number;
+  /** make -j: compilers running at once (default 1, the paper's reading). */
+  jobs?: number;
+  /**
+   * Share of each phase's time spent on memory and page cache (default 0.02, link 0.04): with a
+   * cold cache a build re-reads sources and headers from disk, which is what a deficit slows.
+   */
+  memShare?: number;
+}
+/**
+ * A JVM started with -Xms = -Xmx (the usual server setting): the whole heap is committed at start
+ * (Committed_AS counts it) while the program touches far less, growing into it phase by phase.
+ */
+export interface JvmSpec {
+  kind: 'jvm';
+  xmxMiB: number;
+  /** Live heap touched in the first phase, and in the last. */
+  startMiB: number;
+  peakMiB: number;
+  phases: number;
+  /** Base time of each phase with memory to spare. */
+  phaseS: number;
+  /** Share of that time spent in GC and allocation (what a deficit slows). */
+  memShare: number;
+  seed: number;
+}
+/** A guest that commits much and touches little (an idle application server), for `seconds`. */
+export interface IdleCommitSpec { kind: 'idle-commit'; commitMiB: number; touchMiB: number; seconds: number }
 export interface IdleSpec { kind: 'idle' }
 export interface SequenceSpec { kind: 'sequence'; parts: WorkloadSpec[] }
 
-export type WorkloadSpec = MonoSpec | RandomSpec | ComputeSpec | DacapoSpec | KernelBuildSpec | IdleSpec | SequenceSpec;
-export const WORKLOAD_KINDS = ['mono', 'random', 'compute', 'dacapo', 'kernel-build', 'idle', 'sequence'] as const;
+export type WorkloadSpec = MonoSpec | RandomSpec | ComputeSpec | DacapoSpec | KernelBuildSpec | JvmSpec | IdleCommitSpec | IdleSpec | SequenceSpec;
+export const WORKLOAD_KINDS = ['mono', 'random', 'compute', 'dacapo', 'kernel-build', 'jvm', 'idle-commit', 'idle', 'sequence'] as const;
 
 const pages = (kib: number): number => Math.floor(kib / PAGE_KIB);
 
@@ -151,15 +180,52 @@ export function dacapo(s: DacapoSpec): Workload {
  */
 export function kernelBuild(s: KernelBuildSpec): Workload {
   const r = rng(s.seed);
-  const phases: Phase[] = [mixedPhase('configure', 16 * MIB, 8 * MIB, 8 * MIB, 6, 0.01)];
+  const jobs = s.jobs ?? 1;
+  const share = (dflt: number): number => s.memShare ?? dflt;
+  const phases: Phase[] = [mixedPhase('configure', 16 * MIB, 8 * MIB, 8 * MIB, 6, share(0.01))];
   const WAVES = 20;
   for (let i = 0; i < WAVES; i++) {
-    const gcc = 60 + Math.floor(r() * 81);
-    phases.push(mixedPhase(`compile ${i + 1}`, gcc * MIB, 160 * MIB, 32 * MIB, 8 + 4 * r(), 0.02));
+    let gcc = 0;
+    for (let j = 0; j < jobs; j++) gcc += 60 + Math.floor(r() * 81);
+    phases.push(mixedPhase(`compile ${i + 1}`, gcc * MIB, 160 * MIB, 32 * MIB * jobs, 8 + 4 * r(), share(0.02)));
   }
-  phases.push(mixedPhase('link', 220 * MIB, 200 * MIB, 32 * MIB, 15, 0.04));
-  return { name: 'kernel build', phases };
+  phases.push(mixedPhase('link', 220 * MIB, 200 * MIB, 32 * MIB, 15, s.memShare ?? 0.04));
+  return { name: jobs > 1 ? `kernel build -j${jobs}` : 'kernel build', phases };
 }
+
+/** Reserved beyond the heap: metaspace, code cache, thread stacks, GC structures (estimate). */
+export const JVM_NONHEAP_RESERVED_KIB = 48 * MIB;
+/** Jars and class files a JVM re-reads: page cache it wants (estimate, as DaCapo's). */
+const JVM_FILE_KIB = 24 * MIB;
+
+/** A JVM growing into its committed -Xmx heap (see JvmSpec); live heap rises linearly, jittered. */
+export function jvm(s: JvmSpec): Workload {
+  const r = rng(s.seed);
+  const phases: Phase[] = [];
+  for (let i = 0; i < s.phases; i++) {
+    const f = s.phases === 1 ? 1 : i / (s.phases - 1);
+    const live = Math.min(s.xmxMiB, Math.round(s.startMiB + (s.peakMiB - s.startMiB) * f * (1 + JITTER * (2 * r() - 1))));
+    const anon = live * MIB;
+    // Committed_AS: the whole heap (committed at start) and the non-heap reservations.
+    const reserved = Math.max(0, s.xmxMiB * MIB - anon) + JVM_NONHEAP_RESERVED_KIB;
+    phases.push(mixedPhase(`jvm ${live} MiB`, anon, JVM_FILE_KIB, reserved, s.phaseS * (1 + JITTER * (2 * r() - 1)), s.memShare));
+  }
+  return { name: `jvm -Xmx${s.xmxMiB}m ${s.startMiB}->${s.peakMiB} MiB`, phases };
+}
+
+/** Ten-second phases of light CPU over a small touched set, with a large commit behind it. */
+export function idleCommit(s: IdleCommitSpec): Workload {
+  const PHASE_S = 10;
+  const n = Math.max(1, Math.round(s.seconds / PHASE_S));
+  const anon = s.touchMiB * MIB;
+  const reserved = Math.max(0, (s.commitMiB - s.touchMiB) * MIB);
+  return {
+    name: `idle, commits ${s.commitMiB} MiB, touches ${s.touchMiB}`,
+    phases: Array.from({ length: n }, (_, i) => mixedPhase(`idle ${i + 1}`, anon, 0, reserved, PHASE_S, IDLE_MEM_SHARE)),
+  };
+}
+/** An idle server wakes now and then and touches its small set: 1 % of its time (estimate). */
+const IDLE_MEM_SHARE = 0.01;
 
 export function buildWorkload(spec: WorkloadSpec): Workload {
   switch (spec.kind) {
@@ -168,6 +234,8 @@ export function buildWorkload(spec: WorkloadSpec): Workload {
     case 'compute': return compute(spec);
     case 'dacapo': return dacapo(spec);
     case 'kernel-build': return kernelBuild(spec);
+    case 'jvm': return jvm(spec);
+    case 'idle-commit': return idleCommit(spec);
     case 'idle': return { name: 'idle', phases: [] };
     case 'sequence': {
       const parts = spec.parts.map(buildWorkload);

@@ -1,6 +1,8 @@
-// The peer policies memcoop is compared with in the simulator (`memcoop sim --compare`), each
-// behind the same Policy type as memcoop's own (src/policy/decide.ts). Each file says what the
-// peer does, which constants it borrows and where they come from.
+// The peer policies memcoop is compared with in the simulator (`memcoop sim --compare`,
+// `memcoop sim --sweep`), each behind the same Policy type as memcoop's own. Each file says what
+// the peer does, the upstream source it follows, which constants it borrows, and what the
+// simulator cannot model. These are the one-decision forms (every peer acting on this input);
+// the supervisor runs each at its own pace through its machine (paced.ts, registry.ts).
 import type { Policy } from '../types.ts';
 import { mom } from './mom.ts';
 import { qmemman } from './qmemman.ts';

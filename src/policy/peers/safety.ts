@@ -1,15 +1,14 @@
-// The safety step every peer passes through, so that the simulator's invariant checker can hold
-// the peers to the same rules as memcoop's own policy: every target inside [min, max], and no
-// decision hands out more than the host has free after the reserve. Each peer says where it
-// wants each domain (its "want"); this module turns wants into this tick's targets.
+// Funding increases from what is free now: squeezed's two-phase step (it raises a domain only
+// out of host free memory above its own target, once nothing is still freeing) goes through
+// here. The other peers fund themselves as their real systems do (selfballoon and MOM: the
+// hypervisor grants growth from what it has, first come first served; qmemman: its own
+// do_balance order), and the simulator's invariant checker reports whatever breach follows.
 //
-// Increases are funded from F = max(0, hostFree - reserve) as it is NOW. Memory that this tick's
-// decreases release is only counted once it has landed (it shows up in the next tick's host
-// free), so a balloon that never lets go cannot make the host over-allocated. Within F, Dom0's
+// Increases are funded from a spare amount as it is NOW. Memory that this tick's decreases
+// release is only counted once it has landed (it shows up in the next tick's host free), so a
+// balloon that never lets go cannot make the host over-allocated. Within the spare memory, Dom0's
 // increase is funded first; the guests' increases share what is left in proportion to what each
-// asked for (the hypervisor grants whatever is free, and which balloon driver asks first is not
-// something a pure policy can know; proportional is the order-independent reading of that).
-// This is the same two-phase rule decide.ts applies to memcoop's own steps.
+// asked for (shareIncreases, as decide.ts does).
 import type { DecideInput, GuestDecision, GuestMode } from '../types.ts';
 import { clamp, pageDown } from '../pages.ts';
 import { shareIncreases } from '../steps.ts';
@@ -52,15 +51,6 @@ export function fund(spare: number, dom0: Want, guests: readonly Want[]): Funded
     return w <= g.currentKiB ? w : g.currentKiB + (grants[i] ?? 0);
   });
   return { dom0TargetKiB, guestTargetsKiB };
-}
-
-/**
- * True when Dom0's wanted increase exceeds F plus everything the moved guests could give back
- * down to their minimums: even every guest at its minimum cannot cover Dom0.
- */
-export function dom0Overcommitted(spare: number, dom0NeedKiB: number, moved: readonly Want[]): boolean {
-  const reclaimable = moved.reduce((a, g) => a + Math.max(0, g.currentKiB - g.minKiB), 0);
-  return dom0NeedKiB > spare + reclaimable;
 }
 
 /**

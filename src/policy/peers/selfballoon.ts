@@ -2,24 +2,36 @@
 // its own Committed_AS, with no controller in Dom0. Idea borrowed (never code) from Linux
 // drivers/xen/xen-selfballoon.c (Dan Magenheimer, 2011; removed in Linux 5.x with tmem),
 // selfballoon_process():
-//   - goal = Committed_AS + totalreserve_pages;
+//   - in the pages the kernel manages (totalram: the balloon less what the kernel reserved at
+//     boot, BALLOON_OVERHEAD_KIB), goal = Committed_AS + totalreserve_pages +
+//     selfballoon_reserved_mb, the last a tenth of totalram at boot (xen_selfballoon_init, the
+//     driver's last form before its removal; checked against the kernel source);
 //   - above the goal the guest gives back 1/DOWN_HYSTERESIS of the gap per step; below it, it
 //     asks for 1/UP_HYSTERESIS of the gap, i.e. all of it at once;
 //   - never below a floor: a piecewise-linear function of the guest's memory (ending in a ~3%
 //     slope), with no ballooning at all for a guest under 16 MiB.
-// Page arithmetic is integer, as in the driver. The driver acts every selfballoon_interval
-// (SELFBALLOON_INTERVAL_S); the simulator calls every policy each tick, so a caller that wants
-// the driver's pace calls this one every SELFBALLOON_INTERVAL_S only.
+// Page arithmetic is integer, as in the driver. Pace: selfballoonMachine runs each guest's
+// driver every selfballoon_interval (SELFBALLOON_INTERVAL_S, 5 s), staggered per guest.
 //
 // Dom0: self-ballooning "is disallowed in domain0 and force-disabled" (xen-selfballoon.c header)
 // and no controller runs in Dom0, so Dom0 is held where it is: we keep what the peer does.
 // A guest without an agent stands for a guest without the driver: held.
-// A raising guest gets what the hypervisor has free; when several ask for more than is free,
-// the safety step shares it in proportion to what each asked (the driver's balloon just stays
-// short until pages come free).
+// No arbiter and no reserve: each driver sets its own balloon target, and the (simulated)
+// hypervisor hands a growing balloon whatever it has free, first come first served (the
+// simulator grows balloons in order within each step, src/hosts/sim/step.ts). So a driver can
+// take the host's last free pages: the simulator's invariant checker then reports the breach
+// (two-phase: an increase larger than host free less the host's reserve) against this peer.
+//
+// What the simulator cannot model here: frontswap/tmem (the driver's other half, gone from
+// Linux with tmem), the driver's own re-kick of a balloon that gave up (here a balloon that gave
+// up waits for its target to change), the guest's boot time (the stagger is a hash of its id),
+// selfballoon_min_usable_mb (left at its default, 0), lowmem_reserve in totalreserve_pages, and
+// each guest's own balloon overhead (one measured constant stands for all: DecideInput has no
+// MemTotal).
 import type { Decision, DecideInput, GuestInput, Policy } from '../types.ts';
 import { clamp, PAGE_KIB } from '../pages.ts';
-import { fund, guestDecisions, spareKiB, type Want } from './safety.ts';
+import type { GuestDecision } from '../types.ts';
+import { FALLBACK_TICK_MS, idSlot, targetsOf, type PeerMachine } from './paced.ts';
 
 /** xen-selfballoon.c selfballoon_downhysteresis default: give back 1/8 of the gap per step. */
 export const DOWN_HYSTERESIS = 8;
@@ -67,43 +79,101 @@ export function floorPages(maxPfn: number, reservePages: number): number {
   return reservePages + mib(FLOOR_LARGE_BASE_MIB) + Math.floor((useful - mib(FLOOR_LARGE_BASE_MIB)) / 32);
 }
 
-/** The driver's goal and this step's target for one guest, in KiB, within [min, max]. */
-export function selfballoonStep(g: GuestInput): { goalKiB: number; stepKiB: number } {
+/**
+ * What a guest's balloon holds beyond the memory its kernel manages (balloon_stats.current_pages
+ * - totalram_pages, which the driver adds back to its target): DecideInput carries no MemTotal,
+ * so we take the 55,884 KiB measured on real 128-512 MiB guests (docs/measurements.md section 2).
+ */
+export const BALLOON_OVERHEAD_KIB = 55_884;
+/** xen_selfballoon_init: selfballoon_reserved_mb = PAGES2MB(totalram_pages / 10) at boot. */
+export const RESERVED_SHARE = 10;
+
+/**
+ * selfballoon_reserved_mb in pages: a tenth of the memory the kernel managed at boot (totalram),
+ * rounded down to whole MiB as PAGES2MB does.
+ */
+export function reservedPages(bootKiB: number): number {
+  const totalram = Math.max(0, Math.floor((bootKiB - BALLOON_OVERHEAD_KIB) / PAGE_KIB));
+  return Math.floor(Math.floor(totalram / RESERVED_SHARE) / PAGES_PER_MIB) * PAGES_PER_MIB;
+}
+
+/**
+ * The driver's goal and this step's target for one guest, in KiB of balloon, within [min, max].
+ * As selfballoon_process: in pages the kernel manages (totalram = balloon - overhead),
+ * goal = Committed_AS + totalreserve_pages + selfballoon_reserved_mb; never below the floor; the
+ * target handed to the balloon is the step plus the overhead. `bootKiB`: the guest's allocation
+ * when its driver started (sets selfballoon_reserved_mb).
+ */
+export function selfballoonStep(g: GuestInput, bootKiB: number = g.currentKiB): { goalKiB: number; stepKiB: number } {
   const reserve = totalReservePages(g);
-  const cur = Math.floor(g.currentKiB / PAGE_KIB);
-  const goal = Math.floor(Math.max(0, g.committedKiB) / PAGE_KIB) + reserve;
+  const overhead = Math.floor(BALLOON_OVERHEAD_KIB / PAGE_KIB);
+  const cur = Math.floor(g.currentKiB / PAGE_KIB) - overhead;
+  const goal = Math.floor(Math.max(0, g.committedKiB) / PAGE_KIB) + reserve + reservedPages(bootKiB);
   let tgt = cur;
   if (cur > goal) tgt = cur - Math.floor((cur - goal) / DOWN_HYSTERESIS);
   else if (cur < goal) tgt = cur + Math.floor((goal - cur) / UP_HYSTERESIS);
   const floor = floorPages(Math.floor(g.maxKiB / PAGE_KIB), reserve);
-  const inBounds = (pages: number): number => clamp(Math.max(pages, floor) * PAGE_KIB, g.minKiB, g.maxKiB);
+  const inBounds = (pages: number): number => clamp((Math.max(pages, floor) + overhead) * PAGE_KIB, g.minKiB, g.maxKiB);
   // An unchanged page count leaves the allocation exactly where it is (no sub-page rounding).
   const stepKiB = tgt === cur && cur >= floor ? clamp(g.currentKiB, g.minKiB, g.maxKiB) : inBounds(tgt);
   return { goalKiB: inBounds(goal), stepKiB };
 }
 
-export const selfballoon: Policy = (input: DecideInput): Decision => {
+/** Each guest's driver, as one step: its target straight from its own arithmetic, unfunded. */
+function driverDecision(input: DecideInput, acting: (g: GuestInput) => boolean, last: ReadonlyMap<string, number>, boot: ReadonlyMap<string, number>): Decision {
   const { dom0 } = input;
-  const managed = input.guests.filter((g) => g.agent);
-  const steps = managed.map(selfballoonStep);
-  const wants: Want[] = managed.map((g, i) => ({
-    currentKiB: g.currentKiB,
-    minKiB: g.minKiB,
-    maxKiB: g.maxKiB,
-    wantKiB: steps[i]?.stepKiB ?? g.currentKiB,
-  }));
-  const held: Want = { currentKiB: dom0.currentKiB, minKiB: dom0.minKiB, maxKiB: dom0.maxKiB, wantKiB: dom0.currentKiB };
-  const spare = spareKiB(input);
-  const funded = fund(spare, held, wants);
-
-  const guests = guestDecisions(input, 'self', steps.map((st) => st.goalKiB), funded.guestTargetsKiB);
-  // Definitions 1-2 over the drivers' own goals: free memory covers every rise, or it does not.
-  const need = managed.reduce((a, g, i) => a + Math.max(0, (steps[i]?.goalKiB ?? g.currentKiB) - g.currentKiB), 0);
+  let need = 0;
+  const guests: GuestDecision[] = input.guests.map((g) => {
+    if (!g.agent) return { id: g.id, mode: 'held', goalKiB: g.currentKiB, targetKiB: g.currentKiB };
+    const st = selfballoonStep(g, boot.get(g.id) ?? g.currentKiB);
+    need += Math.max(0, st.goalKiB - g.currentKiB);
+    const held = last.get(g.id) ?? g.currentKiB;
+    return { id: g.id, mode: 'self', goalKiB: st.goalKiB, targetKiB: acting(g) ? st.stepKiB : clamp(held, g.minKiB, g.maxKiB) };
+  });
+  // Definitions 1-2 over the drivers' own goals, for the tables: host free covers every rise.
   return {
-    state: spare >= need ? 'abundant' : 'scarce',
+    state: Math.max(0, input.host.freeKiB) >= need ? 'abundant' : 'scarce',
     overcommitted: false,
     price: null,
-    dom0: { goalKiB: funded.dom0TargetKiB, targetKiB: funded.dom0TargetKiB, reclaimKiB: 0 },
+    dom0: { goalKiB: dom0.currentKiB, targetKiB: dom0.currentKiB, reclaimKiB: 0 },
     guests,
   };
+}
+
+/** Every driver acting at once (a caller without time: memcoop decide, the property tests). */
+export const selfballoon: Policy = (input: DecideInput): Decision => driverDecision(input, () => true, new Map(), new Map());
+
+export interface SelfballoonState {
+  /** When each guest's driver next runs (virtual ms). */
+  nextMs: ReadonlyMap<string, number>;
+  /** The target each driver last set. */
+  targets: ReadonlyMap<string, number>;
+  /** Each guest's allocation when first seen: its boot size, for selfballoon_reserved_mb. */
+  boot: ReadonlyMap<string, number>;
+}
+
+/**
+ * The drivers at their own pace: each guest's driver runs every SELFBALLOON_INTERVAL_S, the
+ * first time 1-5 s after the guest is first seen (staggered by its id: guests do not boot in
+ * step), and holds its target in between.
+ */
+export const selfballoonMachine: PeerMachine<SelfballoonState> = {
+  initial: { nextMs: new Map(), targets: new Map(), boot: new Map() },
+  step(input, atMs, state) {
+    const nextMs = new Map<string, number>();
+    const boot = new Map<string, number>();
+    const acting = new Set<string>();
+    for (const g of input.guests) {
+      if (!g.agent) continue;
+      let next = state.nextMs.get(g.id) ?? atMs + FALLBACK_TICK_MS * (1 + idSlot(g.id, SELFBALLOON_INTERVAL_S));
+      if (atMs >= next) {
+        acting.add(g.id);
+        while (next <= atMs) next += SELFBALLOON_INTERVAL_S * 1000;
+      }
+      nextMs.set(g.id, next);
+      boot.set(g.id, state.boot.get(g.id) ?? g.currentKiB);
+    }
+    const decision = driverDecision(input, (g) => acting.has(g.id), state.targets, boot);
+    return { decision, state: { nextMs, targets: targetsOf(decision, input), boot } };
+  },
 };

@@ -20,8 +20,13 @@ test('an empty config is the defaults; given fields override them one by one', (
 });
 
 test('every policy name is a policy, and every peer has a name', () => {
-  assert.deepEqual(POLICY_NAMES.filter((n) => n !== 'memcoop').sort(), Object.keys(PEER_POLICIES).sort());
-  for (const n of POLICY_NAMES) assert.equal(nameOfPolicy(policyByName(n)), n);
+  assert.deepEqual(POLICY_NAMES.filter((n) => n !== 'memcoop' && n !== 'paper').sort(), Object.keys(PEER_POLICIES).sort());
+  // The stateless policies are known by name; a paced peer is a fresh instance per call.
+  for (const n of ['memcoop', 'paper', 'static'] as const) assert.equal(nameOfPolicy(policyByName(n)), n);
+  for (const n of ['selfballoon', 'qmemman', 'squeezed', 'mom'] as const) {
+    assert.equal(typeof policyByName(n), 'function');
+    assert.notEqual(policyByName(n), policyByName(n), `${n}: one instance per run`);
+  }
   assert.equal(policyByName('memcoop'), decide);
   assert.equal(nameOfPolicy((i) => decide(i)), null, 'a wrapper is not known by name');
 });
@@ -35,7 +40,9 @@ test('bad fields are refused by name', () => {
     [{ params: { upRatio: 0.5 } }, /^config\.params\.upRatio: must be >= 1/],
     [{ params: { reserve: 1 } }, /^config\.params\.reserve: unknown field/],
     [{ dom0: { minKiB: 10, maxKiB: 5 } }, /^config\.dom0\.minKiB: must be <= dom0\.maxKiB/],
-    [{ policy: 'greedy' }, /^config\.policy: expected one of memcoop, static, selfballoon, qmemman, squeezed, mom/],
+    [{ policy: 'greedy' }, /^config\.policy: expected one of memcoop, paper, static, selfballoon, qmemman, squeezed, mom/],
+    [{ params: { rules: { commitCap: 'no' } } }, /^config\.params\.rules\.commitCap: expected/],
+    [{ params: { rules: { bonus: false } } }, /^config\.params\.rules\.bonus: unknown field/],
     [{ policy: 1 }, /^config\.policy: expected one of/],
     [[], /^config: expected an object/],
   ];

@@ -1,8 +1,10 @@
-// selfballoon peer: goal = Committed_AS + totalreserve; 1/8 of the gap down per step, all of it up.
+// selfballoon peer: goal = Committed_AS + totalreserve + a tenth of boot RAM, in the pages the
+// kernel manages; 1/8 of the gap down per step, all of it up.
 // Every expected number below is worked out by hand in the comment next to it.
-import { deepStrictEqual, strictEqual } from 'node:assert/strict';
+import { deepStrictEqual, ok, strictEqual } from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { floorPages, selfballoon, totalReservePages } from '../../../../src/policy/peers/selfballoon.ts';
+import { pacedPolicy } from '../../../../src/policy/peers/paced.ts';
+import { floorPages, selfballoon, selfballoonMachine, selfballoonStep, totalReservePages } from '../../../../src/policy/peers/selfballoon.ts';
 import { byId, guest, input, MiB } from './inputs.ts';
 
 // A 1 GiB-max guest: min_free_kbytes = sqrt(16 x 1048576) = 4096 KiB, totalreserve = 1.5 x that
@@ -18,37 +20,43 @@ describe('selfballoon peer', () => {
     strictEqual(floorPages(4096, 512), 4096);
   });
 
-  it('gives back 1/8 of the gap to Committed_AS + reserve per step', () => {
-    // 512 MiB now, 256 MiB committed: goal = 65536 + 1536 = 67072 pages = 268288 KiB.
-    // Step: 524288 - (524288 - 268288) / 8 = 524288 - 32000 = 492288 KiB.
+  it('gives back 1/8 of the gap to Committed_AS + reserve + a tenth of boot RAM per step', () => {
+    // In pages the kernel manages: overhead 55884 KiB = 13971 pages; 512 MiB now: totalram =
+    // 131072 - 13971 = 117101. Reserved: 117101 / 10 = 11710 pages -> 45 MiB = 11520 pages.
+    // 256 MiB committed: goal = 65536 + 1536 + 11520 = 78592 pages, balloon (78592 + 13971) x 4
+    // = 370252 KiB. Step: 117101 - floor(38509 / 8) = 112288 pages -> (112288 + 13971) x 4 =
+    // 505036 KiB.
     const g = guest('g', { ...max1G, currentKiB: 512 * MiB, committedKiB: 256 * MiB });
     const d = selfballoon(input(0, [g]));
     const got = byId(d.guests, 'g');
     strictEqual(got.mode, 'self');
-    strictEqual(got.goalKiB, 268288);
-    strictEqual(got.targetKiB, 492288);
-    // Next step from there: 492288 - (492288 - 268288) / 8 = 492288 - 28000 = 464288.
-    const d2 = selfballoon(input(0, [{ ...g, currentKiB: 492288 }]));
-    strictEqual(byId(d2.guests, 'g').targetKiB, 464288);
+    strictEqual(got.goalKiB, 370252);
+    strictEqual(got.targetKiB, 505036);
+    // The same driver (booted at 512 MiB) one step on: totalram 112288, the gap 33696 pages:
+    // 112288 - 4212 = 108076 pages -> 488188 KiB.
+    strictEqual(selfballoonStep({ ...g, currentKiB: 505036 }, 512 * MiB).stepKiB, 488188);
   });
 
-  it('takes the whole gap up at once when the host has it free', () => {
-    // 256 MiB now, 400 MiB committed: goal = 102400 + 1536 pages = 415744 KiB, reached in one step.
+  it('asks for the whole gap up at once, whatever the host has free', () => {
+    // 256 MiB now: totalram 65536 - 13971 = 51565, reserved 5156 -> 20 MiB = 5120 pages.
+    // 400 MiB committed: goal 102400 + 1536 + 5120 = 109056 pages -> (109056 + 13971) x 4 =
+    // 492108 KiB, asked in one step.
     const g = guest('g', { ...max1G, currentKiB: 256 * MiB, committedKiB: 400 * MiB });
     const d = selfballoon(input(1024 * MiB, [g]));
-    strictEqual(byId(d.guests, 'g').targetKiB, 415744);
+    strictEqual(byId(d.guests, 'g').targetKiB, 492108);
     strictEqual(d.state, 'abundant');
-    // With only 100 MiB free after the 50 MiB reserve, it gets those 100 MiB.
-    const tight = selfballoon(input(150 * MiB, [g]));
-    strictEqual(byId(tight.guests, 'g').targetKiB, 356 * MiB);
+    // With only 100 MiB free the driver still sets its whole goal: no arbiter funds it, the
+    // hypervisor grants what it has (the simulator: first come first served).
+    const tight = selfballoon(input(100 * MiB, [g]));
+    strictEqual(byId(tight.guests, 'g').targetKiB, 492108);
     strictEqual(tight.state, 'scarce');
   });
 
-  it('never goes below the driver floor', () => {
-    // 140 MiB = 35840 pages, 10 MiB committed: goal 2560 + 1536 = 4096 pages; the 1/8 step
-    // would go to 35840 - 3968 = 31872 pages, under the floor of 34232 pages = 136928 KiB.
+  it('never goes below the driver floor (in the pages the kernel manages)', () => {
+    // 140 MiB: totalram 35840 - 13971 = 21869; the step would go to 19904 pages, under the
+    // floor of 34232 pages: the target is (34232 + 13971) x 4 = 192812 KiB.
     const g = guest('g', { ...max1G, currentKiB: 140 * MiB, committedKiB: 10 * MiB });
-    strictEqual(byId(selfballoon(input(0, [g])).guests, 'g').targetKiB, 136928);
+    strictEqual(byId(selfballoon(input(0, [g])).guests, 'g').targetKiB, 192812);
   });
 
   it('leaves Dom0 where it is (self-ballooning is disabled in Dom0) and holds agentless guests', () => {
@@ -59,15 +67,20 @@ describe('selfballoon peer', () => {
     deepStrictEqual(byId(d.guests, 's'), { id: 's', mode: 'held', goalKiB: 300 * MiB, targetKiB: 300 * MiB });
   });
 
-  it('shares free memory in proportion to what each rising guest asked for', () => {
-    // Both at 256 MiB. a's goal 415744 KiB (above), 153600 more; b's: 800 MiB committed ->
-    // 204800 + 1536 pages = 825344 KiB, 563200 more. Free after the reserve: 100 MiB.
+  it('runs each guest driver every 5 s, staggered, and holds its target in between', () => {
     const a = guest('a', { ...max1G, currentKiB: 256 * MiB, committedKiB: 400 * MiB });
     const b = guest('b', { ...max1G, currentKiB: 256 * MiB, committedKiB: 800 * MiB });
-    const d = selfballoon(input(150 * MiB, [a, b]));
-    // Asked: a 153600, b 563200 KiB; 25600 pages to share. a: 25600 x 153600 / 716800 =
-    // 5485.71 -> 5485 pages, b: 20114.29 -> 20114; the odd page goes to the larger remainder (a).
-    strictEqual(byId(d.guests, 'a').targetKiB, 262144 + 5486 * 4);
-    strictEqual(byId(d.guests, 'b').targetKiB, 262144 + 20114 * 4);
+    const p = pacedPolicy(selfballoonMachine);
+    const acted: Record<string, number[]> = { a: [], b: [] };
+    for (let t = 0; t <= 20_000; t += 1000) {
+      const d = p({ ...input(150 * MiB, [a, b]), atMs: t });
+      for (const id of ['a', 'b']) if (byId(d.guests, id).targetKiB !== 256 * MiB) acted[id]!.push(t);
+    }
+    // Each driver's first run is 1-5 s after it is first seen; from then on its target stays set.
+    for (const id of ['a', 'b']) {
+      const first = acted[id]![0]!;
+      ok(first >= 1000 && first <= 5000, `${id} first ran at ${first}`);
+      strictEqual(acted[id]!.length, (20_000 - first) / 1000 + 1);
+    }
   });
 });

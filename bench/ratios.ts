@@ -1,4 +1,4 @@
-// npm run sweep [-- --json] [--down 1,2,4,8] [--up 1,2] [--reserve 50] [--scenarios a,b] [--seeds 1,2,3]
+// npm run bench:ratios [-- --json] [--down 1,2,4,8] [--up 1,2] [--reserve 50] [--scenarios a,b] [--seeds 1,2,3]
 // The policy's step ratios measured on the paper's scenarios through the real runner (the same
 // supervisor, streams and simulated host as `memcoop sim`): every (upRatio, downRatio) pair, each
 // scenario's total workload runtime in virtual seconds, and the sum next to the static
@@ -94,7 +94,7 @@ async function main(): Promise<void> {
   const cell = (x: number | null): string => (x === null ? 'unfinished' : x.toFixed(1)).padStart(w);
   const isDefault = (r: Row): boolean =>
     r.upRatio === DEFAULT_PARAMS.upRatio && r.downRatio === DEFAULT_PARAMS.downRatio && Math.round(r.reserveMiB * MIB) === DEFAULT_PARAMS.reserveKiB;
-  console.log(`policy sweep: total workload runtime per scenario, virtual seconds (lower is better)${seedArg ? `; mean over seeds ${seedArg.join(', ')}` : ''}`);
+  console.log(`policy ratio sweep: total workload runtime per scenario, virtual seconds (lower is better)${seedArg ? `; mean over seeds ${seedArg.join(', ')}` : ''}`);
   console.log(['up', 'down', 'reserve'].map((h) => h.padStart(8)).join('') + ' ' + names.map((n) => n.padStart(w)).join(' ') + ' ' + 'sum'.padStart(9) + ' ' + 'vs static'.padStart(9) + '  invariants');
   console.log(['static', '', ''].map((h) => h.padStart(8)).join('') + ' ' + names.map((n) => cell(staticRuntimes[n] ?? null)).join(' ') + ' ' + (staticTotal?.toFixed(1) ?? '-').padStart(9) + ' ' + '1.000'.padStart(9));
   for (const r of rows) {
