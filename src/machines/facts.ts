@@ -19,6 +19,31 @@ export interface GuestReport {
   swapFreeKiB: number;
   /** PSI memory "some" avg10 (hundredths of a per cent), when the agent sends it. */
   psiSomeAvg10?: number;
+  /** /proc/vmstat pswpin (pages swapped in since boot), when the agent sends it. */
+  pswpin?: number;
+  /** KiB swapped in since the guest's previous report (pswpin's growth x 4 KiB), when both have pswpin. */
+  swapInsKiB?: number;
+}
+
+/** x86 base page: pswpin counts pages. */
+const SWAP_PAGE_KIB = 4;
+
+/**
+ * The report the supervisor keeps: the policy's fields, PSI, and pswpin with its growth since the
+ * previous report (a counter that went back, an agent restarted, gives no growth).
+ */
+export function keptReport(
+  r: { committedKiB: number; freeKiB: number; swapTotalKiB: number; swapFreeKiB: number; psiSomeAvg10?: number; pswpin?: number },
+  previous: GuestReport | null,
+): GuestReport {
+  const { committedKiB, freeKiB, swapTotalKiB, swapFreeKiB, psiSomeAvg10, pswpin } = r;
+  const out: GuestReport = { committedKiB, freeKiB, swapTotalKiB, swapFreeKiB };
+  if (psiSomeAvg10 !== undefined) out.psiSomeAvg10 = psiSomeAvg10;
+  if (pswpin !== undefined) {
+    out.pswpin = pswpin;
+    if (previous?.pswpin !== undefined && pswpin >= previous.pswpin) out.swapInsKiB = (pswpin - previous.pswpin) * SWAP_PAGE_KIB;
+  }
+  return out;
 }
 
 /** The thresholds of SupervisorConfig that the rules below apply. */

@@ -95,6 +95,7 @@ export function buildDecideInput(config: SupervisorConfig, host: HostFacts, gues
         shares: c.shares,
         agent: g.participates,
         ...(r?.psiSomeAvg10 === undefined ? {} : { psiSomeAvg10: r.psiSomeAvg10 }),
+        ...(r?.swapInsKiB === undefined ? {} : { swapInsKiB: r.swapInsKiB }),
       };
     }),
   };

@@ -47,6 +47,7 @@ import {
   withFacts,
   type GuestFacts,
   type GuestLimits,
+  keptReport,
   type GuestReport,
   type GuestSignal,
   type Lifecycle,
@@ -332,8 +333,7 @@ export function createSupervisorMachine(opts: SupervisorOptions = {}) {
             }
             const ref = slot.ref;
             const life = lifecycleOf(slot);
-            const { committedKiB, freeKiB, swapTotalKiB, swapFreeKiB, psiSomeAvg10 } = r;
-            const report: GuestReport = psiSomeAvg10 === undefined ? { committedKiB, freeKiB, swapTotalKiB, swapFreeKiB } : { committedKiB, freeKiB, swapTotalKiB, swapFreeKiB, psiSomeAvg10 };
+            const report: GuestReport = keptReport(r, facts.get(i).report);
             const out = applyReport(facts.get(i), life, report, context.ticks);
             facts.set(i, out.facts);
             if (out.signal !== null) enqueue.sendTo(ref, withAt(out.signal, event.at));

@@ -64,6 +64,11 @@ export interface GuestInput {
    * Absent: unknown, and the guest is treated as the paper treats every guest.
    */
   psiSomeAvg10?: number;
+  /**
+   * KiB the guest swapped in since its previous report (from the agent's pswpin), when known:
+   * the instant paging signal PSI's ten-second average lags (pressure.ts).
+   */
+  swapInsKiB?: number;
   /** false: no agent (or a silent one); the guest is held where it is, outside the balance. */
   agent: boolean;
 }

@@ -128,3 +128,12 @@ test('prompt self step: a paging guest above its commit is held, not pulled back
   assert.equal(paper.guests[0]!.goalKiB, 262144);
   assert.ok(paper.guests[0]!.targetKiB < 300000);
 });
+
+test('swap-ins since the last report count as paging before PSI has caught up', () => {
+  assert.equal(isPaging({ freeKiB: 4096, psiSomeAvg10: 0, swapInsKiB: 1024 }), true);
+  assert.equal(isPaging({ freeKiB: 4096, psiSomeAvg10: 0, swapInsKiB: 1020 }), false);
+  // the abundant case above with PSI 0 but 9 MiB swapped in since the last report: the same answer
+  const p = guest('p', { currentKiB: 262144, committedKiB: 262144, freeKiB: 4096, psiSomeAvg10: 0, swapInsKiB: 9 * MIB });
+  const d = decide(input(PARAMS, 204800, DOM0, [p]));
+  assert.equal(d.guests[0]!.goalKiB, 323584);
+});
