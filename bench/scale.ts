@@ -5,7 +5,10 @@
 //   - discovery: from a domain's keys written to its hello answered (memcoop/mode), per domain;
 //     domains appear in batches while the daemon runs (goal: every one within 5 s);
 //   - report -> target: a report that moves Committed_AS to its memory/target rewritten
-//     (goal: p99 < 50 ms), and reports whose target never came (backed-up writes);
+//     (goal: p99 < 50 ms), and reports whose target never came (backed-up writes). A guest's
+//     first report is counted apart: the supervisor takes a guest into self adjustment at the
+//     tick after its first report, so that one waits for the tick (up to a second) by design;
+//     the goal is for the reports after it;
 //   - the daemon's RSS (goal: < 120 MB; the compass goal is 80 MB), and its warnings;
 //   - at SIGTERM: the warnings the stop itself logs (goal: none per guest).
 // Host memory is abundant (a stand-in host of 1 TiB), so every report is answered by a prompt
@@ -42,6 +45,8 @@ const LOST_AFTER_MS = 5000;
 const GOAL_DISCOVERY_MS = 5000;
 const GOAL_P99_MS = 50;
 const GOAL_RSS_MB = 120;
+/** Node flags for the daemon's process, space-separated (profiling: `--cpu-prof --cpu-prof-dir=out/prof`). */
+const DAEMON_NODE_ARGS_ENV = 'MEMCOOP_SCALE_NODE_ARGS';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -100,7 +105,8 @@ async function main(argv: string[]): Promise<number> {
       '',
     ].join('\n'),
   );
-  const daemon = spawn(process.execPath, [join(root, 'bin', 'memcoop.mjs'), 'run', '--host', 'xen', '--config', cfg, '--socket', fx.socketPath], {
+  const nodeArgs = (process.env[DAEMON_NODE_ARGS_ENV] ?? '').split(' ').filter((a) => a !== '');
+  const daemon = spawn(process.execPath, [...nodeArgs, join(root, 'bin', 'memcoop.mjs'), 'run', '--host', 'xen', '--config', cfg, '--socket', fx.socketPath], {
     cwd: root,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -123,7 +129,10 @@ async function main(argv: string[]): Promise<number> {
   const answeredMs: number[] = [];
   // domid -> a report awaiting its target: the target it had then, and when the report was written.
   // Any rewrite counts (a decrease is a ratio step, not the whole way to Committed_AS).
-  const pending = new Map<number, { before: number; at: number }>();
+  const pending = new Map<number, { before: number; at: number; first: boolean }>();
+  /** Domains whose first report has been written. */
+  const reported = new Set<number>();
+  const firstLatencies: number[] = [];
   const lastTarget = new Map<number, number>();
   const latencies: number[] = [];
   let lost = 0;
@@ -151,7 +160,7 @@ async function main(argv: string[]): Promise<number> {
         lastTarget.set(domid, value);
         const q = pending.get(domid);
         if (q !== undefined && value !== q.before) {
-          latencies.push(performance.now() - q.at);
+          (q.first ? firstLatencies : latencies).push(performance.now() - q.at);
           pending.delete(domid);
         }
       });
@@ -191,7 +200,8 @@ async function main(argv: string[]): Promise<number> {
           pending.delete(domid);
         }
         if (!pending.has(domid) && committed.get(domid) !== value) {
-          pending.set(domid, { before: lastTarget.get(domid) ?? 300 * MIB, at: performance.now() });
+          pending.set(domid, { before: lastTarget.get(domid) ?? 300 * MIB, at: performance.now(), first: !reported.has(domid) });
+          reported.add(domid);
           committed.set(domid, value);
         }
         await xs.write(meminfoPath(domid), meminfo(value));
@@ -225,6 +235,7 @@ async function main(argv: string[]): Promise<number> {
     daemon: kind,
     discovery: { found: found.length, notFound, p50Ms: quantile(found, 0.5), maxMs: quantile(found, 1), within5s: found.filter((x) => x <= GOAL_DISCOVERY_MS).length },
     reportToTarget: { samples: latencies.length, p50Ms: quantile(latencies, 0.5), p99Ms: quantile(latencies, 0.99), lost },
+    firstReportToTarget: { samples: firstLatencies.length, p50Ms: quantile(firstLatencies, 0.5), p99Ms: quantile(firstLatencies, 0.99) },
     rssMB: { first: rss[0] ?? null, max: rss.length ? Math.max(...rss) : null, last: rss.at(-1) ?? null },
     warnings: Object.fromEntries(byMsg),
     stopWarnings,
@@ -232,6 +243,7 @@ async function main(argv: string[]): Promise<number> {
   console.log(`bench:scale: ${guests} guests reporting every ${REPORT_PERIOD_MS / 1000} s for ${seconds} s, the daemon against ${kind}`);
   console.log(`  discovery (keys written -> hello answered): ${found.length}/${seededAt.size} found, p50 ${result.discovery.p50Ms.toFixed(0)} ms, max ${result.discovery.maxMs.toFixed(0)} ms; within 5 s: ${result.discovery.within5s} (goal: all)`);
   console.log(`  report -> target: ${latencies.length} samples, p50 ${result.reportToTarget.p50Ms.toFixed(1)} ms, p99 ${result.reportToTarget.p99Ms.toFixed(1)} ms (goal < ${GOAL_P99_MS}), lost ${lost}`);
+  console.log(`  a guest's first report -> target (waits for the tick): ${firstLatencies.length} samples, p50 ${result.firstReportToTarget.p50Ms.toFixed(0)} ms, p99 ${result.firstReportToTarget.p99Ms.toFixed(0)} ms`);
   console.log(`  daemon RSS: first ${result.rssMB.first?.toFixed(0)} MB, max ${result.rssMB.max?.toFixed(0)} MB, last ${result.rssMB.last?.toFixed(0)} MB (goal < ${GOAL_RSS_MB})`);
   console.log(`  warnings while running: ${warnings.length}${byMsg.size ? ` (${[...byMsg].map(([m, n]) => `${n}x "${m}"`).join(', ')})` : ''}; at SIGTERM: ${stopWarnings}`);
   if (json) console.log(JSON.stringify(result));

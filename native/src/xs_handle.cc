@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "xs_errors.h"
 
@@ -264,6 +265,136 @@ class WatchOp : public XsOp {
   bool add_;
 };
 
+// Several requests in one pool job: one thread-pool round trip instead of one per request (at
+// 1,000 guests, the job hops, not xenstored, were the cost). Requests still go to xenstored one
+// at a time, in order. Flags: BATCH_START begins a transaction first and runs the requests in it
+// (its id is returned); BATCH_STOP_ON_ERROR skips the requests after one that failed (a read
+// that found nothing, ENOENT, is an answer, not a failure).
+constexpr uint32_t BATCH_START = 1;
+constexpr uint32_t BATCH_STOP_ON_ERROR = 2;
+enum BatchKind : uint32_t { kRead = 0, kWrite = 1, kMkdir = 2, kSetPerms = 3, kDirectory = 4, kRm = 5 };
+const char* const kBatchOpNames[] = {"read", "write", "mkdir", "set_permissions", "directory", "rm"};
+
+struct BatchItem {
+  BatchKind kind;
+  std::string path;
+  std::vector<char> data;
+  std::vector<struct xs_permissions> perms;
+  // outcome
+  bool ran = false;
+  int err = 0;
+  std::vector<char> value;
+  std::vector<std::string> names;
+};
+
+class BatchOp : public XsOp {
+ public:
+  BatchOp(XsHandle* o, const Napi::Object& s, xs_transaction_t tx, uint32_t flags, std::vector<BatchItem> items)
+      : XsOp(o, s, (flags & BATCH_START) ? "transaction_start" : "batch", ""), tx_(tx), flags_(flags), items_(std::move(items)) {}
+  bool Run() override {
+    if (flags_ & BATCH_START) {
+      tx_ = xs_transaction_start(xsh_);
+      if (tx_ == XBT_NULL) return false;
+    }
+    for (auto& it : items_) {
+      errno = 0;
+      it.ran = true;
+      bool ok = true;
+      switch (it.kind) {
+        case kRead: {
+          unsigned int len = 0;
+          void* v = xs_read(xsh_, tx_, it.path.c_str(), &len);
+          if (v) {
+            it.value.assign(static_cast<char*>(v), static_cast<char*>(v) + len);
+            free(v);
+          } else {
+            ok = false;
+          }
+          break;
+        }
+        case kWrite:
+          ok = xs_write(xsh_, tx_, it.path.c_str(), it.data.data(), static_cast<unsigned int>(it.data.size()));
+          break;
+        case kMkdir:
+          ok = xs_mkdir(xsh_, tx_, it.path.c_str());
+          break;
+        case kSetPerms:
+          ok = xs_set_permissions(xsh_, tx_, it.path.c_str(), it.perms.data(), static_cast<unsigned int>(it.perms.size()));
+          break;
+        case kDirectory: {
+          unsigned int n = 0;
+          char** d = xs_directory(xsh_, tx_, it.path.c_str(), &n);
+          if (d) {
+            for (unsigned int i = 0; i < n; i++) it.names.emplace_back(d[i]);
+            free(d);
+          } else {
+            ok = false;
+          }
+          break;
+        }
+        case kRm:
+          ok = xs_rm(xsh_, tx_, it.path.c_str());
+          break;
+      }
+      if (!ok) {
+        it.err = errno != 0 ? errno : EIO;
+        bool answer = it.kind == kRead && it.err == ENOENT;
+        if ((flags_ & BATCH_STOP_ON_ERROR) && !answer) break;
+      }
+    }
+    return true;
+  }
+  // { tx, results }: per request ran, its value (Buffer for a read, string[] for a directory,
+  // undefined otherwise) or its Error; requests skipped after a failure are left out.
+  Napi::Value Result(Napi::Env env) override {
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("tx", Napi::Number::New(env, tx_));
+    Napi::Array results = Napi::Array::New(env);
+    uint32_t k = 0;
+    for (auto& it : items_) {
+      if (!it.ran) break;
+      Napi::Value v;
+      if (it.err != 0) {
+        v = MakeXsError(env, it.err, kBatchOpNames[it.kind], it.path).Value();
+      } else if (it.kind == kRead) {
+        v = Napi::Buffer<char>::Copy(env, it.value.data(), it.value.size());
+      } else if (it.kind == kDirectory) {
+        Napi::Array a = Napi::Array::New(env, it.names.size());
+        for (size_t i = 0; i < it.names.size(); i++) a.Set(i, Napi::String::New(env, it.names[i]));
+        v = a;
+      } else {
+        v = env.Undefined();
+      }
+      results.Set(k++, v);
+    }
+    out.Set("results", results);
+    return out;
+  }
+
+ private:
+  xs_transaction_t tx_;
+  uint32_t flags_;
+  std::vector<BatchItem> items_;
+};
+
+std::vector<struct xs_permissions> PermsArg(Napi::Env env, const Napi::Value& value) {
+  if (!value.IsArray()) throw Napi::TypeError::New(env, "permissions must be an array");
+  auto arr = value.As<Napi::Array>();
+  std::vector<struct xs_permissions> perms;
+  for (uint32_t i = 0; i < arr.Length(); i++) {
+    Napi::Value v = arr.Get(i);
+    if (!v.IsObject()) throw Napi::TypeError::New(env, "each permission must be {id, perms}");
+    auto o = v.As<Napi::Object>();
+    if (!o.Get("id").IsNumber() || !o.Get("perms").IsNumber())
+      throw Napi::TypeError::New(env, "each permission must be {id, perms}");
+    struct xs_permissions p;
+    p.id = o.Get("id").As<Napi::Number>().Uint32Value();
+    p.perms = o.Get("perms").As<Napi::Number>().Uint32Value();
+    perms.push_back(p);
+  }
+  return perms;
+}
+
 }  // namespace
 
 // ---- the handle ----
@@ -284,6 +415,7 @@ Napi::Function XsHandle::Init(Napi::Env env) {
                          InstanceMethod<&XsHandle::Watch>("watch"),
                          InstanceMethod<&XsHandle::Unwatch>("unwatch"),
                          InstanceMethod<&XsHandle::SetWatchRef>("setWatchRef"),
+                         InstanceMethod<&XsHandle::Batch>("batch"),
                          InstanceMethod<&XsHandle::Close>("close"),
                      });
 }
@@ -439,6 +571,40 @@ Napi::Value XsHandle::SetPermissions(const Napi::CallbackInfo& info) {
   }
   if (auto r = Unusable(env, "set_permissions", path); !r.IsEmpty()) return r;
   return (new SetPermsOp(this, Value(), tx, path, std::move(perms)))->Start();
+}
+
+// batch(tx, ops: [kind, path, value?][], flags): Promise<{ tx, results }> (see BatchOp).
+Napi::Value XsHandle::Batch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto tx = TxArg(info, 0);
+  if (!info[1].IsArray()) throw Napi::TypeError::New(env, "ops must be an array");
+  if (!info[2].IsNumber()) throw Napi::TypeError::New(env, "flags must be a number");
+  uint32_t flags = info[2].As<Napi::Number>().Uint32Value();
+  auto arr = info[1].As<Napi::Array>();
+  std::vector<BatchItem> items;
+  items.reserve(arr.Length());
+  for (uint32_t i = 0; i < arr.Length(); i++) {
+    Napi::Value v = arr.Get(i);
+    if (!v.IsArray()) throw Napi::TypeError::New(env, "each op must be [kind, path, value?]");
+    auto op = v.As<Napi::Array>();
+    if (!op.Get(0u).IsNumber() || !op.Get(1u).IsString()) throw Napi::TypeError::New(env, "each op must be [kind, path, value?]");
+    uint32_t kind = op.Get(0u).As<Napi::Number>().Uint32Value();
+    if (kind > kRm) throw Napi::TypeError::New(env, "unknown op kind");
+    BatchItem it;
+    it.kind = static_cast<BatchKind>(kind);
+    it.path = op.Get(1u).As<Napi::String>().Utf8Value();
+    if (it.kind == kWrite) {
+      Napi::Value b = op.Get(2u);
+      if (!b.IsBuffer()) throw Napi::TypeError::New(env, "value must be a Buffer");
+      auto buf = b.As<Napi::Buffer<char>>();
+      it.data.assign(buf.Data(), buf.Data() + buf.Length());
+    } else if (it.kind == kSetPerms) {
+      it.perms = PermsArg(env, op.Get(2u));
+    }
+    items.push_back(std::move(it));
+  }
+  if (auto r = Unusable(env, (flags & BATCH_START) ? "transaction_start" : "batch", ""); !r.IsEmpty()) return r;
+  return (new BatchOp(this, Value(), tx, flags, std::move(items)))->Start();
 }
 
 Napi::Value XsHandle::TransactionStart(const Napi::CallbackInfo& info) {

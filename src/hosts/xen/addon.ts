@@ -33,6 +33,22 @@ export interface NativeXsPerm {
 /** Called on the JS thread for each watch event, or once with an error if the connection dies. */
 export type NativeWatchCallback = (err: Error | null, path: string | undefined, token: string | undefined) => void;
 
+/** Kinds and flags of NativeXsHandle.batch, as native/src/xs_handle.cc numbers them. */
+export const NATIVE_BATCH = {
+  read: 0,
+  write: 1,
+  mkdir: 2,
+  setPermissions: 3,
+  directory: 4,
+  rm: 5,
+  /** Begin a transaction first and run the requests in it; its id comes back as `tx`. */
+  START: 1,
+  /** Skip the requests after one that failed (a read's ENOENT is an answer, not a failure). */
+  STOP_ON_ERROR: 2,
+} as const;
+
+export type NativeBatchOp = [kind: number, path: string, value?: Buffer | NativeXsPerm[]];
+
 /** native/src/xs_handle.cc. `tx` 0 is "no transaction". */
 export interface NativeXsHandle {
   open(socketPath: string | undefined, socketOnly: boolean): void;
@@ -43,6 +59,12 @@ export interface NativeXsHandle {
   rm(tx: number, path: string): Promise<void>;
   getPermissions(tx: number, path: string): Promise<NativeXsPerm[]>;
   setPermissions(tx: number, path: string, perms: NativeXsPerm[]): Promise<void>;
+  /**
+   * Several requests in one thread-pool job (native/src/xs_handle.cc, BatchOp), in order. Each
+   * op is [kind, path, value?] (NATIVE_BATCH); each result is the request's value or its Error,
+   * and requests skipped after a failure (flag STOP_ON_ERROR) have no result.
+   */
+  batch(tx: number, ops: NativeBatchOp[], flags: number): Promise<{ tx: number; results: unknown[] }>;
   transactionStart(): Promise<number>;
   transactionEnd(tx: number, abort: boolean): Promise<void>;
   watch(path: string, token: string): Promise<void>;
