@@ -8,6 +8,7 @@ import { DEFAULT_DAEMON_CONFIG, HOST_KINDS, loadDaemonConfig, type DaemonConfig 
 import { InputError } from '../util/validate.ts';
 import { acquireLock, DEFAULT_LOCK_DIR, LockHeldError, type DaemonLock } from '../daemon/lock.ts';
 import { dirname, join } from 'node:path';
+import { holdYoungGeneration } from '../daemon/young-generation.ts';
 
 const USAGE = `usage: memcoop run --host xen|kvm [--config FILE] [--socket PATH] [--guests-dir DIR] [--journal FILE] [--lock FILE]
 
@@ -95,6 +96,7 @@ export async function run(argv: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
+  holdYoungGeneration();
   const args = parseArgs(argv);
   if (typeof args === 'string') {
     console.error(`memcoop run: ${args}\n\n${USAGE}`);
