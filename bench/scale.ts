@@ -15,7 +15,7 @@
 // self step rather than waiting for the tick.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -57,6 +57,17 @@ function arg(argv: string[], name: string): string | undefined {
 
 function meminfo(committedKiB: number): string {
   return `MemTotal: 524288 kB\nMemFree: 262144 kB\nSwapTotal: 0 kB\nSwapFree: 0 kB\nCommitted_AS: ${committedKiB} kB\n`;
+}
+
+/** CPU seconds (user + system, all threads) a process has used; CLK_TCK is 100 on Linux/x86. */
+const CLOCK_TICKS_PER_S = 100;
+function cpuSeconds(pid: number): number | null {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(f[11]) + Number(f[12])) / CLOCK_TICKS_PER_S;
+  } catch {
+    return null;
+  }
 }
 
 function rssMB(pid: number): number | null {
@@ -138,6 +149,10 @@ async function main(argv: string[]): Promise<number> {
   let lost = 0;
   const rss: number[] = [];
   let stopWarnings = 0;
+  // CPU while guests ran (from the first batch to the stop): on a shared machine the latencies
+  // move with other load; the CPU each process spent does not, much.
+  let cpuAtStart: { daemon: number | null; xenstored: number | null; bench: NodeJS.CpuUsage } = { daemon: null, xenstored: null, bench: process.cpuUsage() };
+  let cpuUsed = { daemonS: NaN, xenstoredS: NaN, benchS: NaN, wallS: NaN };
   try {
     const t0 = performance.now();
     while (!logs.some((l) => l.msg === 'memcoop supervisor started')) {
@@ -165,6 +180,7 @@ async function main(argv: string[]): Promise<number> {
         }
       });
     });
+    cpuAtStart = { daemon: cpuSeconds(daemon.pid!), xenstored: cpuSeconds(fx.pid), bench: process.cpuUsage() };
     const perBatch = Math.ceil(guests / BATCHES);
     const start = performance.now();
     let seeded = 0;
@@ -214,6 +230,12 @@ async function main(argv: string[]): Promise<number> {
       tick++;
       if (answered.length === 0) await sleep(100);
     }
+    cpuUsed = {
+      daemonS: (cpuSeconds(daemon.pid!) ?? NaN) - (cpuAtStart.daemon ?? NaN),
+      xenstoredS: (cpuSeconds(fx.pid) ?? NaN) - (cpuAtStart.xenstored ?? NaN),
+      benchS: (() => { const u = process.cpuUsage(cpuAtStart.bench); return (u.user + u.system) / 1e6; })(),
+      wallS: (performance.now() - start) / 1000,
+    };
     const before = logs.length;
     daemon.kill('SIGTERM');
     await exited;
@@ -237,6 +259,7 @@ async function main(argv: string[]): Promise<number> {
     reportToTarget: { samples: latencies.length, p50Ms: quantile(latencies, 0.5), p99Ms: quantile(latencies, 0.99), lost },
     firstReportToTarget: { samples: firstLatencies.length, p50Ms: quantile(firstLatencies, 0.5), p99Ms: quantile(firstLatencies, 0.99) },
     rssMB: { first: rss[0] ?? null, max: rss.length ? Math.max(...rss) : null, last: rss.at(-1) ?? null },
+    cpu: { ...cpuUsed, load1: loadavg()[0] },
     warnings: Object.fromEntries(byMsg),
     stopWarnings,
   };
@@ -245,6 +268,7 @@ async function main(argv: string[]): Promise<number> {
   console.log(`  report -> target: ${latencies.length} samples, p50 ${result.reportToTarget.p50Ms.toFixed(1)} ms, p99 ${result.reportToTarget.p99Ms.toFixed(1)} ms (goal < ${GOAL_P99_MS}), lost ${lost}`);
   console.log(`  a guest's first report -> target (waits for the tick): ${firstLatencies.length} samples, p50 ${result.firstReportToTarget.p50Ms.toFixed(0)} ms, p99 ${result.firstReportToTarget.p99Ms.toFixed(0)} ms`);
   console.log(`  daemon RSS: first ${result.rssMB.first?.toFixed(0)} MB, max ${result.rssMB.max?.toFixed(0)} MB, last ${result.rssMB.last?.toFixed(0)} MB (goal < ${GOAL_RSS_MB})`);
+  console.log(`  CPU over ${cpuUsed.wallS.toFixed(0)} s: daemon ${cpuUsed.daemonS.toFixed(1)} s, xenstored ${cpuUsed.xenstoredS.toFixed(1)} s, this bench (the agents) ${cpuUsed.benchS.toFixed(1)} s; machine load ${(result.cpu.load1 ?? NaN).toFixed(1)}`);
   console.log(`  warnings while running: ${warnings.length}${byMsg.size ? ` (${[...byMsg].map(([m, n]) => `${n}x "${m}"`).join(', ')})` : ''}; at SIGTERM: ${stopWarnings}`);
   if (json) console.log(JSON.stringify(result));
   return 0;

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -266,44 +267,69 @@ class WatchOp : public XsOp {
 };
 
 // Several requests in one pool job: one thread-pool round trip instead of one per request (at
-// 1,000 guests, the job hops, not xenstored, were the cost). Requests still go to xenstored one
-// at a time, in order. Flags: BATCH_START begins a transaction first and runs the requests in it
-// (its id is returned); BATCH_STOP_ON_ERROR skips the requests after one that failed (a read
-// that found nothing, ENOENT, is an answer, not a failure).
-constexpr uint32_t BATCH_START = 1;
-constexpr uint32_t BATCH_STOP_ON_ERROR = 2;
-enum BatchKind : uint32_t { kRead = 0, kWrite = 1, kMkdir = 2, kSetPerms = 3, kDirectory = 4, kRm = 5 };
-const char* const kBatchOpNames[] = {"read", "write", "mkdir", "set_permissions", "directory", "rm"};
+// 1,000 guests the job hops, each waking a pool thread and then the JS thread, cost more than
+// xenstored's answers). Requests still go to xenstored one at a time, in order. Each request
+// names its transaction: an id, 0 for none, or -1-k for the transaction begun by request k of
+// this batch (a kStart), so transactions of many callers begin, run and end in one job. Within
+// a transaction, a request that failed makes the later ones of that transaction skip (a read
+// that found nothing, ENOENT, is an answer, not a failure); other transactions go on.
+enum BatchKind : uint32_t {
+  kRead = 0, kWrite = 1, kMkdir = 2, kSetPerms = 3, kDirectory = 4, kRm = 5, kStart = 6, kEnd = 7, kGetPerms = 8
+};
+const char* const kBatchOpNames[] = {"read", "write", "mkdir", "set_permissions", "directory", "rm",
+                                     "transaction_start", "transaction_end", "get_permissions"};
 
 struct BatchItem {
   BatchKind kind;
   std::string path;
+  int64_t txRef = 0;  // >= 0: a transaction id (0: none); < 0: -1-k, begun by item k
+  bool abort = false;  // kEnd
   std::vector<char> data;
   std::vector<struct xs_permissions> perms;
   // outcome
   bool ran = false;
   int err = 0;
+  xs_transaction_t tx = XBT_NULL;  // kStart's result
   std::vector<char> value;
   std::vector<std::string> names;
 };
 
 class BatchOp : public XsOp {
  public:
-  BatchOp(XsHandle* o, const Napi::Object& s, xs_transaction_t tx, uint32_t flags, std::vector<BatchItem> items)
-      : XsOp(o, s, (flags & BATCH_START) ? "transaction_start" : "batch", ""), tx_(tx), flags_(flags), items_(std::move(items)) {}
+  BatchOp(XsHandle* o, const Napi::Object& s, std::vector<BatchItem> items)
+      : XsOp(o, s, "batch", ""), items_(std::move(items)) {}
   bool Run() override {
-    if (flags_ & BATCH_START) {
-      tx_ = xs_transaction_start(xsh_);
-      if (tx_ == XBT_NULL) return false;
-    }
+    std::vector<std::pair<xs_transaction_t, int>> failed;  // transactions whose later requests skip, and why
     for (auto& it : items_) {
+      xs_transaction_t tx = XBT_NULL;
+      if (it.txRef >= 0) {
+        tx = static_cast<xs_transaction_t>(it.txRef);
+      } else {
+        size_t k = static_cast<size_t>(-1 - it.txRef);
+        const BatchItem& start = items_[k];  // checked in Batch(): k < this item's index
+        if (!start.ran || start.err != 0) continue;  // its transaction never began: skip
+        tx = start.tx;
+      }
+      if (tx != XBT_NULL) {
+        auto f = std::find_if(failed.begin(), failed.end(), [tx](const auto& p) { return p.first == tx; });
+        if (f != failed.end()) {
+          // An end still ends it, as an abort, failing with what failed it: never a commit of
+          // a transaction that lost a request, and never a transaction left open.
+          if (it.kind == kEnd) {
+            it.ran = true;
+            xs_transaction_end(xsh_, tx, true);
+            it.err = f->second;
+          }
+          continue;
+        }
+      }
       errno = 0;
       it.ran = true;
       bool ok = true;
       switch (it.kind) {
         case kRead: {
           unsigned int len = 0;
-          void* v = xs_read(xsh_, tx_, it.path.c_str(), &len);
+          void* v = xs_read(xsh_, tx, it.path.c_str(), &len);
           if (v) {
             it.value.assign(static_cast<char*>(v), static_cast<char*>(v) + len);
             free(v);
@@ -313,17 +339,28 @@ class BatchOp : public XsOp {
           break;
         }
         case kWrite:
-          ok = xs_write(xsh_, tx_, it.path.c_str(), it.data.data(), static_cast<unsigned int>(it.data.size()));
+          ok = xs_write(xsh_, tx, it.path.c_str(), it.data.data(), static_cast<unsigned int>(it.data.size()));
           break;
         case kMkdir:
-          ok = xs_mkdir(xsh_, tx_, it.path.c_str());
+          ok = xs_mkdir(xsh_, tx, it.path.c_str());
           break;
         case kSetPerms:
-          ok = xs_set_permissions(xsh_, tx_, it.path.c_str(), it.perms.data(), static_cast<unsigned int>(it.perms.size()));
+          ok = xs_set_permissions(xsh_, tx, it.path.c_str(), it.perms.data(), static_cast<unsigned int>(it.perms.size()));
           break;
+        case kGetPerms: {
+          unsigned int n = 0;
+          struct xs_permissions* p = xs_get_permissions(xsh_, tx, it.path.c_str(), &n);
+          if (p) {
+            it.perms.assign(p, p + n);
+            free(p);
+          } else {
+            ok = false;
+          }
+          break;
+        }
         case kDirectory: {
           unsigned int n = 0;
-          char** d = xs_directory(xsh_, tx_, it.path.c_str(), &n);
+          char** d = xs_directory(xsh_, tx, it.path.c_str(), &n);
           if (d) {
             for (unsigned int i = 0; i < n; i++) it.names.emplace_back(d[i]);
             free(d);
@@ -333,28 +370,34 @@ class BatchOp : public XsOp {
           break;
         }
         case kRm:
-          ok = xs_rm(xsh_, tx_, it.path.c_str());
+          ok = xs_rm(xsh_, tx, it.path.c_str());
+          break;
+        case kStart:
+          it.tx = xs_transaction_start(xsh_);
+          ok = it.tx != XBT_NULL;
+          break;
+        case kEnd:
+          ok = xs_transaction_end(xsh_, tx, it.abort);
           break;
       }
       if (!ok) {
         it.err = errno != 0 ? errno : EIO;
         bool answer = it.kind == kRead && it.err == ENOENT;
-        if ((flags_ & BATCH_STOP_ON_ERROR) && !answer) break;
+        if (tx != XBT_NULL && !answer && it.kind != kEnd) failed.emplace_back(tx, it.err);
       }
     }
     return true;
   }
-  // { tx, results }: per request ran, its value (Buffer for a read, string[] for a directory,
-  // undefined otherwise) or its Error; requests skipped after a failure are left out.
+  // One result per request: its value (a Buffer for a read, string[] for a directory, the id for
+  // a kStart, [{id, perms}] for kGetPerms, else undefined), its Error, or null if it was skipped.
   Napi::Value Result(Napi::Env env) override {
-    Napi::Object out = Napi::Object::New(env);
-    out.Set("tx", Napi::Number::New(env, tx_));
-    Napi::Array results = Napi::Array::New(env);
-    uint32_t k = 0;
-    for (auto& it : items_) {
-      if (!it.ran) break;
+    Napi::Array results = Napi::Array::New(env, items_.size());
+    for (size_t k = 0; k < items_.size(); k++) {
+      auto& it = items_[k];
       Napi::Value v;
-      if (it.err != 0) {
+      if (!it.ran) {
+        v = env.Null();
+      } else if (it.err != 0) {
         v = MakeXsError(env, it.err, kBatchOpNames[it.kind], it.path).Value();
       } else if (it.kind == kRead) {
         v = Napi::Buffer<char>::Copy(env, it.value.data(), it.value.size());
@@ -362,18 +405,26 @@ class BatchOp : public XsOp {
         Napi::Array a = Napi::Array::New(env, it.names.size());
         for (size_t i = 0; i < it.names.size(); i++) a.Set(i, Napi::String::New(env, it.names[i]));
         v = a;
+      } else if (it.kind == kStart) {
+        v = Napi::Number::New(env, it.tx);
+      } else if (it.kind == kGetPerms) {
+        Napi::Array a = Napi::Array::New(env, it.perms.size());
+        for (size_t i = 0; i < it.perms.size(); i++) {
+          Napi::Object o = Napi::Object::New(env);
+          o.Set("id", Napi::Number::New(env, it.perms[i].id));
+          o.Set("perms", Napi::Number::New(env, it.perms[i].perms));
+          a.Set(i, o);
+        }
+        v = a;
       } else {
         v = env.Undefined();
       }
-      results.Set(k++, v);
+      results.Set(k, v);
     }
-    out.Set("results", results);
-    return out;
+    return results;
   }
 
  private:
-  xs_transaction_t tx_;
-  uint32_t flags_;
   std::vector<BatchItem> items_;
 };
 
@@ -573,38 +624,46 @@ Napi::Value XsHandle::SetPermissions(const Napi::CallbackInfo& info) {
   return (new SetPermsOp(this, Value(), tx, path, std::move(perms)))->Start();
 }
 
-// batch(tx, ops: [kind, path, value?][], flags): Promise<{ tx, results }> (see BatchOp).
+// batch(ops: [kind, path, tx, value?][]): Promise<results> (see BatchOp).
 Napi::Value XsHandle::Batch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto tx = TxArg(info, 0);
-  if (!info[1].IsArray()) throw Napi::TypeError::New(env, "ops must be an array");
-  if (!info[2].IsNumber()) throw Napi::TypeError::New(env, "flags must be a number");
-  uint32_t flags = info[2].As<Napi::Number>().Uint32Value();
-  auto arr = info[1].As<Napi::Array>();
+  if (!info[0].IsArray()) throw Napi::TypeError::New(env, "ops must be an array");
+  auto arr = info[0].As<Napi::Array>();
   std::vector<BatchItem> items;
   items.reserve(arr.Length());
   for (uint32_t i = 0; i < arr.Length(); i++) {
     Napi::Value v = arr.Get(i);
-    if (!v.IsArray()) throw Napi::TypeError::New(env, "each op must be [kind, path, value?]");
+    if (!v.IsArray()) throw Napi::TypeError::New(env, "each op must be [kind, path, tx, value?]");
     auto op = v.As<Napi::Array>();
-    if (!op.Get(0u).IsNumber() || !op.Get(1u).IsString()) throw Napi::TypeError::New(env, "each op must be [kind, path, value?]");
+    if (!op.Get(0u).IsNumber() || !op.Get(1u).IsString() || !op.Get(2u).IsNumber())
+      throw Napi::TypeError::New(env, "each op must be [kind, path, tx, value?]");
     uint32_t kind = op.Get(0u).As<Napi::Number>().Uint32Value();
-    if (kind > kRm) throw Napi::TypeError::New(env, "unknown op kind");
+    if (kind > kGetPerms) throw Napi::TypeError::New(env, "unknown op kind");
     BatchItem it;
     it.kind = static_cast<BatchKind>(kind);
     it.path = op.Get(1u).As<Napi::String>().Utf8Value();
+    it.txRef = op.Get(2u).As<Napi::Number>().Int64Value();
+    if (it.txRef < 0) {
+      int64_t k = -1 - it.txRef;
+      if (k >= static_cast<int64_t>(i) || items[static_cast<size_t>(k)].kind != kStart)
+        throw Napi::TypeError::New(env, "a transaction reference must name an earlier start");
+    } else if (it.txRef > UINT32_MAX) {
+      throw Napi::TypeError::New(env, "bad transaction id");
+    }
     if (it.kind == kWrite) {
-      Napi::Value b = op.Get(2u);
+      Napi::Value b = op.Get(3u);
       if (!b.IsBuffer()) throw Napi::TypeError::New(env, "value must be a Buffer");
       auto buf = b.As<Napi::Buffer<char>>();
       it.data.assign(buf.Data(), buf.Data() + buf.Length());
     } else if (it.kind == kSetPerms) {
-      it.perms = PermsArg(env, op.Get(2u));
+      it.perms = PermsArg(env, op.Get(3u));
+    } else if (it.kind == kEnd) {
+      it.abort = op.Get(3u).ToBoolean().Value();
     }
     items.push_back(std::move(it));
   }
-  if (auto r = Unusable(env, (flags & BATCH_START) ? "transaction_start" : "batch", ""); !r.IsEmpty()) return r;
-  return (new BatchOp(this, Value(), tx, flags, std::move(items)))->Start();
+  if (auto r = Unusable(env, "batch", ""); !r.IsEmpty()) return r;
+  return (new BatchOp(this, Value(), std::move(items)))->Start();
 }
 
 Napi::Value XsHandle::TransactionStart(const Napi::CallbackInfo& info) {

@@ -33,7 +33,7 @@ export interface NativeXsPerm {
 /** Called on the JS thread for each watch event, or once with an error if the connection dies. */
 export type NativeWatchCallback = (err: Error | null, path: string | undefined, token: string | undefined) => void;
 
-/** Kinds and flags of NativeXsHandle.batch, as native/src/xs_handle.cc numbers them. */
+/** Request kinds of NativeXsHandle.batch, as native/src/xs_handle.cc numbers them. */
 export const NATIVE_BATCH = {
   read: 0,
   write: 1,
@@ -41,13 +41,17 @@ export const NATIVE_BATCH = {
   setPermissions: 3,
   directory: 4,
   rm: 5,
-  /** Begin a transaction first and run the requests in it; its id comes back as `tx`. */
-  START: 1,
-  /** Skip the requests after one that failed (a read's ENOENT is an answer, not a failure). */
-  STOP_ON_ERROR: 2,
+  transactionStart: 6,
+  transactionEnd: 7,
+  getPermissions: 8,
 } as const;
 
-export type NativeBatchOp = [kind: number, path: string, value?: Buffer | NativeXsPerm[]];
+/**
+ * One request of a batch: its kind, path, transaction (an id, 0 for none, or -1-k for the one
+ * begun by request k of the same batch) and value (a write's bytes, set_permissions' entries,
+ * transaction_end's abort flag).
+ */
+export type NativeBatchOp = [kind: number, path: string, tx: number, value?: Buffer | NativeXsPerm[] | boolean];
 
 /** native/src/xs_handle.cc. `tx` 0 is "no transaction". */
 export interface NativeXsHandle {
@@ -60,11 +64,11 @@ export interface NativeXsHandle {
   getPermissions(tx: number, path: string): Promise<NativeXsPerm[]>;
   setPermissions(tx: number, path: string, perms: NativeXsPerm[]): Promise<void>;
   /**
-   * Several requests in one thread-pool job (native/src/xs_handle.cc, BatchOp), in order. Each
-   * op is [kind, path, value?] (NATIVE_BATCH); each result is the request's value or its Error,
-   * and requests skipped after a failure (flag STOP_ON_ERROR) have no result.
+   * Several requests in one thread-pool job (native/src/xs_handle.cc, BatchOp), in order: one
+   * result per request, its value or its Error, or null when it was skipped (an earlier request
+   * of its transaction failed, or its transaction did not begin).
    */
-  batch(tx: number, ops: NativeBatchOp[], flags: number): Promise<{ tx: number; results: unknown[] }>;
+  batch(ops: NativeBatchOp[]): Promise<unknown[]>;
   transactionStart(): Promise<number>;
   transactionEnd(tx: number, abort: boolean): Promise<void>;
   watch(path: string, token: string): Promise<void>;

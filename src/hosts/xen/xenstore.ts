@@ -167,58 +167,62 @@ function fromNativePerms(perms: NativeXsPerm[]): XsPermission[] {
   });
 }
 
+/** A transaction as the batcher tracks it: not begun yet, begun (its id), or failed to begin. */
+interface TxHandle {
+  state: number | 'unstarted' | 'failed';
+  /** A request has been queued for it (so it will begin, or has). */
+  used: boolean;
+  startError?: unknown;
+}
+
 /** A request waiting for its batch. */
 interface Queued {
-  op: NativeBatchOp;
+  kind: number;
+  path: string;
+  tx: TxHandle | null;
+  value?: NativeBatchOp[3];
   resolve: (value: unknown) => void;
   reject: (err: unknown) => void;
 }
 
-/** A transaction's id before its first batch has begun it, or after that failed. */
-type TxState = number | 'unstarted' | 'failed';
+const OP_NAMES = ['read', 'write', 'mkdir', 'set_permissions', 'directory', 'rm', 'transaction_start', 'transaction_end', 'get_permissions'];
+
+/** A failure of a whole batch (the handle closed, say) as the failure of one of its requests. */
+function asRequestError(e: unknown, kind: number, path: string): unknown {
+  if (!(e instanceof XenStoreError) || e.op !== 'batch') return e;
+  const op = OP_NAMES[kind] ?? 'batch';
+  const message = e.message.replace(/^xenstore batch/, `xenstore ${op}${path ? ` ${path}` : ''}`);
+  return new XenStoreError(message, e.code, op, path, e.errno);
+}
 
 /**
- * Requests bound to one transaction (or to none, XBT_NULL), sent in batches: the requests made
- * in one turn of the event loop, and all those made while the previous batch was out, go to the
- * addon as one thread-pool job (NativeXsHandle.batch), in the order they were made. libxenstore
- * sends one request at a time on a connection anyway; what a batch saves is the job's round trip
- * through the thread pool and back to the JS thread, which at 1,000 guests reporting every
- * second (5,000+ requests a second) cost more than xenstored's answer did. One batch is out at a
- * time per transaction (and one for the connection's own requests), so requests stay in order.
- * A transaction begins with its first batch (no request of its own for the start).
+ * Sends a connection's requests in batches: those made in one turn of the event loop, and all
+ * those made while the previous batch was out, go to the addon as one thread-pool job
+ * (NativeXsHandle.batch), in the order they were made, transactions and all (a transaction
+ * begins in the batch of its first request). libxenstore sends one request at a time on a
+ * connection anyway; what a batch saves is the job's trip through the thread pool and back to
+ * the JS thread, each a thread woken, which at 1,000 guests reporting every second (5,000+
+ * requests a second) cost more than xenstored's answers did. One batch is out at a time, so
+ * requests keep their order; under load batches grow instead of jobs queueing up.
  */
-class BoundOps implements XsOps {
+class Batcher {
   private queue: Queued[] = [];
   private scheduled = false;
-  private sending: Promise<void> | null = null;
+  private sending = false;
 
-  constructor(
-    protected readonly h: NativeXsHandle,
-    private tx: TxState,
-    private readonly check: (op: string, path: string) => void = () => {},
-  ) {}
+  constructor(private readonly h: NativeXsHandle) {}
 
-  /** The transaction's id once a batch has begun it; null before (or if beginning it failed). */
-  get txId(): number | null {
-    return typeof this.tx === 'number' && this.tx !== XBT_NULL ? this.tx : null;
-  }
-
-  /** Resolves once no batch is out or waiting. */
-  async drain(): Promise<void> {
-    while (this.sending !== null || this.queue.length > 0) {
-      if (this.sending === null) this.flush();
-      await this.sending?.catch(() => {});
-    }
-  }
-
-  private enqueue(op: NativeBatchOp): Promise<unknown> {
+  request(kind: number, path: string, tx: TxHandle | null, value?: NativeBatchOp[3]): Promise<unknown> {
     return new Promise<unknown>((resolve, reject) => {
-      if (this.tx === 'failed') {
-        reject(new XenStoreError(`xenstore ${op[1]}: the transaction could not begin`, 'EINVAL', 'transaction_start', op[1]));
-        return;
+      if (tx !== null) {
+        if (tx.state === 'failed') {
+          reject(asRequestError(tx.startError, kind, path));
+          return;
+        }
+        tx.used = true;
       }
-      this.queue.push({ op, resolve, reject });
-      if (!this.scheduled && this.sending === null) {
+      this.queue.push({ kind, path, tx, value, resolve, reject });
+      if (!this.scheduled && !this.sending) {
         this.scheduled = true;
         queueMicrotask(() => this.flush());
       }
@@ -227,43 +231,78 @@ class BoundOps implements XsOps {
 
   private flush(): void {
     this.scheduled = false;
-    if (this.sending !== null || this.queue.length === 0) return;
+    if (this.sending || this.queue.length === 0) return;
     const batch = this.queue;
     this.queue = [];
-    const begin = this.tx === 'unstarted';
-    const inTx = this.tx !== XBT_NULL;
-    const flags = (begin ? NATIVE_BATCH.START : 0) | (inTx ? NATIVE_BATCH.STOP_ON_ERROR : 0);
-    let out: Promise<{ tx: number; results: unknown[] }>;
+    // The native requests; a transaction's start goes in before its first request.
+    const ops: NativeBatchOp[] = [];
+    const sent: (Queued | TxHandle)[] = [];
+    const startAt = new Map<TxHandle, number>();
+    for (const q of batch) {
+      let tx = XBT_NULL;
+      if (q.tx !== null) {
+        const t = q.tx;
+        if (t.state === 'failed') {
+          q.reject(asRequestError(t.startError, q.kind, q.path));
+          continue;
+        }
+        if (t.state === 'unstarted' && !startAt.has(t)) {
+          startAt.set(t, ops.length);
+          ops.push([NATIVE_BATCH.transactionStart, '', 0]);
+          sent.push(t);
+        }
+        tx = typeof t.state === 'number' ? t.state : -1 - startAt.get(t)!;
+      }
+      ops.push(q.value === undefined ? [q.kind, q.path, tx] : [q.kind, q.path, tx, q.value]);
+      sent.push(q);
+    }
+    if (ops.length === 0) return;
+    this.sending = true;
+    let out: Promise<unknown[]>;
     try {
-      out = this.h.batch(begin ? XBT_NULL : (this.tx as number), batch.map((q) => q.op), flags);
+      out = this.h.batch(ops);
     } catch (e) {
       out = Promise.reject(e);
     }
-    this.sending = out.then(
-      ({ tx, results }) => {
-        this.sending = null;
-        if (begin) this.tx = tx;
-        let failure: unknown = null;
-        batch.forEach((q, i) => {
-          if (i >= results.length) {
-            q.reject(failure);
+    out.then(
+      (results) => {
+        this.sending = false;
+        const failure = new Map<TxHandle, unknown>();
+        sent.forEach((item, k) => {
+          const r = results[k];
+          if (!('kind' in item)) {
+            // A transaction's start.
+            if (typeof r === 'number') item.state = r;
+            else {
+              item.state = 'failed';
+              item.startError = r instanceof Error ? toXenStoreError(r) : new XenStoreError('xenstore transaction_start: skipped', 'EIO', 'transaction_start', '');
+              failure.set(item, item.startError);
+            }
             return;
           }
-          const r = results[i];
-          if (r instanceof Error) {
-            failure = toXenStoreError(r);
-            q.reject(failure);
+          if (r === null) {
+            const f = item.tx !== null ? failure.get(item.tx) : undefined;
+            item.reject(asRequestError(f ?? new XenStoreError(`xenstore ${OP_NAMES[item.kind]} ${item.path}: skipped`, 'EIO', OP_NAMES[item.kind]!, item.path), item.kind, item.path));
+          } else if (r instanceof Error) {
+            const err = toXenStoreError(r);
+            if (item.tx !== null && !failure.has(item.tx) && !isXenStoreError(err, 'ENOENT')) failure.set(item.tx, err);
+            item.reject(err);
           } else {
-            q.resolve(r);
+            item.resolve(r);
           }
         });
         this.next();
       },
       (e: unknown) => {
-        this.sending = null;
-        if (begin) this.tx = 'failed';
+        this.sending = false;
         const err = toXenStoreError(e);
-        for (const q of batch) q.reject(err);
+        for (const item of sent) {
+          if ('kind' in item) item.reject(asRequestError(err, item.kind, item.path));
+          else {
+            item.state = 'failed';
+            item.startError = err;
+          }
+        }
         this.next();
       },
     );
@@ -275,11 +314,20 @@ class BoundOps implements XsOps {
       queueMicrotask(() => this.flush());
     }
   }
+}
+
+/** Requests bound to one transaction (or to none), through the connection's batcher. */
+class BoundOps implements XsOps {
+  constructor(
+    protected readonly batcher: Batcher,
+    protected readonly txh: TxHandle | null,
+    private readonly check: (op: string, path: string) => void = () => {},
+  ) {}
 
   async read(path: string): Promise<string | null> {
     this.check('read', path);
     try {
-      return ((await this.enqueue([NATIVE_BATCH.read, path])) as Buffer).toString('utf8');
+      return ((await this.batcher.request(NATIVE_BATCH.read, path, this.txh)) as Buffer).toString('utf8');
     } catch (e) {
       if (isXenStoreError(e, 'ENOENT')) return null;
       throw e;
@@ -289,43 +337,32 @@ class BoundOps implements XsOps {
   async write(path: string, value: string | Uint8Array): Promise<void> {
     this.check('write', path);
     const buf = typeof value === 'string' ? Buffer.from(value, 'utf8') : Buffer.from(value);
-    await this.enqueue([NATIVE_BATCH.write, path, buf]);
+    await this.batcher.request(NATIVE_BATCH.write, path, this.txh, buf);
   }
 
   async directory(path: string): Promise<string[]> {
     this.check('directory', path);
-    return (await this.enqueue([NATIVE_BATCH.directory, path])) as string[];
+    return (await this.batcher.request(NATIVE_BATCH.directory, path, this.txh)) as string[];
   }
 
   async mkdir(path: string): Promise<void> {
     this.check('mkdir', path);
-    await this.enqueue([NATIVE_BATCH.mkdir, path]);
+    await this.batcher.request(NATIVE_BATCH.mkdir, path, this.txh);
   }
 
   async rm(path: string): Promise<void> {
     this.check('rm', path);
-    await this.enqueue([NATIVE_BATCH.rm, path]);
+    await this.batcher.request(NATIVE_BATCH.rm, path, this.txh);
   }
 
   async getPermissions(path: string): Promise<XsPermission[]> {
     this.check('get_permissions', path);
-    await this.drain(); // not batched (rare): after what was asked before it
-    if (this.tx === 'unstarted') {
-      try {
-        this.tx = (await this.h.batch(XBT_NULL, [], NATIVE_BATCH.START)).tx;
-      } catch (e) {
-        this.tx = 'failed';
-        throw toXenStoreError(e);
-      }
-    }
-    if (this.tx === 'failed') throw new XenStoreError(`xenstore get_permissions ${path}: the transaction could not begin`, 'EINVAL', 'transaction_start', path);
-    const tx = this.tx;
-    return fromNativePerms(await call(() => this.h.getPermissions(tx, path)));
+    return fromNativePerms((await this.batcher.request(NATIVE_BATCH.getPermissions, path, this.txh)) as NativeXsPerm[]);
   }
 
   async setPermissions(path: string, perms: XsPermission[]): Promise<void> {
     this.check('set_permissions', path);
-    await this.enqueue([NATIVE_BATCH.setPermissions, path, toNativePerms(perms)]);
+    await this.batcher.request(NATIVE_BATCH.setPermissions, path, this.txh, toNativePerms(perms));
   }
 }
 
@@ -357,6 +394,7 @@ function openHandle(XsHandle: XsHandleClass, options: OpenXenStoreOptions, cb: C
  * least what fired it.
  */
 class XenStoreConnection extends BoundOps implements XenStore {
+  private readonly h: NativeXsHandle;
   private readonly watches = new Map<string, WatchEntry>();
   private readonly onWatchError: (err: XenStoreError) => void;
   private watchHandle: NativeXsHandle | null = null;
@@ -366,7 +404,9 @@ class XenStoreConnection extends BoundOps implements XenStore {
     private readonly XsHandle: XsHandleClass,
     private readonly options: OpenXenStoreOptions,
   ) {
-    super(openHandle(XsHandle, options, () => {}), XBT_NULL);
+    const h = openHandle(XsHandle, options, () => {});
+    super(new Batcher(h), null);
+    this.h = h;
     this.onWatchError =
       options.onWatchError ?? ((err) => process.emitWarning(`xenstore watch: ${err.message}`, 'XenStoreWarning'));
   }
@@ -384,26 +424,24 @@ class XenStoreConnection extends BoundOps implements XenStore {
     const maxRetries = options.maxRetries ?? DEFAULT_TX_MAX_RETRIES;
     for (let attempt = 0; ; attempt++) {
       let open = true;
-      const ops = new BoundOps(this.h, 'unstarted', (op, path) => {
+      const txh: TxHandle = { state: 'unstarted', used: false };
+      const ops = new BoundOps(this.batcher, txh, (op, path) => {
         if (!open) throw new XenStoreError(`xenstore ${op} ${path}: transaction already ended`, 'EINVAL', op, path);
       });
       let result: T;
       try {
         result = await fn(ops, attempt);
-        await ops.drain(); // requests fn made and did not wait for
       } catch (e) {
         open = false;
-        await ops.drain();
-        const id = ops.txId;
-        if (id !== null) await this.h.transactionEnd(id, true).catch(() => {}); // abort; the first error matters
+        // Abort (queued behind whatever fn left in flight); the first error matters.
+        if (txh.used) await this.batcher.request(NATIVE_BATCH.transactionEnd, '', txh, true).catch(() => {});
         if (isXenStoreError(e, 'EAGAIN') && attempt < maxRetries) continue;
         throw e;
       }
       open = false;
-      const id = ops.txId;
-      if (id === null) return result; // fn asked nothing: nothing to commit
+      if (!txh.used) return result; // fn asked nothing: nothing to commit
       try {
-        await call(() => this.h.transactionEnd(id, false));
+        await this.batcher.request(NATIVE_BATCH.transactionEnd, '', txh, false);
         return result;
       } catch (e) {
         if (isXenStoreError(e, 'EAGAIN') && attempt < maxRetries) continue;
