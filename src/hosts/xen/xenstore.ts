@@ -1,5 +1,7 @@
 // XenStore for memcoop: a promise API over the native libxenstore binding (native/), with
 // transactions retried on conflict and watches dispatched by token on the JS thread.
+import { statSync } from 'node:fs';
+import { XsPipe } from './xs-pipe.ts';
 import { NATIVE_BATCH, requireXenAddon, type NativeBatchOp, type NativeXsHandle, type NativeXsPerm } from './addon.ts';
 
 /** XS_PERM_READ / XS_PERM_WRITE from xenstore_lib.h. */
@@ -124,7 +126,37 @@ export interface OpenXenStoreOptions {
  */
 export async function openXenStore(options: OpenXenStoreOptions = {}): Promise<XenStore> {
   const addon = requireXenAddon();
-  return new XenStoreConnection(addon.XsHandle, options);
+  return new XenStoreConnection(addon.XsHandle, options, await openRequests(addon.XsHandle, options));
+}
+
+/** libxenstore's default socket (xs_daemon_socket() in xen-utils 4.17), and its override. */
+const DEFAULT_SOCKET = '/var/run/xenstored/socket';
+const SOCKET_ENV = 'XENSTORED_PATH';
+/** Set to `off` to send requests through libxenstore even where a socket would do (comparisons). */
+export const XS_PIPE_ENV = 'MEMCOOP_XENSTORE_PIPE';
+
+function isSocket(path: string): boolean {
+  try {
+    return statSync(path).isSocket();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The connection requests go on: xenstored's unix socket, pipelined (xs-pipe.ts), where there is
+ * one; else libxenstore's (the xenbus device), batched a pool job at a time.
+ */
+async function openRequests(XsHandle: XsHandleClass, options: OpenXenStoreOptions): Promise<RequestChannel> {
+  const path = options.socketPath ?? process.env[SOCKET_ENV] ?? DEFAULT_SOCKET;
+  if (process.env[XS_PIPE_ENV] !== 'off' && isSocket(path)) {
+    try {
+      return await XsPipe.open(path);
+    } catch (e) {
+      throw toXenStoreError(e);
+    }
+  }
+  return openHandle(XsHandle, options, () => {});
 }
 
 function toXenStoreError(e: unknown): unknown {
@@ -205,12 +237,15 @@ function asRequestError(e: unknown, kind: number, path: string): unknown {
  * requests a second) cost more than xenstored's answers did. One batch is out at a time, so
  * requests keep their order; under load batches grow instead of jobs queueing up.
  */
+/** What a batch goes through: the addon's handle, or the pipelined socket. */
+type RequestChannel = Pick<NativeXsHandle, 'batch' | 'close'>;
+
 class Batcher {
   private queue: Queued[] = [];
   private scheduled = false;
   private sending = false;
 
-  constructor(private readonly h: NativeXsHandle) {}
+  constructor(private readonly h: RequestChannel) {}
 
   request(kind: number, path: string, tx: TxHandle | null, value?: NativeBatchOp[3]): Promise<unknown> {
     return new Promise<unknown>((resolve, reject) => {
@@ -394,7 +429,7 @@ function openHandle(XsHandle: XsHandleClass, options: OpenXenStoreOptions, cb: C
  * least what fired it.
  */
 class XenStoreConnection extends BoundOps implements XenStore {
-  private readonly h: NativeXsHandle;
+  private readonly h: RequestChannel;
   private readonly watches = new Map<string, WatchEntry>();
   private readonly onWatchError: (err: XenStoreError) => void;
   private watchHandle: NativeXsHandle | null = null;
@@ -403,8 +438,8 @@ class XenStoreConnection extends BoundOps implements XenStore {
   constructor(
     private readonly XsHandle: XsHandleClass,
     private readonly options: OpenXenStoreOptions,
+    h: RequestChannel,
   ) {
-    const h = openHandle(XsHandle, options, () => {});
     super(new Batcher(h), null);
     this.h = h;
     this.onWatchError =
