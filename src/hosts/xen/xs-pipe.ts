@@ -100,6 +100,8 @@ export class XsPipe {
   private closing: Promise<void> | null = null;
   /** Requests written in one tick go out in one write (cork until the tick ends). */
   private uncorkQueued = false;
+  /** Called once no request is in flight (close waits for that). */
+  private idle: (() => void)[] = [];
 
   private constructor(
     private readonly socket: Socket,
@@ -273,7 +275,14 @@ export class XsPipe {
       if (type === XS.ERROR) p.reject(xsError(body.toString('utf8').replace(/\0.*$/s, ''), p.op, p.path));
       else p.resolve(Buffer.from(body)); // a copy: the receive buffer is reused
     }
-    if (this.pending.size === 0) this.socket.unref();
+    if (this.pending.size === 0) this.settled();
+  }
+
+  private settled(): void {
+    this.socket.unref();
+    const waiters = this.idle;
+    this.idle = [];
+    for (const w of waiters) w();
   }
 
   /** The connection is gone: every request in flight fails with `code`, and later ones too. */
@@ -282,15 +291,14 @@ export class XsPipe {
     const all = [...this.pending.values()];
     this.pending.clear();
     for (const p of all) p.reject(xsError(this.dead, p.op, p.path));
+    this.settled();
   }
 
   /** Lets requests in flight finish, then closes; later requests fail with EBADF. */
   async close(): Promise<void> {
     if (this.closing) return this.closing;
     this.closing = (async () => {
-      while (this.pending.size > 0 && this.dead === null) {
-        await new Promise((r) => setImmediate(r));
-      }
+      if (this.pending.size > 0 && this.dead === null) await new Promise<void>((r) => this.idle.push(r));
       this.dead = 'EBADF';
       this.socket.destroy();
     })();
