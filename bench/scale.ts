@@ -10,7 +10,12 @@
 //     tick after its first report, so that one waits for the tick (up to a second) by design;
 //     the goal is for the reports after it;
 //   - the daemon's RSS (goal: < 120 MB; the compass goal is 80 MB), and its warnings;
-//   - at SIGTERM: the warnings the stop itself logs (goal: none per guest).
+//   - at SIGTERM: the warnings the stop itself logs (goal: none per guest);
+//   - CPU seconds of the daemon, xenstored and this bench (the agents), and the machine's load:
+//     on a shared machine latencies move with others' load, CPU seconds much less.
+// MEMCOOP_SCALE_NODE_ARGS passes node flags to the daemon (`--cpu-prof --cpu-prof-dir=out/prof`,
+// `--heapsnapshot-signal=SIGUSR2`); MEMCOOP_XENSTORE_PIPE=off sends its requests (and the
+// bench's) through libxenstore instead of the pipelined socket, for comparison.
 // Host memory is abundant (a stand-in host of 1 TiB), so every report is answered by a prompt
 // self step rather than waiting for the tick.
 import { spawn } from 'node:child_process';
