@@ -14,6 +14,10 @@ import { setFlagsFromString } from 'node:v8';
 /** V8's factor for growing the semi-spaces; 1 keeps them at their initial size. */
 export const SEMI_SPACE_GROWTH_FLAG = '--semi-space-growth-factor=1';
 
+/** An operator's own sizing of the young generation (node flags, or NODE_OPTIONS) wins. */
+const OWN_SIZING = /--(max|min)-semi-space-size|--semi-space-growth-factor/;
+
 export function holdYoungGeneration(): void {
+  if (process.execArgv.some((a) => OWN_SIZING.test(a)) || OWN_SIZING.test(process.env.NODE_OPTIONS ?? '')) return;
   setFlagsFromString(SEMI_SPACE_GROWTH_FLAG);
 }
