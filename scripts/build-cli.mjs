@@ -4,8 +4,12 @@
 // bin/memcoop.mjs runs dist/ while it is newer than every source file, tsx otherwise.
 // Code-split per subcommand (esbuild's ES module splitting), so `decide` loads the policy and
 // not the simulator, XState's actors or the Xen host.
+// Also the library entry (src/index.ts -> dist/index.js, `import { decide } from 'memcoop'`)
+// and its declarations (dist/types/, by tsc from tsconfig.lib.json), which package.json's
+// `exports` names.
 import { build } from 'esbuild';
-import { readFileSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -38,7 +42,7 @@ const rewritePaths = {
 
 rmSync(outdir, { recursive: true, force: true });
 await build({
-  entryPoints: { memcoop: join(root, 'src', 'cli', 'main.ts') },
+  entryPoints: { memcoop: join(root, 'src', 'cli', 'main.ts'), index: join(root, 'src', 'index.ts') },
   bundle: true,
   splitting: true,
   platform: 'node',
@@ -52,4 +56,22 @@ await build({
   sourcemap: 'linked',
   logLevel: 'warning',
 });
-console.log('build: dist/memcoop.js');
+
+// Declarations: tsc writes them with the sources' own `.ts` specifiers; a consumer's TypeScript
+// resolves `./x.js` to `./x.d.ts` under every module setting, so the specifiers become `.js`.
+const typesDir = join(outdir, 'types');
+const tsc = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.lib.json')], { cwd: root, stdio: 'inherit' });
+if (tsc.status !== 0) {
+  console.error('build: declarations (tsc -p tsconfig.lib.json) failed');
+  process.exit(1);
+}
+const SPECIFIER = /(from\s+'|import\(')(\.{1,2}\/[^']*)\.ts(')/g;
+function rewriteDeclarations(dir) {
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) rewriteDeclarations(p);
+    else if (name.endsWith('.d.ts')) writeFileSync(p, readFileSync(p, 'utf8').replace(SPECIFIER, '$1$2.js$3'));
+  }
+}
+rewriteDeclarations(typesDir);
+console.log('build: dist/memcoop.js, dist/index.js, dist/types/index.d.ts');

@@ -40,6 +40,7 @@ class XsHandle : public Napi::ObjectWrap<XsHandle> {
   Napi::Value Watch(const Napi::CallbackInfo& info);
   Napi::Value Unwatch(const Napi::CallbackInfo& info);
   Napi::Value SetWatchRef(const Napi::CallbackInfo& info);
+  Napi::Value Batch(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
 
   // Returns a rejected promise if the handle cannot take a request, else an empty value.

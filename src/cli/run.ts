@@ -11,6 +11,7 @@ import { dirname, join } from 'node:path';
 import type { SchedulerLike } from 'rxjs';
 import type { SupervisorConfig } from '../machines/config.ts';
 import { DEFAULT_RUN_SCENARIO } from './run-sim.ts';
+import { holdYoungGeneration } from '../daemon/young-generation.ts';
 
 /** The highest TCP port. */
 const MAX_PORT = 65_535;
@@ -126,6 +127,7 @@ export async function run(argv: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
+  holdYoungGeneration();
   const args = parseArgs(argv);
   if (typeof args === 'string') {
     console.error(`memcoop run: ${args}\n\n${USAGE}`);

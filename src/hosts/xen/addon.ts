@@ -33,6 +33,26 @@ export interface NativeXsPerm {
 /** Called on the JS thread for each watch event, or once with an error if the connection dies. */
 export type NativeWatchCallback = (err: Error | null, path: string | undefined, token: string | undefined) => void;
 
+/** Request kinds of NativeXsHandle.batch, as native/src/xs_handle.cc numbers them. */
+export const NATIVE_BATCH = {
+  read: 0,
+  write: 1,
+  mkdir: 2,
+  setPermissions: 3,
+  directory: 4,
+  rm: 5,
+  transactionStart: 6,
+  transactionEnd: 7,
+  getPermissions: 8,
+} as const;
+
+/**
+ * One request of a batch: its kind, path, transaction (an id, 0 for none, or -1-k for the one
+ * begun by request k of the same batch) and value (a write's bytes, set_permissions' entries,
+ * transaction_end's abort flag).
+ */
+export type NativeBatchOp = [kind: number, path: string, tx: number, value?: Buffer | NativeXsPerm[] | boolean];
+
 /** native/src/xs_handle.cc. `tx` 0 is "no transaction". */
 export interface NativeXsHandle {
   open(socketPath: string | undefined, socketOnly: boolean): void;
@@ -43,6 +63,12 @@ export interface NativeXsHandle {
   rm(tx: number, path: string): Promise<void>;
   getPermissions(tx: number, path: string): Promise<NativeXsPerm[]>;
   setPermissions(tx: number, path: string, perms: NativeXsPerm[]): Promise<void>;
+  /**
+   * Several requests in one thread-pool job (native/src/xs_handle.cc, BatchOp), in order: one
+   * result per request, its value or its Error, or null when it was skipped (an earlier request
+   * of its transaction failed, or its transaction did not begin).
+   */
+  batch(ops: NativeBatchOp[]): Promise<unknown[]>;
   transactionStart(): Promise<number>;
   transactionEnd(tx: number, abort: boolean): Promise<void>;
   watch(path: string, token: string): Promise<void>;

@@ -57,7 +57,11 @@ export class HypervisorStandIn implements DomainMemory {
     for (const d of all) if (!this.last.has(d)) toRead.add(d);
     for (let k = 0; k < Math.min(STAND_IN_READS_PER_SAMPLE, all.length); k++) toRead.add(all[(this.cursor + k) % all.length]!);
     this.cursor = all.length > 0 ? (this.cursor + STAND_IN_READS_PER_SAMPLE) % all.length : 0;
-    const got = await Promise.all(all.map((d) => (toRead.has(d) ? this.sizeOf(store, d) : Promise.resolve(this.last.get(d) ?? null))));
+    // Sizes not re-read are taken after the reads, not before: a target written while they were
+    // in flight has landed (the model's balloon is instant), and a sample that still gave the
+    // size from before it would tell the supervisor the balloon had not moved.
+    const read = await Promise.all(all.map((d) => (toRead.has(d) ? this.sizeOf(store, d) : Promise.resolve(undefined))));
+    const got = read.map((s, i) => (s !== undefined ? s : (this.last.get(all[i]!) ?? null)));
     const sizes = new Map<number, number>();
     let used = 0;
     let dom0KiB = this.config.dom0KiB;
