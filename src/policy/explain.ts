@@ -19,7 +19,8 @@ export type GoalBound =
   | 'max' // H_i: the ceiling held
   | 'commit cap' // MC_i below H_i: the guest gets no more than it has committed
   | 'price' // strictly inside its bounds: the equal-price share (plus bonus)
-  | 'held'; // no agent (or a silent one): held where it is, outside the balance
+  | 'held' // no agent (or a silent one): held where it is, outside the balance
+  | 'room'; // abundant: above its commit, what it uses plus working room (pressure.ts)
 
 export interface GuestExplanation {
   id: string;
@@ -161,7 +162,10 @@ export function explainDecision(input: DecideInput): Explanation {
   let balanceKiB: number | null = null;
   let bonusKiB: number | null = null;
   let liftedOvercommit = false;
-  if (abundant) managed.forEach((m, k) => (goals[k] = m.mc));
+  // decide() itself, for what the rules beyond the paper's text add (pressure.ts: working room,
+  // idle memory first): the goals and targets below are decide's, the text says why.
+  const decidedAll = decide(input);
+  if (abundant) managed.forEach((m, k) => (goals[k] = decidedAll.guests[m.index]!.goalKiB));
   else {
     let Mtot = sumN - reclaim;
     let extra = freeAfterDom0;
@@ -223,8 +227,8 @@ export function explainDecision(input: DecideInput): Explanation {
     if (m !== undefined && m.index === i) {
       const goal = goals[k]!;
       const over = m.n > m.hi;
-      const target = wanted[k]! > 0 ? m.n + grants[k]! : steps[k]!;
-      const bound: GoalBound = abundant ? (m.mc === pageUp(g.committedKiB) ? 'commit' : m.mc === m.lo ? 'min' : 'max') : overcommitted ? 'min' : boundOf(goal, m.lo, m.hi, m.mc);
+      const target = decidedAll.guests[i]!.targetKiB;
+      const bound: GoalBound = abundant ? (goal > m.mc ? 'room' : m.mc === pageUp(g.committedKiB) ? 'commit' : m.mc === m.lo ? 'min' : 'max') : overcommitted ? 'min' : boundOf(goal, m.lo, m.hi, m.mc);
       guests.push({
         id: g.id,
         managed: true,
@@ -342,6 +346,7 @@ export function mib(kib: number): string {
 
 const BOUND_TEXT: Record<GoalBound, string> = {
   commit: 'its Committed_AS (abundant: self adjustment toward what it committed)',
+  room: 'above its Committed_AS: what abundance left over, up to what it uses plus 64 MiB of working room (src/policy/pressure.ts)',
   min: 'its minimum L_i',
   max: 'its maximum H_i',
   'commit cap': 'its commit cap MC_i (no guest gets more than it has committed)',

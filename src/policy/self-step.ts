@@ -69,7 +69,10 @@ export function selfAdjustStep(input: SelfStepInput): SelfStepResult {
     const [lo, hi] = pageBounds(g.minKiB, g.maxKiB);
     const cur = pageDown(g.currentKiB);
     const mc = clamp(pageUp(g.committedKiB), lo, hi);
-    goals[k] = g.paging === true && ruleOn(input.params, 'workingRoom') ? Math.max(mc, Math.min(cur, hi)) : mc;
+    // Working room (pressure.ts): the tick may have given the guest room above its commit, so a
+    // prompt step never takes it back (only the tick does, with every guest's need in view):
+    // prompt steps grow guests to their commits at once and leave decreases to the tick.
+    goals[k] = ruleOn(input.params, 'workingRoom') ? Math.max(mc, Math.min(cur, hi)) : mc;
     // No "idle memory first" here (pressure.ts): it acts only while a guest is short, and a
     // prompt step sees only the guests reporting now; the tick applies it.
     steps[k] = stepToward(cur, goals[k]!, upRatio, downRatio, ruleOn(input.params, 'minStep') ? MIN_STEP_KIB : 0);

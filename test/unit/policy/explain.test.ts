@@ -26,7 +26,8 @@ test('abundant: the inequality F\' >= need, and each goal is its Committed_AS', 
   const e = explainDecision(input(DEFAULT_PARAMS, 1024 * MIB, dom0, [guest('a', { committedKiB: 300 * MIB }), guest('b', { committedKiB: 200 * MIB })]));
   assert.equal(e.regime, 'abundant');
   assert.match(e.inequality, />= guests' need/);
-  assert.deepEqual(e.guests.map((g) => [g.goalKiB, g.bound]), [[300 * MIB, 'commit'], [200 * MIB, 'commit']]);
+  // a: its commit (above what it uses plus its room); b: uses 192 MiB, room up to 256 MiB
+  assert.deepEqual(e.guests.map((g) => [g.goalKiB, g.bound]), [[300 * MIB, 'commit'], [256 * MIB, 'room']]);
   const text = formatExplanation(e, 'a');
   assert.match(text, /regime: abundant/);
   assert.match(text, /a: allocation 256 MiB, Committed_AS 300 MiB/);

@@ -36,29 +36,33 @@ test('idle memory first (while someone is short): a decrease takes MemFree beyon
   assert.equal(deepenDecrease(256 * MIB, 300 * MIB, 300 * MIB, 200 * MIB), 300 * MIB);
 });
 
-test('abundant: what is left over goes to the paging guest, up to its working room; without PSI it stays free', () => {
+test('abundant: what is left over goes to the paging guest first, then to everyone, each up to its working room', () => {
   // reserve 0, host free 204800, Dom0 at its commit: F = F' = 204800.
-  // p: N = C = 262144, 4 MiB free, paging -> MC 262144; q: C 131072 (its min), N 262144.
+  // p: N = C = 262144, 4 MiB free, paging -> MC 262144; q: C 131072 (its min), N 262144, 128 MiB free.
   // need = 0 + (131072 - 262144) = -131072 <= F': abundant. Left over: 204800 + 131072 = 335872.
-  // p's paging cap: what it uses plus 64 MiB, N - F + 65536 = 323584 (< its max 524288), so its
-  // goal is 323584; the step up (ratio 1) is +61440, inside what is free now.
-  // q: goal 131072; ratio step 262144 - 32768 = 229376; p is short (paging, 4 MiB free), so idle
-  // memory first: q's free beyond 16 MiB, 131072 - 16384 = 114688, goes at once -> 147456.
+  // Room caps (what it uses plus 64 MiB): p 258048 + 65536 = 323584; q 131072 + 65536 = 196608.
+  // p first: 323584 (61440 of the left over), then q: 196608 (65536 more). p's step up (ratio 1)
+  // is +61440, inside what is free now. q: the ratio step would be 262144 - 65536 / 4 = 245760,
+  // but p is short (paging, 4 MiB free), so q's idle free memory goes at once, down to its goal.
   const p = guest('p', { currentKiB: 262144, committedKiB: 262144, freeKiB: 4096, psiSomeAvg10: PAGING });
   const q = guest('q', { currentKiB: 262144, committedKiB: 131072, freeKiB: 131072 });
   const d = decide(input(PARAMS, 204800, DOM0, [p, q]));
   assert.equal(d.state, 'abundant');
   assert.deepEqual(d.guests, [
     { id: 'p', mode: 'self', goalKiB: 323584, targetKiB: 323584 },
-    { id: 'q', mode: 'self', goalKiB: 131072, targetKiB: 147456 },
+    { id: 'q', mode: 'self', goalKiB: 196608, targetKiB: 196608 },
   ]);
-  // The paper's rules: p's goal is its commit, 335872 KiB stay in the host, q steps by a quarter.
+  // Without PSI the goals are the same (room comes before paging), but nobody is short: q steps
+  // down by a quarter of its gap.
   const { psiSomeAvg10: _, ...noPsi } = p;
   const e = decide(input(PARAMS, 204800, DOM0, [noPsi, q]));
   assert.deepEqual(e.guests, [
-    { id: 'p', mode: 'self', goalKiB: 262144, targetKiB: 262144 },
-    { id: 'q', mode: 'self', goalKiB: 131072, targetKiB: 229376 },
+    { id: 'p', mode: 'self', goalKiB: 323584, targetKiB: 323584 },
+    { id: 'q', mode: 'self', goalKiB: 196608, targetKiB: 245760 },
   ]);
+  // The paper's self adjustment (room off): commits, and the left over stays in the host.
+  const paper = decide(input({ ...PARAMS, rules: { workingRoom: false } }, 204800, DOM0, [noPsi, q]));
+  assert.deepEqual(paper.guests.map((g) => g.goalKiB), [262144, 131072]);
 });
 
 test('abundant: two paging guests share the left over in proportion to their goals, each within its room', () => {
@@ -120,11 +124,11 @@ test('Dom0 first is not held back by short guests', () => {
   assert.equal(sum, 2 * 262144 - 128 * MIB);
 });
 
-test('prompt self step: a paging guest above its commit is held, not pulled back to it', () => {
+test('prompt self step: a guest above its commit is held (the tick may have given it room), not pulled back to it', () => {
   const base = { id: 'p', minKiB: 128 * MIB, maxKiB: 512 * MIB, currentKiB: 300000, committedKiB: 262144, pendingIncreaseKiB: 0 };
   const held = selfAdjustStep({ params: PARAMS, budgetKiB: 0, guests: [{ ...base, paging: true }] });
   assert.deepEqual(held.guests[0], { id: 'p', goalKiB: 300000, targetKiB: 300000 });
-  const paper = selfAdjustStep({ params: PARAMS, budgetKiB: 0, guests: [base] });
+  const paper = selfAdjustStep({ params: { ...PARAMS, rules: { workingRoom: false } }, budgetKiB: 0, guests: [base] });
   assert.equal(paper.guests[0]!.goalKiB, 262144);
   assert.ok(paper.guests[0]!.targetKiB < 300000);
 });
