@@ -91,6 +91,19 @@ interface Row {
   censored: number;
 }
 
+/**
+ * The most the guests' balloons held together in a trial (MiB), from the 1 s samples: a policy
+ * that goes above the pool used memory the others were not given. Here nothing stops it (no
+ * memory cgroup under cgroup v1: testbed/cgroup.ts), so the table shows it instead.
+ */
+export function peakBalloonsMiB(samples: Record<string, [number, number][]>): number {
+  const series = Object.values(samples);
+  const n = Math.min(...series.map((s) => s.length));
+  let peak = 0;
+  for (let i = 0; i < n; i++) peak = Math.max(peak, series.reduce((sum, s) => sum + s[i]![1], 0));
+  return series.length === 0 || !Number.isFinite(n) ? NaN : peak;
+}
+
 /** A trial that finished, or one cut off with its finished and censored times. */
 const usable = (r: TrialResult): boolean => !r.error || r.guests.length > 0;
 
@@ -150,6 +163,15 @@ function table(rows: Row[], results: TrialResult[], exps: Experiment[], accel: s
         out.push(`${p.padEnd(12)}${r.guest.padEnd(6)}${r.program.padEnd(9)}${rt.padStart(22)}${fmt(r.vsStatic).padStart(9)}${fmt(r.vsUnlimited).padStart(8)}${fmt(r.pswpin, 0).padStart(9)}${fmt(r.pgmajfault, 0).padStart(9)}${String(r.oomKills).padStart(5)}  ${r.guest === 'vm1' ? lagLine(results, e.id, p) : ''}${r.failed ? `  (${r.failed} failed)` : ''}`);
       }
     }
+  }
+  out.push('', 'peak of the guests\' balloons together, MiB (max over trials; above the pool: the policy used memory the others were not given):');
+  for (const e of exps) {
+    const peaks = args.policies.map((p) => {
+      const ps = results.filter((r) => r.experiment === e.id && r.policy === p).map((r) => peakBalloonsMiB(r.samples)).filter(Number.isFinite);
+      const m = ps.length ? Math.max(...ps) : NaN;
+      return `${p} ${fmt(m, 0)}${m > e.poolMiB + 1 ? ' (OVER)' : ''}`;
+    });
+    out.push(`  ${e.id} (pool ${e.poolMiB}): ${peaks.join(', ')}`);
   }
   out.push('', 'total runtime (sum of the guests\' median runtimes) against static and against the best peer:');
   for (const e of exps) {

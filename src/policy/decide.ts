@@ -37,6 +37,8 @@ interface Managed extends BalanceGuest {
   short: boolean;
   /** What it uses plus its working room, within [MC_i, H_i] (pressure.ts). */
   roomKiB: number;
+  /** An increase written earlier and not yet reached (whole pages, >= 0). */
+  pendingKiB: number;
 }
 
 // Paging lifts the commit cap (beyond the paper; pressure.ts). A guest at exactly its
@@ -162,6 +164,7 @@ export const decide: Policy = (input: DecideInput): Decision => {
       paging,
       short: isShort(g), // read by shortHold and idleFirst, each switchable
       roomKiB: pagingCapKiB(mc, hi, n, g.freeKiB),
+      pendingKiB: pageDown(Math.max(0, Math.min(g.pendingIncreaseKiB ?? 0, hi - n))),
       minKiB: lo,
       // the commit cap: min(H_i, max(L_i, MC_i)) = MC_i; more while paging (working room)
       maxKiB: !commitCap ? hi : paging ? pagingCapKiB(mc, hi, n, g.freeKiB) : mc,
@@ -243,19 +246,32 @@ export const decide: Policy = (input: DecideInput): Decision => {
 
   // Algorithm 2 steps, then the two-phase rule: increases (Dom0 first) share the memory free
   // now, before this tick's decreases have landed.
+  const someoneShort = idleFirst && managed.some((m) => m.short);
+  const steps = managed.map((m, k) => {
+    const ratio = overMax(m.currentKiB, m.hiKiB) ?? stepToward(m.currentKiB, goals[k]!, upRatio, downRatio, minStep);
+    return someoneShort ? deepenDecrease(m.currentKiB, ratio, goals[k]!, m.freeKiB) : ratio;
+  });
+  // Increases in flight (beyond the paper): a target written earlier and not yet reached still
+  // takes its memory out of what the host reports free, so it is paid for already and the budget
+  // (Dom0's included) is what is left after it. Without this the next tick granted the same free
+  // memory again whenever a goal kept rising: on bench:kvm the guests' balloons held 676 MiB of
+  // a 640 MiB pool. A new step at or above the pending target keeps it (its growth beyond is
+  // what is asked); one below it replaces it, and its memory is not spoken for.
+  const bases = steps.map((s, k) => {
+    const m = managed[k]!;
+    const base = m.currentKiB + m.pendingKiB;
+    return m.pendingKiB > 0 && s >= base ? base : m.currentKiB;
+  });
   let budget = F;
+  for (let j = 0; j < managed.length; j++) budget -= bases[j]! - managed[j]!.currentKiB;
+  budget = Math.max(0, budget);
   let dom0Target = overMax(n0, h0) ?? stepToward(n0, dom0Goal, upRatio, downRatio, minStep);
   if (dom0Target > n0) {
     const grant = Math.min(dom0Target - n0, budget);
     dom0Target = n0 + grant;
     budget -= grant;
   }
-  const someoneShort = idleFirst && managed.some((m) => m.short);
-  const steps = managed.map((m, k) => {
-    const ratio = overMax(m.currentKiB, m.hiKiB) ?? stepToward(m.currentKiB, goals[k]!, upRatio, downRatio, minStep);
-    return someoneShort ? deepenDecrease(m.currentKiB, ratio, goals[k]!, m.freeKiB) : ratio;
-  });
-  const wanted = steps.map((s, k) => Math.max(0, s - managed[k]!.currentKiB));
+  const wanted = steps.map((s, k) => Math.max(0, s - bases[k]!));
   const grants = shareIncreases(wanted, budget);
 
   const mode = abundant ? 'self' : 'global';
@@ -265,7 +281,7 @@ export const decide: Policy = (input: DecideInput): Decision => {
     const g = input.guests[i]!;
     const m = managed[k];
     if (m !== undefined && m.index === i) {
-      const targetKiB = wanted[k]! > 0 ? m.currentKiB + grants[k]! : steps[k]!;
+      const targetKiB = wanted[k]! > 0 ? bases[k]! + grants[k]! : steps[k]! >= m.currentKiB && bases[k]! > m.currentKiB ? bases[k]! : steps[k]!;
       guests[i] = { id: g.id, mode, goalKiB: goals[k]!, targetKiB };
       k++;
     } else {

@@ -69,6 +69,11 @@ export interface GuestInput {
    * the instant paging signal PSI's ten-second average lags (pressure.ts).
    */
   swapInsKiB?: number;
+  /**
+   * An increase already written and not yet reached (written target - N_i, if positive): its memory
+   * is still in the host's free count but spoken for, so it is not granted again. Absent: 0.
+   */
+  pendingIncreaseKiB?: number;
   /** false: no agent (or a silent one); the guest is held where it is, outside the balance. */
   agent: boolean;
 }

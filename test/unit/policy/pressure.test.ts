@@ -141,3 +141,19 @@ test('swap-ins since the last report count as paging before PSI has caught up', 
   const d = decide(input(PARAMS, 204800, DOM0, [p]));
   assert.equal(d.guests[0]!.goalKiB, 323584);
 });
+
+test('an increase in flight is paid for: the same free memory is not granted twice', () => {
+  // p grows toward its commit 393216 (N 262144, up ratio 1); a target 51200 above N is already
+  // written and not reached, so of the host's 61440 free only 10240 is left to grant: target
+  // 262144 + 51200 + 10240 = 323584. Without the pending input the whole 61440 would be granted
+  // on top of what is in flight.
+  const p = guest('p', { currentKiB: 262144, committedKiB: 393216, freeKiB: 0, pendingIncreaseKiB: 51200 });
+  const rules = { workingRoom: false };
+  const d = decide(input({ ...PARAMS, rules }, 61440, DOM0, [p]));
+  assert.equal(d.guests[0]!.targetKiB, 323584);
+  const { pendingIncreaseKiB: _, ...none } = p;
+  assert.equal(decide(input({ ...PARAMS, rules }, 61440, DOM0, [none])).guests[0]!.targetKiB, 262144 + 61440);
+  // A goal below the pending target replaces it: nothing is held back for it.
+  const lower = guest('p', { currentKiB: 262144, committedKiB: 270336, freeKiB: 0, pendingIncreaseKiB: 51200 });
+  assert.equal(decide(input({ ...PARAMS, rules }, 61440, DOM0, [lower])).guests[0]!.targetKiB, 270336);
+});
