@@ -9,7 +9,7 @@
 // agent is silent for `ticks - heardAtTick` ticks; a stuck balloon has been stuck for
 // `ticks - stuckAtTick`.
 import type { WrittenMode } from '../hosts/host.ts';
-import type { GuestOutcome } from './plan.ts';
+import type { TickOutcome } from './plan.ts';
 
 /** One smoothed meminfo report, as the agent sent it. */
 export interface GuestReport {
@@ -274,7 +274,7 @@ export function stalledThisTick(f: GuestFacts, limits: GuestLimits): boolean {
 export function tickGuest(
   f: GuestFacts,
   life: Lifecycle,
-  outcome: GuestOutcome,
+  outcome: TickOutcome,
   ticks: number,
   limits: GuestLimits,
 ): { facts: GuestFacts; signals: GuestSignal[] } {
