@@ -5,6 +5,8 @@ const SUBCOMMANDS: Record<string, { summary: string; load: () => Promise<{ run(a
   replay: { summary: 'feed a recorded journal into a fresh supervisor and print its decisions', load: () => import('./replay.ts') },
   sim: { summary: 'run the supervisor against the embedded simulated host', load: () => import('./sim.ts') },
   run: { summary: 'run the daemon against a real host (--host xen or --host kvm)', load: () => import('./run.ts') },
+  inspect: { summary: 'relay inspector events (a file, or live runs) to the Stately inspector', load: () => import('./inspect.ts') },
+  chart: { summary: "write each machine's statechart as Mermaid and SVG", load: () => import('./chart.ts') },
 };
 
 export function usage(): string {

@@ -5,7 +5,9 @@ import { loadXenAddon } from '../hosts/xen/addon.ts';
 import type { Host } from '../hosts/host.ts';
 import { createLogger, type Logger } from '../log/logger.ts';
 import { DEFAULT_DAEMON_CONFIG, HOST_KINDS, loadDaemonConfig, type DaemonConfig } from '../config/daemon-config.ts';
+import type { InspectionEvent, Observer } from 'xstate';
 import { InputError } from '../util/validate.ts';
+import { INSPECT_HELP, withInspection } from './inspect-flags.ts';
 import { acquireLock, DEFAULT_LOCK_DIR, LockHeldError, type DaemonLock } from '../daemon/lock.ts';
 import { dirname, join } from 'node:path';
 
@@ -26,7 +28,10 @@ SIGHUP is logged and ignored (configuration reload is not implemented yet).
 Options override the config. Where no hypervisor answers libxenctrl (a xenstored without Xen),
 host free memory and domain sizes come from a stand-in for the hypervisor, and the log says so.
 Logs are pino JSON lines on standard output. Exit: 0 after a signal, 1 if the daemon cannot
-start or stops on its own (its inputs failed), 2 for bad options or config.`;
+start or stops on its own (its inputs failed), 2 for bad options or config.
+
+Inspection:
+${INSPECT_HELP}`;
 
 interface RunArgs {
   host?: string;
@@ -91,6 +96,10 @@ function lockOrSay(path: string): DaemonLock | null {
 }
 
 export async function run(argv: string[]): Promise<number> {
+  return withInspection('run', argv, runCommand);
+}
+
+async function runCommand(argv: string[], inspect: Observer<InspectionEvent> | undefined): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
     console.log(USAGE);
     return 0;
@@ -118,7 +127,7 @@ export async function run(argv: string[]): Promise<number> {
   // Whatever path leaves the daemon, the lock it took goes with it.
   const held: { lock: DaemonLock | null } = { lock: null };
   try {
-    return await runHost(args, config, hostKind, journal, held);
+    return await runHost(args, config, hostKind, journal, held, inspect);
   } finally {
     held.lock?.release();
   }
@@ -130,6 +139,7 @@ async function runHost(
   hostKind: string,
   journal: string | undefined,
   held: { lock: DaemonLock | null },
+  inspect: Observer<InspectionEvent> | undefined,
 ): Promise<number> {
   let host: Host;
   let logger: Logger;
@@ -195,6 +205,7 @@ async function runHost(
       logger,
       tickMs: config.tickMs,
       ...(journal !== undefined ? { journalPath: journal } : {}),
+      ...(inspect !== undefined ? { inspect } : {}),
     });
   } catch (e) {
     await host.close().catch(() => {});

@@ -12,7 +12,9 @@ import { LiveTable } from '../sim/live-table.ts';
 import { panelsFromTrace, renderPlot } from '../sim/plot.ts';
 import { BASELINE_POLICY, MEMCOOP_POLICY, POLICY_NAMES } from '../sim/policies.ts';
 import { runScenario, totalRuntimeS, type RunOptions, type RunResult } from '../sim/runner.ts';
+import type { InspectionEvent, Observer } from 'xstate';
 import { InputError } from '../util/validate.ts';
+import { INSPECT_HELP, withInspection } from './inspect-flags.ts';
 
 /** The paper's four-guest experiment (figure 15): what `npm start` shows. */
 export const DEFAULT_SCENARIO = 'paper-4vm';
@@ -49,6 +51,9 @@ next to the static allocation's (static is run too). Every run writes its journa
 reproduces the run's decisions from it) and a plot (DIR/<scenario>-<policy>.svg) of each
 guest's allocation, target, Committed_AS and working set over time.
 
+Inspection of the run of the chosen policy (not of the static run beside it):
+${INSPECT_HELP}
+
 Scenarios: ${scenarioNames().join(', ')}.
 Exit status: 0; 1 if an invariant was violated in a scenario that expects none (or an unsafe
 scenario did not fail as it must); 2 on bad usage or a bad scenario.`;
@@ -61,6 +66,8 @@ interface Args {
   out: string;
   speed: number | null;
   seed: number | undefined;
+  /** Inspection of the run of `policy` (not of the static run it is compared with). */
+  inspect?: Observer<InspectionEvent>;
 }
 
 function parse(argv: string[]): Args | string {
@@ -136,6 +143,7 @@ async function runOne(scenario: Scenario, policy: string, a: Args, extra: Partia
       journalPath: files.journal,
       logger,
       ...(a.seed !== undefined ? { seed: a.seed } : {}),
+      ...(a.inspect !== undefined && policy === a.policy ? { inspect: a.inspect } : {}),
       ...extra,
     });
     return { run, files };
@@ -247,6 +255,10 @@ async function compare(scenario: Scenario, a: Args): Promise<number> {
 }
 
 export async function run(argv: string[]): Promise<number> {
+  return withInspection('sim', argv, (rest, inspect) => simCommand(rest, inspect));
+}
+
+async function simCommand(argv: string[], inspect: Observer<InspectionEvent> | undefined): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
     console.log(HELP);
     return 0;
@@ -282,5 +294,6 @@ export async function run(argv: string[]): Promise<number> {
     console.error(`memcoop sim: --out ${a.out} is a file, not a folder`);
     return 2;
   }
+  if (inspect !== undefined) a.inspect = inspect;
   return a.compare ? compare(scenario, a) : single(scenario, a);
 }

@@ -3,7 +3,7 @@
 // against the host. A failed effect comes back as an `effect.failed` input, journaled like any
 // other, so a replay sees the same failures.
 import { Subject, asyncScheduler, type Observable, type SchedulerLike, type Subscription } from 'rxjs';
-import { createActor } from 'xstate';
+import { createActor, type InspectionEvent, type Observer } from 'xstate';
 import type { Host } from '../hosts/host.ts';
 import type { Logger } from '../log/logger.ts';
 import type { SupervisorConfig } from '../machines/config.ts';
@@ -32,6 +32,8 @@ export interface DaemonOptions {
   scheduler?: SchedulerLike;
   tickMs?: number;
   smoothing?: InputStreamOptions['smoothing'];
+  /** The actor system's inspection events (--inspect); none are made without it. */
+  inspect?: Observer<InspectionEvent>;
 }
 
 export interface Daemon {
@@ -108,7 +110,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       },
     },
   });
-  const actor = createActor(machine, { input: config });
+  const actor = createActor(machine, { input: config, ...(opts.inspect ? { inspect: opts.inspect } : {}) });
   actor.on('decision', (e) => decisions$.next(e));
   actor.on('handshake', (e) => handshakes$.next(e));
   actor.start();

@@ -192,6 +192,14 @@ export function createSupervisorMachine(opts: SupervisorOptions = {}) {
     if (step.emit !== null) enqueue.emit(step.emit);
   }
 
+  /** The supervisor's half of the handshake (onHello decides accepted or refused by the same rule as the guard). */
+  function answer(enqueue: StepEnqueuer, context: SupervisorContext, event: SupervisorInput | Decided, system: ActorSystem<any>): void {
+    if (event.type !== 'agent.hello') return;
+    const i = indexOf(context.guestIds).get(event.id)!;
+    const life = lives(system, context.guestIds)(i);
+    enqueueStep(enqueue, life === null ? onUnknownGuest(event) : onHello(context, event, i, life), system, context.guestIds);
+  }
+
   /** `lifeOf` for the handlers: each guest's lifecycle as its machine has it. */
   function lives(system: ActorSystem<any>, guestIds: readonly string[]) {
     const slots = slotsOf(system, guestIds);
@@ -247,14 +255,10 @@ export function createSupervisorMachine(opts: SupervisorOptions = {}) {
         enqueueStep(enqueue as never, onLeft(context, i, event.at), system, context.guestIds);
         enqueue.stopChild(ref);
       }),
-      /** The handshake, accepted or refused alike: the guest's machine and its agent are told the answer. */
-      answerHello: enqueueActions(({ context, event, enqueue, system }) => {
-        if (event.type !== 'agent.hello') return;
-        const i = indexOf(context.guestIds).get(event.id)!;
-        const life = lives(system, context.guestIds)(i);
-        const step = life === null ? onUnknownGuest(event) : onHello(context, event, i, life);
-        enqueueStep(enqueue as never, step, system, context.guestIds);
-      }),
+      /** The handshake accepted: the guest's machine is told `registered`, its agent its mode. */
+      acceptAgent: enqueueActions(({ context, event, enqueue, system }) => answer(enqueue as never, context, event, system)),
+      /** The handshake refused (another protocol version): `rejected`, and the agent is told `held`. */
+      refuseAgent: enqueueActions(({ context, event, enqueue, system }) => answer(enqueue as never, context, event, system)),
       recordReports: enqueueActions(({ context, event, enqueue, system }) => {
         if (event.type !== 'agent.reports') return;
         const step = onReports(context, event, indexOf(context.guestIds), lives(system, context.guestIds), false, debug());
@@ -321,8 +325,8 @@ export function createSupervisorMachine(opts: SupervisorOptions = {}) {
       // The handshake (paper section 4.3): the agent's hello, answered with its mode (or refused).
       'agent.hello': [
         { guard: 'guestUnknown', actions: 'ignoreUnknownGuest' },
-        { guard: 'speaksOurProtocol', actions: 'answerHello' },
-        { actions: 'answerHello' },
+        { guard: 'speaksOurProtocol', actions: 'acceptAgent' },
+        { actions: 'refuseAgent' },
       ],
       'agent.reports': { actions: 'recordReports' },
       'host.sample': { actions: 'recordSample' },

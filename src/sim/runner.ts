@@ -10,7 +10,7 @@
 // them (SteppedHost). After the last step the invariants are checked on the host as it stands
 // (snapshotOf + checkInvariants against the previous tick's snapshot).
 import { performance } from 'node:perf_hooks';
-import { startDaemon } from '../daemon/daemon.ts';
+import { startDaemon, type DaemonOptions } from '../daemon/daemon.ts';
 import { checkInvariants, snapshotOf, type InvariantRule, type Snapshot, type Violation } from '../hosts/sim/invariants.ts';
 import type { Scenario } from '../hosts/sim/scenario.ts';
 import { SimHost, memoryOf, type GuestOutcome } from '../hosts/sim/sim-host.ts';
@@ -81,6 +81,8 @@ export interface RunOptions {
   stopWhenViolated?: readonly InvariantRule[];
   /** Time the simulator's steps and the supervisor's work per tick (performance.now()). */
   measure?: boolean;
+  /** The actor system's inspection events (--inspect). */
+  inspect?: DaemonOptions['inspect'];
 }
 
 export interface TickTiming {
@@ -158,6 +160,7 @@ export async function runScenario(scenarioIn: Scenario, opts: RunOptions = {}): 
     scheduler: clock,
     tickMs: scenario.tickMs,
     ...(opts.journalPath !== undefined ? { journalPath: opts.journalPath } : {}),
+    ...(opts.inspect !== undefined ? { inspect: opts.inspect } : {}),
   });
   host.applyWrites(); // the handshake's answers to the agents present at start
   const decisions: DecisionEvent[] = [];
