@@ -1,8 +1,8 @@
-// npm run bench:compare -- [--base REV] [--rounds N] [--json] [--only supervisor|sim]
-// Per-tick cost before and after a change, in one run: REV (default HEAD~1... any commit; here
-// usually the branch point) is exported into out/bench-base/<rev> (git archive, sharing this
-// tree's node_modules), and bench:supervisor and bench:sim are run alternately in that tree and in
-// this one, N rounds each, so both see the same machine load. Prints each row's median over the
+// npm run bench:compare -- [--base REV] [--after REV] [--rounds N] [--json] [--only supervisor|sim]
+// Per-tick cost before and after a change, in one run: the base REV (default HEAD~1; usually the
+// branch point) is exported into out/bench-base/<rev> (git archive, sharing this tree's
+// node_modules), and so is --after REV if given (default: this working tree); bench:supervisor
+// and bench:sim are run alternately in both, N rounds each, so both see the same machine load. Prints each row's median over the
 // rounds, before and after, and the ratio (after / before: 1.10 is 10 % slower).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, symlinkSync } from 'node:fs';
@@ -19,12 +19,20 @@ const rev = execFileSync('git', ['rev-parse', '--short', arg('--base', 'HEAD~1')
 const rounds = Number(arg('--rounds', '3'));
 const only = arg('--only', '');
 const json = process.argv.includes('--json');
-const base = join(here, 'out', 'bench-base', rev);
-if (!existsSync(join(base, 'package.json'))) {
-  mkdirSync(base, { recursive: true });
-  execFileSync('sh', ['-c', `git archive ${rev} | tar -x -C ${JSON.stringify(base)}`], { cwd: here });
-  symlinkSync(join(here, 'node_modules'), join(base, 'node_modules'));
+/** A commit's tree under out/bench-base, exported once. */
+function exported(r: string): string {
+  const dir = join(here, 'out', 'bench-base', r);
+  if (!existsSync(join(dir, 'package.json'))) {
+    mkdirSync(dir, { recursive: true });
+    execFileSync('sh', ['-c', `git archive ${r} | tar -x -C ${JSON.stringify(dir)}`], { cwd: here });
+    symlinkSync(join(here, 'node_modules'), join(dir, 'node_modules'));
+  }
+  return dir;
 }
+const base = exported(rev);
+const afterArg = arg('--after', '');
+const afterRev = afterArg === '' ? null : execFileSync('git', ['rev-parse', '--short', afterArg], { cwd: here, encoding: 'utf8' }).trim();
+const after = afterRev === null ? here : exported(afterRev);
 
 /** One bench run in `tree`: its --json line. */
 function runBench(tree: string, name: string, extra: string[]): Record<string, unknown> {
@@ -58,7 +66,7 @@ for (let k = 0; k < rounds; k++) {
     // Alternate which goes first, so a drift in load falls on both alike.
     const order = k % 2 === 0 ? (['before', 'after'] as const) : (['after', 'before'] as const);
     for (const which of order) {
-      const out = runBench(which === 'before' ? base : here, name, extra);
+      const out = runBench(which === 'before' ? base : after, name, extra);
       for (const [row, ms] of rowsOf(name, out)) {
         const s = samples.get(row) ?? { before: [], after: [] };
         s[which].push(ms);
@@ -74,7 +82,7 @@ const rows = [...samples].map(([row, s]) => {
   const after = quantile(s.after, 0.5);
   return { row, beforeMs: before, afterMs: after, ratio: Math.round((after / before) * 1000) / 1000 };
 });
-console.log(`per-tick cost, median of ${rounds} round(s): before = ${rev}, after = this tree`);
+console.log(`per-tick cost, median of ${rounds} round(s): before = ${rev}, after = ${afterRev ?? 'this tree'}`);
 console.log(`${'row'.padEnd(28)} ${'before ms'.padStart(10)} ${'after ms'.padStart(10)} ${'ratio'.padStart(7)}`);
 for (const r of rows) console.log(`${r.row.padEnd(28)} ${r.beforeMs.toFixed(3).padStart(10)} ${r.afterMs.toFixed(3).padStart(10)} ${r.ratio.toFixed(3).padStart(7)}`);
-if (json) console.log(JSON.stringify({ base: rev, rounds, rows }));
+if (json) console.log(JSON.stringify({ base: rev, after: afterRev, rounds, rows }));

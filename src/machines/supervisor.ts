@@ -1,6 +1,6 @@
 // The supervisor: every external input (events.ts) enters here, with its timestamp. Its states
 // are the regimes of the cooperation protocol (paper Algorithm 1), which each tick's decision
-// moves it between (the `decided` event the tick raises):
+// moves it between (the `decided` event a tick raises when its decision changes the regime):
 //
 //   starting            no decision yet (no host sample, or no tick since)
 //   abundant            guests self-adjust; reports move them at once (prompt self steps)
@@ -49,6 +49,7 @@ import {
   onTickWithoutHost,
   onUnknownGuest,
   speaksOurProtocol,
+  type LastDecision,
   type LogEntry,
   type Step,
   type SupervisorContext,
@@ -62,7 +63,23 @@ export const REGIMES = ['overcommitted', 'reclaimingForDom0', 'abundant', 'scarc
 export type Regime = (typeof REGIMES)[number];
 export type SupervisorStateName = 'starting' | Regime;
 
-/** Raised by a tick that ran the policy: the regime guards read its decision (context.last). */
+/** When each regime holds, from the tick's decision in short (context.last): the regime guards. */
+const REGIME_HOLDS: Readonly<Record<Regime, (last: LastDecision) => boolean>> = {
+  overcommitted: (last) => last.overcommitted,
+  reclaimingForDom0: (last) => last.reclaimKiB > 0,
+  abundant: (last) => last.state === 'abundant',
+  scarce: (last) => last.state === 'scarce',
+};
+
+/** The regime a decision puts the supervisor in; 'starting' before any. */
+export function regimeOf(last: LastDecision): SupervisorStateName {
+  return REGIMES.find((r) => REGIME_HOLDS[r](last)) ?? 'starting';
+}
+
+/**
+ * Raised by a tick whose decision changes the regime (the regime guards read the decision in
+ * context.last); a tick that leaves it where it was raises nothing, and costs no second step.
+ */
 export interface Decided {
   type: 'decided';
 }
@@ -281,7 +298,7 @@ export function createSupervisorMachine(opts: SupervisorOptions = {}) {
         if (event.type !== 'tick' || context.host === null) return;
         const step = onTick(context, event.at, context.host, policyOf(context.config), lives(system, context.guestIds), debug());
         enqueueStep(enqueue as never, step, system, context.guestIds);
-        if (step.emit?.type === 'decision') enqueue.raise({ type: 'decided' });
+        if (step.assign?.last !== undefined && regimeOf(step.assign.last) !== regimeOf(context.last)) enqueue.raise({ type: 'decided' });
       }),
       forgetFailedEffect: enqueueActions(({ context, event, enqueue, system }) => {
         if (event.type === 'effect.failed') enqueueStep(enqueue as never, onEffectFailed(context, event), system, context.guestIds);
@@ -296,10 +313,10 @@ export function createSupervisorMachine(opts: SupervisorOptions = {}) {
       noHostSample: ({ context }) => context.host === null,
       /** memcoop's own policy (Algorithm 1 with Algorithm 2's self steps); a peer decides on ticks alone. */
       runsOwnPolicy: ({ context }) => policyOf(context.config) === decide,
-      hostOvercommitted: ({ context }) => context.last.overcommitted,
-      dom0Reclaiming: ({ context }) => context.last.reclaimKiB > 0,
-      memoryAbundant: ({ context }) => context.last.state === 'abundant',
-      memoryScarce: ({ context }) => context.last.state === 'scarce',
+      hostOvercommitted: ({ context }) => REGIME_HOLDS.overcommitted(context.last),
+      dom0Reclaiming: ({ context }) => REGIME_HOLDS.reclaimingForDom0(context.last),
+      memoryAbundant: ({ context }) => REGIME_HOLDS.abundant(context.last),
+      memoryScarce: ({ context }) => REGIME_HOLDS.scarce(context.last),
     },
   }).createMachine({
     id: 'supervisor',
