@@ -23,8 +23,8 @@ import { openXenStore, type XenStore } from '../src/hosts/xen/xenstore.ts';
 import { PROTOCOL_VERSION } from '../src/machines/events.ts';
 import { startXenstored, xenstoredUnavailable, type XenstoredKind } from '../test/support/xenstored-fixture.ts';
 import { quantile } from './stats.ts';
+import { MIB } from '../src/vocabulary/units.ts';
 
-const MIB = 1024;
 /** The reliability issue's figure: 1,000 guests reporting every second. */
 const DEFAULT_GUESTS = 1000;
 /** Long enough for RSS to settle after discovery and for a few thousand reports. */

@@ -8,8 +8,8 @@
 import { loadScenario, scenarioNames } from '../src/hosts/sim/scenario.ts';
 import { DEFAULT_PARAMS } from '../src/policy/defaults.ts';
 import { runScenario, totalRuntimeS } from '../src/sim/runner.ts';
+import { MIB } from '../src/vocabulary/units.ts';
 
-const MIB = 1024;
 const DEFAULT_DOWN = [1, 2, 4, 8];
 const DEFAULT_UP = [1, 2];
 

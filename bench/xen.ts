@@ -24,8 +24,8 @@ import { REPORT_MIN_INTERVAL_MS } from '../src/streams/inputs.ts';
 import { startXenstored, xenstoredUnavailable, type XenstoredKind } from '../test/support/xenstored-fixture.ts';
 import { daemonKinds, measureXsRead } from './xenstore-read.ts';
 import { quantile } from './stats.ts';
+import { MIB } from '../src/vocabulary/units.ts';
 
-const MIB = 1024;
 /** Reports timed per daemon: enough for a p99 that is not just the maximum. */
 const DEFAULT_REPORTS = 400;
 /** Reports first discarded (JIT, thread pool start). */

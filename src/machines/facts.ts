@@ -8,15 +8,17 @@
 // Silence and stalls are counted in ticks that ran the policy (SupervisorContext.ticks): an
 // agent is silent for `ticks - heardAtTick` ticks; a stuck balloon has been stuck for
 // `ticks - stuckAtTick`.
-import type { WrittenMode } from '../hosts/host.ts';
-import type { TickOutcome } from './plan.ts';
+import type { Mode } from '../vocabulary/mode.ts';
+import type { ReportFields } from './events.ts';
 
-/** One smoothed meminfo report, as the agent sent it. */
-export interface GuestReport {
-  committedKiB: number;
-  freeKiB: number;
-  swapTotalKiB: number;
-  swapFreeKiB: number;
+
+/** What a tick decided and wrote for one guest (planTick, plan.ts): what tickGuest records. */
+export interface TickOutcome {
+  mode: Exclude<Mode, 'held'> | null;
+  goalKiB: number;
+  targetKiB: number;
+  wroteMode: Mode | null;
+  wroteTargetKiB: number | null;
 }
 
 /** The thresholds of SupervisorConfig that the rules below apply. */
@@ -30,8 +32,6 @@ export interface GuestLimits {
 /** Why a guest is unmanaged: no hello at all, an agent gone quiet, or a protocol we do not speak. */
 export type UnmanagedReason = 'noAgent' | 'silent' | 'protocol';
 
-/** The mode a tick's decision puts a participating guest in ('reclaim': global while Dom0 reclaims). */
-export type DecidedMode = 'self' | 'global' | 'reclaim';
 
 export type GuestStateName =
   | 'registering'
@@ -44,12 +44,12 @@ export type GuestStateName =
 
 export type ManagedState = 'selfAdjusting' | 'globallyControlled' | 'reclaimingForDom0';
 
-export const MODE_OF_MANAGED: Readonly<Record<ManagedState, DecidedMode>> = {
+export const MODE_OF_MANAGED: Readonly<Record<ManagedState, Exclude<Mode, 'held'>>> = {
   selfAdjusting: 'self',
   globallyControlled: 'global',
   reclaimingForDom0: 'reclaim',
 };
-export const STATE_OF_MODE: Readonly<Record<DecidedMode, ManagedState>> = {
+export const STATE_OF_MODE: Readonly<Record<Exclude<Mode, 'held'>, ManagedState>> = {
   self: 'selfAdjusting',
   global: 'globallyControlled',
   reclaim: 'reclaimingForDom0',
@@ -60,7 +60,7 @@ export function isManaged(s: GuestStateName): s is ManagedState {
 }
 
 /** The mode the agent should have been told for a state; null while registering or gone. */
-export function modeOfState(name: GuestStateName): WrittenMode | null {
+export function modeOfState(name: GuestStateName): Mode | null {
   if (isManaged(name)) return MODE_OF_MANAGED[name];
   if (name === 'stuck' || name === 'unmanaged') return 'held';
   return null;
@@ -83,11 +83,12 @@ export interface GuestFacts {
   shares: number;
   /** N_i: the allocation the host last reported. */
   currentKiB: number;
-  report: GuestReport | null;
+  /** The latest smoothed report, as the agent sent it. */
+  report: ReportFields | null;
   /** `ticks` when the agent was last heard (a hello; a report once registered); when it appeared, before that. */
   heardAtTick: number;
   /** The mode last issued to the agent; null when none was, or the write failed (re-issued next tick). */
-  writtenMode: WrittenMode | null;
+  writtenMode: Mode | null;
   /** The target last issued; null when none was, or the write failed (re-issued next tick). */
   writtenTargetKiB: number | null;
   /** Has memcoop ever written this guest's target? A guest never managed is never touched. */
@@ -113,7 +114,7 @@ export interface GuestFacts {
 /** A lifecycle change the supervisor sends a guest's machine (GuestEvent without `at`). */
 export type GuestSignal =
   /** The decision moves a managed guest to another mode. */
-  | { type: 'mode'; mode: DecidedMode; currentKiB: number }
+  | { type: 'mode'; mode: Exclude<Mode, 'held'>; currentKiB: number }
   /** No hello (registering) or no report (managed, stuck) for silenceTicks ticks. */
   | { type: 'silent'; silentTicks: number }
   /** The balloon made no progress toward its target for stuckTicks ticks. */
@@ -206,7 +207,7 @@ function resetStall(f: GuestFacts): GuestFacts {
  * as the agent being alive only once it has registered and is not unmanaged; a report from a
  * guest unmanaged for silence brings it back (`heard`).
  */
-export function applyReport(f: GuestFacts, life: Lifecycle, report: GuestReport, ticks: number): { facts: GuestFacts; signal: GuestSignal | null } {
+export function applyReport(f: GuestFacts, life: Lifecycle, report: ReportFields, ticks: number): { facts: GuestFacts; signal: GuestSignal | null } {
   if (life.state === 'unmanaged' && life.unmanagedReason === 'silent') {
     return { facts: resetStall(withFacts(f, { report, heardAtTick: ticks })), signal: { type: 'heard' } };
   }
@@ -222,7 +223,7 @@ export function applyReport(f: GuestFacts, life: Lifecycle, report: GuestReport,
  * and an agent that says hello again while managed (it restarted) is told the mode the
  * supervisor gave it. Any other version is refused and the guest held.
  */
-export function answerHello(life: Lifecycle, protocol: number, selfAdjust: boolean, supported: number): { accepted: boolean; mode: WrittenMode } {
+export function answerHello(life: Lifecycle, protocol: number, selfAdjust: boolean, supported: number): { accepted: boolean; mode: Mode } {
   if (protocol !== supported) return { accepted: false, mode: 'held' };
   const fresh = life.state === 'registering' || life.state === 'unmanaged';
   return { accepted: true, mode: fresh ? (selfAdjust ? 'self' : 'global') : (modeOfState(life.state) ?? 'held') };
@@ -233,7 +234,7 @@ export function answerHello(life: Lifecycle, protocol: number, selfAdjust: boole
  * agent being alive; one that puts a registering or unmanaged guest under management starts
  * its stall count afresh.
  */
-export function applyHello(f: GuestFacts, life: Lifecycle, mode: WrittenMode, accepted: boolean, ticks: number): GuestFacts {
+export function applyHello(f: GuestFacts, life: Lifecycle, mode: Mode, accepted: boolean, ticks: number): GuestFacts {
   if (!accepted) return withFacts(f, { writtenMode: 'held' });
   const next = withFacts(f, { writtenMode: mode, heardAtTick: ticks });
   const fresh = life.state === 'registering' || life.state === 'unmanaged';

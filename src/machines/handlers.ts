@@ -10,7 +10,7 @@
 import { freeBudget, selfAdjustStep, type SelfStepGuest } from '../policy/self-step.ts';
 import type { Decision, Policy } from '../policy/types.ts';
 import type { SupervisorConfig } from './config.ts';
-import { PROTOCOL_VERSION, type AgentHello, type AgentReports, type EffectFailed, type GuestAppeared, type HostSample, type ReportEntry } from './events.ts';
+import { PROTOCOL_VERSION, type AgentHello, type AgentReports, type EffectFailed, type GuestAppeared, type HostSample, type ReportFields } from './events.ts';
 import {
   answerHello,
   applyAllocation,
@@ -204,7 +204,7 @@ export function speaksOurProtocol(e: AgentHello): boolean {
 // --- reports and prompt self steps --------------------------------------------------------------
 
 /** One report for one guest: its new facts, and the event its machine gets if its lifecycle changes. */
-export function reportGuest(f: GuestFacts, life: Lifecycle, r: Pick<ReportEntry, 'committedKiB' | 'freeKiB' | 'swapTotalKiB' | 'swapFreeKiB'>, at: number, ticks: number) {
+export function reportGuest(f: GuestFacts, life: Lifecycle, r: ReportFields, at: number, ticks: number) {
   const { committedKiB, freeKiB, swapTotalKiB, swapFreeKiB } = r;
   const out = applyReport(f, life, { committedKiB, freeKiB, swapTotalKiB, swapFreeKiB }, ticks);
   return { facts: out.facts, event: out.signal === null ? null : withAt(out.signal, at) };

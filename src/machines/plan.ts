@@ -2,12 +2,12 @@
 // sample and each guest's facts) and what follows from its answer (each guest's new mode, and the
 // mode and target writes, decreases before increases). The supervisor reads its facts and the
 // guests' lifecycles, calls these and enqueues the result.
-import type { WrittenMode } from '../hosts/host.ts';
+import type { Mode } from '../vocabulary/mode.ts';
 import { orderWrites } from '../policy/steps.ts';
 import type { DecideInput, Decision, GuestDecision, GuestInput as PolicyGuest, Policy } from '../policy/types.ts';
 import type { SupervisorConfig } from './config.ts';
 import { PROTOCOL_VERSION } from './events.ts';
-import { modeOfState, type DecidedMode, type GuestFacts, type GuestStateName } from './facts.ts';
+import { modeOfState, type GuestFacts, type GuestStateName, type TickOutcome } from './facts.ts';
 import { DOM0_ID, type Write } from './writes.ts';
 
 /**
@@ -97,15 +97,6 @@ export function buildDecideInput(config: SupervisorConfig, host: HostFacts, gues
   };
 }
 
-/** What one guest is told after the tick (the `decided` event's payload). */
-export interface TickOutcome {
-  mode: DecidedMode | null;
-  goalKiB: number;
-  targetKiB: number;
-  wroteMode: WrittenMode | null;
-  wroteTargetKiB: number | null;
-}
-
 export interface TickPlan {
   /** Mode writes first, then target writes: decreases, holds, increases (Dom0 first within each). */
   writes: Write[];
@@ -116,7 +107,7 @@ export interface TickPlan {
 }
 
 /** The mode a participating guest takes from the decision; null: it stays as it is. */
-export function decidedMode(d: GuestDecision, decision: Decision): DecidedMode | null {
+export function decidedMode(d: GuestDecision, decision: Decision): Exclude<Mode, 'held'> | null {
   if (d.mode === 'held') return null;
   if (d.mode === 'global' && decision.dom0.reclaimKiB > 0) return 'reclaim';
   return d.mode;
@@ -161,7 +152,7 @@ export function planTick(
     const d: GuestDecision = byId.get(g.id) ?? { id: g.id, mode: 'held', goalKiB: c.currentKiB, targetKiB: c.currentKiB };
     const mode = g.participates ? decidedMode(d, decision) : null;
     const shouldHave = mode ?? modeOfState(g.state);
-    let wroteMode: WrittenMode | null = null;
+    let wroteMode: Mode | null = null;
     if (g.agentProtocol !== null && shouldHave !== null && shouldHave !== c.writtenMode) {
       wroteMode = shouldHave;
       modeWrites.push({ kind: 'mode', id: g.id, mode: shouldHave, protocol: PROTOCOL_VERSION });

@@ -16,7 +16,6 @@ import type { Scenario } from '../hosts/sim/scenario.ts';
 import { SimHost, memoryOf, type GuestOutcome } from '../hosts/sim/sim-host.ts';
 import { hostFreeKiB } from '../hosts/sim/state.ts';
 import { currentPhase } from '../hosts/sim/step.ts';
-import type { WrittenMode } from '../hosts/host.ts';
 import { silentLogger, type Logger } from '../log/logger.ts';
 import { DEFAULT_SUPERVISOR_CONFIG, type SupervisorConfig } from '../machines/config.ts';
 import { guestStateName, type GuestSnapshot, type GuestStateName } from '../machines/guest.ts';
@@ -29,6 +28,7 @@ import { isSafe } from '../policy/unsafe.ts';
 import { reseed } from './seed.ts';
 import { SteppedHost } from './stepped-host.ts';
 import { VirtualClock } from './virtual-clock.ts';
+import type { Mode } from '../vocabulary/mode.ts';
 
 /** One guest at the end of a tick: what the supervisor thinks and what the simulator knows. */
 export interface GuestTick {
@@ -36,7 +36,7 @@ export interface GuestTick {
   /** The guest machine's state; null when the supervisor has no machine for it. */
   machine: GuestStateName | null;
   /** The mode last written to the guest's agent (null: none yet). */
-  mode: WrittenMode | null;
+  mode: Mode | null;
   actualKiB: number;
   /** The target last written (null: none yet). */
   targetKiB: number | null;

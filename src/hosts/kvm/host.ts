@@ -16,7 +16,7 @@ import type { Logger } from '../../log/logger.ts';
 import type { AgentHello } from '../../machines/events.ts';
 import { DOM0_ID } from '../../machines/writes.ts';
 import { parseMeminfo } from '../../streams/meminfo.ts';
-import type { Host, HostEvent, WrittenMode } from '../host.ts';
+import type { Host, HostEvent } from '../host.ts';
 import { parseHello, parseReport } from '../xen/agent-protocol.ts';
 import { AgentChannel } from './agent-channel.ts';
 import type { AgentMessage } from './agent-lines.ts';
@@ -26,6 +26,7 @@ import { memAvailableKiB, poolSample } from './pool.ts';
 import { QmpClient, type QmpCloseKind, type QmpEvent } from './qmp.ts';
 import { balloonActualKiB, baseMemoryKiB, parseGuestStats } from './qmp-messages.ts';
 import { LogBudget } from '../../util/log-budget.ts';
+import type { Mode } from '../../vocabulary/mode.ts';
 
 /** The balloon device's QOM path: the device must be created with id=balloon0 (docs/kvm.md). */
 export const BALLOON_QOM_PATH = '/machine/peripheral/balloon0';
@@ -504,7 +505,7 @@ export class KvmHost implements Host {
     g.target = Math.abs(g.actualKiB - balloonKiB) <= BALLOON_SLACK_KIB ? null : { balloonKiB, at, fromKiB: g.actualKiB, lastActual: g.actualKiB, still: 0, logged: false };
   }
 
-  async setMode(id: string, mode: WrittenMode, protocol: number): Promise<void> {
+  async setMode(id: string, mode: Mode, protocol: number): Promise<void> {
     if (id === DOM0_ID) throw new Error('Dom0 runs no agent: no mode to write');
     const g = this.guests.get(id);
     if (g === undefined || g.agent === null) throw new Error(`no guest ${JSON.stringify(id.slice(0, 64))} connected; no mode written`);

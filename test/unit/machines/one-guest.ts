@@ -10,17 +10,16 @@ import {
   newFacts,
   participates,
   tickGuest,
-  type DecidedMode,
   type GuestFacts,
   type GuestLimits,
-  type GuestReport,
   type Lifecycle,
 } from '../../../src/machines/facts.ts';
 import { createGuestMachine, guestStateName, type GuestEvent, type GuestSnapshot } from '../../../src/machines/guest.ts';
-import { PROTOCOL_VERSION } from '../../../src/machines/events.ts';
+import { PROTOCOL_VERSION, type ReportFields } from '../../../src/machines/events.ts';
 import { planTick } from '../../../src/machines/plan.ts';
 import { helloGuest, reportGuest, withAt } from '../../../src/machines/handlers.ts';
 import type { Decision } from '../../../src/policy/types.ts';
+import type { Mode } from '../../../src/vocabulary/mode.ts';
 
 export const MIB = 1024;
 
@@ -33,10 +32,10 @@ export interface OneGuest {
 
 export type Step =
   | { type: 'hello'; selfAdjust: boolean; protocol?: number }
-  | { type: 'report'; report: GuestReport }
+  | { type: 'report'; report: ReportFields }
   | { type: 'allocation'; currentKiB: number }
   /** A tick whose decision gives this guest `mode` and `targetKiB` if it takes part (else it is held). */
-  | { type: 'tick'; mode: DecidedMode; targetKiB: number }
+  | { type: 'tick'; mode: Exclude<Mode, 'held'>; targetKiB: number }
   | { type: 'effectFailed'; effect: 'setTarget' | 'setMode' }
   | { type: 'left' };
 
