@@ -8,7 +8,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readScenario, type Scenario } from '../src/hosts/sim/scenario.ts';
+import { readScenario, type Scenario } from '../src/sim/scenario.ts';
 import { runScenario, type TickTiming } from '../src/sim/runner.ts';
 import { quantile } from './stats.ts';
 

@@ -8,9 +8,9 @@
 import { performance } from 'node:perf_hooks';
 import { createActor } from 'xstate';
 import { DEFAULT_SUPERVISOR_CONFIG } from '../src/machines/config.ts';
-import type { SupervisorInput } from '../src/machines/events.ts';
+import type { SupervisorInput } from '../src/vocabulary/events.ts';
 import { createSupervisorMachine, type SupervisorActor } from '../src/machines/supervisor.ts';
-import { DOM0_ID } from '../src/machines/writes.ts';
+import { DOM0_ID } from '../src/vocabulary/writes.ts';
 import { rng } from '../src/hosts/sim/rng.ts';
 import { quantile } from './stats.ts';
 import { MIB } from '../src/vocabulary/units.ts';

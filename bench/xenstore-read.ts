@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { loadXenAddon } from '../src/hosts/xen/addon.ts';
 import { openXenStore } from '../src/hosts/xen/xenstore.ts';
-import { startXenstored, xenstoredUnavailable, type XenstoredKind } from '../test/support/xenstored-fixture.ts';
+import { startXenstored, xenstoredUnavailable, type XenstoredKind } from '../testbed/xenstored-fixture.ts';
 import { median } from './stats.ts';
 
 /** Reads through the addon per daemon: enough for a stable median at ~30-40 us each. */

@@ -3,7 +3,7 @@
 // with --self-steps, also each prompt self step, in order.
 import { readJournalFile } from '../journal/format.ts';
 import { replay } from '../journal/replay.ts';
-import type { DecisionEvent, SelfStepEvent } from '../machines/writes.ts';
+import type { DecisionEvent, SelfStepEvent } from '../vocabulary/writes.ts';
 import type { InspectionEvent, Observer } from 'xstate';
 import { InputError } from '../util/validate.ts';
 import { INSPECT_HELP, withInspection } from './inspect-flags.ts';

@@ -5,7 +5,7 @@ import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
-import { loadScenario, scenarioNames, type Scenario } from '../hosts/sim/scenario.ts';
+import { loadScenario, scenarioNames, type Scenario } from '../sim/scenario.ts';
 import { buildWorkload } from '../hosts/sim/workload.ts';
 import { compareRuns, comparisonTable, runtimeTable, type Comparison } from '../sim/compare.ts';
 import { LiveTable } from '../sim/live-table.ts';

@@ -5,7 +5,7 @@ import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { DEFAULT_SUPERVISOR_CONFIG, parseSupervisorConfig, type SupervisorConfig } from '../machines/config.ts';
-import { DEFAULT_TICK_MS } from '../machines/events.ts';
+import { DEFAULT_TICK_MS } from '../vocabulary/events.ts';
 import { InputError, array, boolean, integer, noUnknownKeys, number, object, oneOf, optional, required, string } from '../util/validate.ts';
 import { MIB } from '../vocabulary/units.ts';
 

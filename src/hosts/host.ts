@@ -1,10 +1,10 @@
 // What the supervisor needs from a hypervisor, and nothing about how a particular one does it.
 // Implementations: sim/ (embedded simulated host), xen/ (libxenstore addon), kvm/ (QMP).
 import type { Observable } from 'rxjs';
-import type { HostEvent } from '../machines/events.ts';
+import type { HostEvent } from '../vocabulary/events.ts';
 import type { Mode } from '../vocabulary/mode.ts';
 
-export type { HostEvent } from '../machines/events.ts';
+export type { HostEvent } from '../vocabulary/events.ts';
 
 export interface Host {
   readonly kind: string;

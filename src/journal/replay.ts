@@ -6,9 +6,9 @@
 import { createActor, SimulatedClock, type InspectionEvent, type Observer } from 'xstate';
 import type { Logger } from '../log/logger.ts';
 import { parseSupervisorConfig } from '../machines/config.ts';
-import type { SupervisorInput } from '../machines/events.ts';
+import type { SupervisorInput } from '../vocabulary/events.ts';
 import { createSupervisorMachine } from '../machines/supervisor.ts';
-import type { DecisionEvent, HandshakeEvent, SelfStepEvent } from '../machines/writes.ts';
+import type { DecisionEvent, HandshakeEvent, SelfStepEvent } from '../vocabulary/writes.ts';
 import type { Policy } from '../policy/types.ts';
 
 export interface ReplayOptions {

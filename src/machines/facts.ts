@@ -9,7 +9,7 @@
 // agent is silent for `ticks - heardAtTick` ticks; a stuck balloon has been stuck for
 // `ticks - stuckAtTick`.
 import type { Mode } from '../vocabulary/mode.ts';
-import type { ReportFields } from './events.ts';
+import type { ReportFields } from '../vocabulary/events.ts';
 
 
 /** What a tick decided and wrote for one guest (planTick, plan.ts): what tickGuest records. */

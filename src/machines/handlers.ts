@@ -10,7 +10,7 @@
 import { freeBudget, selfAdjustStep, type SelfStepGuest } from '../policy/self-step.ts';
 import type { Decision, Policy } from '../policy/types.ts';
 import type { SupervisorConfig } from './config.ts';
-import { PROTOCOL_VERSION, type AgentHello, type AgentReports, type EffectFailed, type GuestAppeared, type HostSample, type ReportFields } from './events.ts';
+import { PROTOCOL_VERSION, type AgentHello, type AgentReports, type EffectFailed, type GuestAppeared, type HostSample, type ReportFields } from '../vocabulary/events.ts';
 import {
   answerHello,
   applyAllocation,
@@ -28,7 +28,7 @@ import {
 } from './facts.ts';
 import type { GuestEvent } from './guest.ts';
 import { buildDecideInput, orderTargetWrites, planTick, runPolicy, withinDeadband, type GuestView, type HostFacts, type TargetMove } from './plan.ts';
-import { DOM0_ID, type SupervisorEmitted, type Write } from './writes.ts';
+import { DOM0_ID, type SupervisorEmitted, type Write } from '../vocabulary/writes.ts';
 
 export interface SupervisorContext {
   config: SupervisorConfig;

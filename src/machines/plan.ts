@@ -6,9 +6,9 @@ import type { Mode } from '../vocabulary/mode.ts';
 import { orderWrites } from '../policy/steps.ts';
 import type { DecideInput, Decision, GuestDecision, GuestInput as PolicyGuest, Policy } from '../policy/types.ts';
 import type { SupervisorConfig } from './config.ts';
-import { PROTOCOL_VERSION } from './events.ts';
+import { PROTOCOL_VERSION } from '../vocabulary/events.ts';
 import { modeOfState, type GuestFacts, type GuestStateName, type TickOutcome } from './facts.ts';
-import { DOM0_ID, type Write } from './writes.ts';
+import { DOM0_ID, type Write } from '../vocabulary/writes.ts';
 
 /**
  * The write deadband: a target that moves less than 1 MiB from the last one written is not

@@ -32,7 +32,7 @@ import { SAFE, unsafePolicy } from '../policy/unsafe.ts';
 import type { Policy } from '../policy/types.ts';
 import { silentLogger, type Logger } from '../log/logger.ts';
 import type { SupervisorConfig } from './config.ts';
-import type { SupervisorInput } from './events.ts';
+import type { SupervisorInput } from '../vocabulary/events.ts';
 import type { GuestFacts, Lifecycle } from './facts.ts';
 import { createGuestMachine, guestStateName, type GuestActorRef, type GuestEvent, type GuestSnapshot } from './guest.ts';
 import { guestLoggers } from './guest-log.ts';
@@ -54,7 +54,7 @@ import {
   type Step,
   type SupervisorContext,
 } from './handlers.ts';
-import { DOM0_ID, type ModeWriteParams, type SupervisorEmitted, type TargetWriteParams } from './writes.ts';
+import { DOM0_ID, type ModeWriteParams, type SupervisorEmitted, type TargetWriteParams } from '../vocabulary/writes.ts';
 
 export type { SupervisorContext } from './handlers.ts';
 

@@ -11,8 +11,8 @@
 // (snapshotOf + checkInvariants against the previous tick's snapshot).
 import { performance } from 'node:perf_hooks';
 import { startDaemon, type DaemonOptions } from '../daemon/daemon.ts';
-import { checkInvariants, snapshotOf, type InvariantRule, type Snapshot, type Violation } from '../hosts/sim/invariants.ts';
-import type { Scenario } from '../hosts/sim/scenario.ts';
+import { checkInvariants, snapshotOf, type InvariantRule, type Snapshot, type Violation } from './invariants.ts';
+import type { Scenario } from './scenario.ts';
 import { SimHost, memoryOf, type GuestOutcome } from '../hosts/sim/sim-host.ts';
 import { hostFreeKiB } from '../hosts/sim/state.ts';
 import { currentPhase } from '../hosts/sim/step.ts';
@@ -20,13 +20,13 @@ import { silentLogger, type Logger } from '../log/logger.ts';
 import { DEFAULT_SUPERVISOR_CONFIG, type SupervisorConfig } from '../machines/config.ts';
 import { guestStateName, type GuestSnapshot, type GuestStateName } from '../machines/guest.ts';
 import { guestFacts, guestSystemId } from '../machines/supervisor.ts';
-import type { DecisionEvent } from '../machines/writes.ts';
+import type { DecisionEvent } from '../vocabulary/writes.ts';
 import { DEFAULT_PARAMS } from '../policy/defaults.ts';
 import type { Decision, PolicyParams } from '../policy/types.ts';
 import { checkPolicyName, MEMCOOP_POLICY, type PolicyName } from './policies.ts';
 import { isSafe } from '../policy/unsafe.ts';
 import { reseed } from './seed.ts';
-import { SteppedHost } from './stepped-host.ts';
+import { SteppedHost } from '../hosts/sim/stepped-host.ts';
 import { VirtualClock } from './virtual-clock.ts';
 import type { Mode } from '../vocabulary/mode.ts';
 

@@ -3,7 +3,7 @@
 // every other event passes through as it came. This is the one place the supervisor's inputs are
 // timed, so it is also where the journal taps them.
 import { asyncScheduler, merge, EMPTY, type Observable, type SchedulerLike } from 'rxjs';
-import { DEFAULT_TICK_MS, type EffectFailed, type HostEvent, type SupervisorInput } from '../machines/events.ts';
+import { DEFAULT_TICK_MS, type EffectFailed, type HostEvent, type SupervisorInput } from '../vocabulary/events.ts';
 import { batchReports, REPORT_BATCH_MS } from './batch.ts';
 import { DEFAULT_SMOOTH_OPTIONS, type SmoothFreeOptions } from './smooth.ts';
 import { reportsPerGuest } from './guest-reports.ts';

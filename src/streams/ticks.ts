@@ -2,7 +2,7 @@
 // injected (a TestScheduler or a virtual clock in tests and the simulator, asyncScheduler in the
 // daemon), and each tick is stamped with that scheduler's now(), never the wall clock directly.
 import { asyncScheduler, interval, map, type Observable, type SchedulerLike } from 'rxjs';
-import { DEFAULT_TICK_MS, type Tick } from '../machines/events.ts';
+import { DEFAULT_TICK_MS, type Tick } from '../vocabulary/events.ts';
 
 /** A tick every `intervalMs`, the first one interval after subscription. */
 export function ticks(intervalMs: number = DEFAULT_TICK_MS, scheduler: SchedulerLike = asyncScheduler): Observable<Tick> {

@@ -15,7 +15,7 @@ import { KvmHost } from '../../src/hosts/kvm/host.ts';
 import { DEFAULT_DAEMON_CONFIG, DEFAULT_KVM_CONFIG } from '../../src/config/daemon-config.ts';
 import { startDaemon, type Daemon } from '../../src/daemon/daemon.ts';
 import { parseSupervisorConfig } from '../../src/machines/config.ts';
-import type { SupervisorInput } from '../../src/machines/events.ts';
+import type { SupervisorInput } from '../../src/vocabulary/events.ts';
 import { qemuSkipReason, startPausedQemu, type PausedQemu } from './support/paused-qemu.ts';
 import { startRelay, type Relay } from './support/relay.ts';
 import { MIB, captureLogger, until } from './support/harness.ts';

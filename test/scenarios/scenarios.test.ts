@@ -7,7 +7,7 @@
 //     same scenario with the switch back on violates nothing (so it is the switch that fails it).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadScenario, scenarioNames, type Scenario } from '../../src/hosts/sim/scenario.ts';
+import { loadScenario, scenarioNames, type Scenario } from '../../src/sim/scenario.ts';
 import { isSafe, SAFE } from '../../src/policy/unsafe.ts';
 import type { GuestOutcome } from '../../src/hosts/sim/sim-host.ts';
 import { runScenario, type RunResult } from '../../src/sim/runner.ts';

@@ -29,10 +29,10 @@ import {
 import { isXenStoreError, openXenStore, type XenStore } from '../../src/hosts/xen/xenstore.ts';
 import { readJournalFile } from '../../src/journal/format.ts';
 import { replay } from '../../src/journal/replay.ts';
-import type { SupervisorInput } from '../../src/machines/events.ts';
-import { PROTOCOL_VERSION } from '../../src/machines/events.ts';
-import type { DecisionEvent } from '../../src/machines/writes.ts';
-import { startXenstored, type XenstoredFixture } from '../support/xenstored-fixture.ts';
+import type { SupervisorInput } from '../../src/vocabulary/events.ts';
+import { PROTOCOL_VERSION } from '../../src/vocabulary/events.ts';
+import type { DecisionEvent } from '../../src/vocabulary/writes.ts';
+import { startXenstored, type XenstoredFixture } from '../../testbed/xenstored-fixture.ts';
 import {
   MIB,
   captureLogger,

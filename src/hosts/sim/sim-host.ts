@@ -5,8 +5,8 @@
 import { Subject, type Observable } from 'rxjs';
 import type { Logger } from 'pino';
 import type { HostEvent, Host } from '../host.ts';
-import type { AgentReport } from '../../machines/events.ts';
-import { agentReportFromMeminfo, MeminfoError } from '../../streams/meminfo.ts';
+import type { AgentReport } from '../../vocabulary/events.ts';
+import { agentReportFromMeminfo, MeminfoError } from '../../vocabulary/meminfo.ts';
 import { memoryOf, initialState, requestTarget, startSim, stepSim, DOM0, type SimOccurrence } from './step.ts';
 import { hostFreeKiB, type SimConfig, type SimState } from './state.ts';
 import type { Mode } from '../../vocabulary/mode.ts';

@@ -1,6 +1,6 @@
 // The simulated host's pure step: state + dtMs -> next state + what happened. Deterministic:
 // the same config, the same requests and the same steps give the same states, bit for bit.
-import { PROTOCOL_VERSION } from '../../machines/events.ts';
+import { PROTOCOL_VERSION } from '../../vocabulary/events.ts';
 import { agentReportText } from './agent.ts';
 import { balloonMove, inflateMs } from './balloon.ts';
 import {

@@ -14,8 +14,8 @@ import { Subject, Subscription, asyncScheduler, interval, switchMap, EMPTY, type
 import { guestSettings, type GuestsConfig, MAX_NAME_CHARS } from '../../config/daemon-config.ts';
 import { guestLogger, type Logger } from '../../log/logger.ts';
 import { LogBudget } from '../../util/log-budget.ts';
-import type { AgentHello } from '../../machines/events.ts';
-import { agentKeys$, diffDomains, domainListing$, readDomainListing, type AgentKey, type AgentKeyRead, type ReadResult } from '../../streams/xenstore.ts';
+import type { AgentHello } from '../../vocabulary/events.ts';
+import { agentKeys$, diffDomains, domainListing$, readDomainListing, type AgentKey, type AgentKeyRead, type ReadResult } from './ingress.ts';
 import type { Host, HostEvent } from '../host.ts';
 import { requireXenAddon } from './addon.ts';
 import { parseHello, parseReport } from './agent-protocol.ts';

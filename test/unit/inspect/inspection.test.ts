@@ -15,7 +15,7 @@ import { openInspection } from '../../../src/inspect/inspection.ts';
 import { startRelay } from '../../../src/inspect/relay.ts';
 import { readJournalFile } from '../../../src/journal/format.ts';
 import { replay } from '../../../src/journal/replay.ts';
-import { parseScenario } from '../../../src/hosts/sim/scenario.ts';
+import { parseScenario } from '../../../src/sim/scenario.ts';
 import { runScenario } from '../../../src/sim/runner.ts';
 
 const ROOT = join(import.meta.dirname, '../../..');

@@ -9,7 +9,7 @@ import { createActor, fromTransition } from 'xstate';
 import { getShortestPaths, type StatePath } from 'xstate/graph';
 import { isManaged, modeOfState, participates, silentTicks, type GuestStateName } from '../../../src/machines/facts.ts';
 import { guestStateName } from '../../../src/machines/guest.ts';
-import { PROTOCOL_VERSION } from '../../../src/machines/events.ts';
+import { PROTOCOL_VERSION } from '../../../src/vocabulary/events.ts';
 import { MIB, lifecycle, machine, start, step, type OneGuest, type Step } from './one-guest.ts';
 import type { Mode } from '../../../src/vocabulary/mode.ts';
 

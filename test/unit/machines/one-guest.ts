@@ -15,7 +15,7 @@ import {
   type Lifecycle,
 } from '../../../src/machines/facts.ts';
 import { createGuestMachine, guestStateName, type GuestEvent, type GuestSnapshot } from '../../../src/machines/guest.ts';
-import { PROTOCOL_VERSION, type ReportFields } from '../../../src/machines/events.ts';
+import { PROTOCOL_VERSION, type ReportFields } from '../../../src/vocabulary/events.ts';
 import { planTick } from '../../../src/machines/plan.ts';
 import { helloGuest, reportGuest, withAt } from '../../../src/machines/handlers.ts';
 import type { Decision } from '../../../src/policy/types.ts';

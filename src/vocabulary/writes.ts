@@ -1,7 +1,7 @@
 // The effects the supervisor issues, as data: the named actions' parameters (what the shell
 // receives) and the `writes` list each tick's `decision` event (and each prompt `selfStep`)
 // carries (what replay and logs see).
-import type { Mode } from '../vocabulary/mode.ts';
+import type { Mode } from './mode.ts';
 import type { Decision } from '../policy/types.ts';
 
 /**

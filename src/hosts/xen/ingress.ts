@@ -16,7 +16,7 @@ import {
   type OperatorFunction,
   type SchedulerLike,
 } from 'rxjs';
-import type { XenStore, XsWatch } from '../hosts/xen/xenstore.ts';
+import type { XenStore, XsWatch } from './xenstore.ts';
 import {
   INTRODUCE_DOMAIN,
   LOCAL_DOMAIN,
@@ -25,7 +25,7 @@ import {
   helloPath,
   meminfoPath,
   parseDomid,
-} from '../hosts/xen/layout.ts';
+} from './layout.ts';
 
 /** What watch$ needs of a connection. */
 export type WatchSource = Pick<XenStore, 'watch'>;

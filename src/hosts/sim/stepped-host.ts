@@ -7,9 +7,9 @@
 // what the step produced, deciding, issuing writes), so the runner and bench:sim can time them
 // separately; nothing the supervisor sees changes.
 import { Subject, type Observable } from 'rxjs';
-import type { Host, HostEvent } from '../hosts/host.ts';
-import type { SimHost } from '../hosts/sim/sim-host.ts';
-import type { Mode } from '../vocabulary/mode.ts';
+import type { Host, HostEvent } from '../host.ts';
+import type { SimHost } from './sim-host.ts';
+import type { Mode } from '../../vocabulary/mode.ts';
 
 export class SteppedHost implements Host {
   readonly kind = 'sim';
