@@ -1,5 +1,5 @@
 // npm run bench:xenstore-read [-- --json] (or tsx bench/xenstore-read.ts [--json] [--daemon oxenstored|cxenstored|both])
-// XenStore read round trips against a real xenstored fixture (test/support/xenstored-fixture.ts):
+// XenStore read round trips against a real xenstored fixture (testbed/xenstored-fixture.ts):
 // through memcoop's addon (one awaited read at a time) next to the `xenstore-read` command
 // (spawned, XENSTORED_PATH set), in the same run. Median microseconds each; also how long each
 // daemon took from spawn to its first answer. measureXsRead() is reused by bench:xen.

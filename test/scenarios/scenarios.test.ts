@@ -1,6 +1,6 @@
 // Every shipped scenario through the real runner (src/sim/runner.ts: startDaemon's streams,
 // journal, supervisor, guest machines and policy against the SimHost, in virtual time), with the
-// invariants of src/hosts/sim/invariants.ts checked after every tick.
+// invariants of src/sim/invariants.ts checked after every tick.
 //   safe scenarios: no invariant violated on any tick, under memcoop's policy and under every
 //     peer the scenario lists in expect.policies;
 //   must-fail scenarios (an `unsafe` switch): every rule in expect.violations is violated, and the

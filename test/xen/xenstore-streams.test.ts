@@ -1,4 +1,4 @@
-// src/streams/xenstore.ts against a real xenstored: a watch is an observable (subscribe watches,
+// src/hosts/xen/ingress.ts against a real xenstored: a watch is an observable (subscribe watches,
 // unsubscribe unwatches, each subscription under its own token), the domain listing follows
 // probes and domain watches, and a guest's agent keys are read when they change.
 import { after, before, describe, test } from 'node:test';

@@ -1,5 +1,5 @@
 // The native XenStore binding against real xenstored daemons (oxenstored and the C xenstored of
-// xen-utils-4.17, run with no hypervisor by test/support/xenstored-fixture.ts). Skipped, with the
+// xen-utils-4.17, run with no hypervisor by testbed/xenstored-fixture.ts). Skipped, with the
 // reason printed, where the addon is not built or the Xen packages are missing.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';

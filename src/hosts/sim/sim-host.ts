@@ -1,6 +1,6 @@
 // SimHost: the Host interface over the pure simulator. Time moves only when the owner calls
 // step(dtMs); every event carries the virtual clock's `at`. Agents' reports arrive as meminfo
-// text and go through the real parser (src/streams/meminfo.ts): what it rejects is dropped here
+// text and go through the real parser (src/vocabulary/meminfo.ts): what it rejects is dropped here
 // and counted, as a real host drops a bad report.
 import { Subject, type Observable } from 'rxjs';
 import type { Logger } from 'pino';

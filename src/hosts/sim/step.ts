@@ -94,7 +94,7 @@ export function requestTarget(s: SimState, id: string, targetKiB: number): SimSt
   return { ...s, guests: s.guests.map((g) => (g.config.id === id ? { ...g, balloon: rewake(g.balloon) } : g)) };
 }
 
-/** The id under which Dom0's balloon is addressed (src/machines/writes.ts DOM0_ID). */
+/** The id under which Dom0's balloon is addressed (src/vocabulary/writes.ts DOM0_ID). */
 export const DOM0 = 'dom0';
 
 /** Brings in every pending guest whose start time has come, if the host has its initial memory. */
