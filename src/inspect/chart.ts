@@ -192,7 +192,7 @@ function svgOf(root: Node, edges: ChartEdge[], stays: ChartStay[]): string {
   }
 
   const listX = top.w + 40;
-  const list = [`<text x="${listX}" y="28" font-weight="bold">In every state (the state stays):</text>`];
+  const list = [`<text x="${listX}" y="28" font-weight="bold">In every state (stays, unless -> another):</text>`];
   stays.forEach((s, i) => list.push(`<text x="${listX}" y="${48 + i * 16}" font-size="11">${esc(`${s.state === root.id ? '' : s.state + ': '}${s.label}`)}</text>`));
   const width = listX + Math.max(300, ...stays.map((s) => (s.state.length + s.label.length + 2) * 6.4)) + 20;
   const height = Math.max(top.h + 20, 60 + stays.length * 16);
@@ -224,7 +224,10 @@ export function chartOf(machine: AnyStateMachine): Chart {
         if (t.actions.length > 0) stays.push({ state: n.id, label: label + actionsOf(t) });
         continue;
       }
-      for (const to of t.target) edges.push({ from: n.id, to: to.id, label });
+      // From the machine itself (any state): listed with the stays, as "event -> target", since
+      // an arrow from the chart's frame into it says nothing and Mermaid cannot draw one.
+      if (n === root) for (const to of t.target) stays.push({ state: n.id, label: `${label} -> ${to.key}${actionsOf(t)}` });
+      else for (const to of t.target) edges.push({ from: n.id, to: to.id, label });
     }
   }
   return { id: root.id, states: nodes.map((n) => n.id), edges, stays, mermaid: mermaidOf(root, edges, stays), svg: svgOf(root, edges, stays) };
