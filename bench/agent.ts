@@ -21,7 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { loadXenAddon } from '../src/hosts/xen/addon.ts';
 import { meminfoPath } from '../src/hosts/xen/layout.ts';
 import { openXenStore, type XenStore } from '../src/hosts/xen/xenstore.ts';
-import { startXenstored, xenstoredUnavailable, type XenstoredFixture } from '../test/support/xenstored-fixture.ts';
+import { startXenstored, xenstoredUnavailable, type XenstoredFixture } from '../testbed/xenstored-fixture.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const AGENT = join(ROOT, 'native/build/agent/memcoop-agent-static');

@@ -10,9 +10,9 @@ import { startTestbed, type Guest, type Testbed } from '../testbed/qemu.ts';
 import type { JobResult } from '../testbed/control.ts';
 import type { Initramfs } from '../testbed/initramfs.ts';
 import { balloonLag, targetWritesFromLog, type BalloonChange, type LagSummary } from './kvm-lag.ts';
+import { MIB } from '../src/vocabulary/units.ts';
 
 const REPO = resolve(import.meta.dirname, '..');
-const MIB = 1024;
 /** Memory the warmup leaves untouched (MiB): the guest kernel and /init's own (~55 MiB measured
  * as balloon minus MemTotal) plus headroom, so the warmup never swaps. */
 const WARMUP_SPARE_MIB = 112;

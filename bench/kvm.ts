@@ -14,9 +14,9 @@ import { chooseAccel } from '../testbed/accel.ts';
 import { median, quantile } from './stats.ts';
 import { allocationSvg } from './kvm-svg.ts';
 import { runTrial, type Experiment, type PolicyRun, type TrialResult } from './kvm-trial.ts';
+import { MIB } from '../src/vocabulary/units.ts';
 
 const REPO = resolve(import.meta.dirname, '..');
-const MIB = 1024;
 /** A trial's workloads are cut off after this long (s): static quick trials took ~45 s here, full
  * ones minutes; a policy that leaves a guest thrashing would otherwise hold the benchmark for hours. */
 const QUICK_TIMEOUT_S = 300;

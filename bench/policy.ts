@@ -10,6 +10,7 @@ import { decide, DEFAULT_PARAMS } from '../src/policy/decide.ts';
 import type { DecideInput } from '../src/policy/types.ts';
 import { paperBalance } from './paper-elimination.ts';
 import { rng } from '../src/hosts/sim/rng.ts';
+import { MIB } from '../src/vocabulary/units.ts';
 
 const SIZES = [10, 100, 1000, 10000];
 /** Wall time allowed for the paper's method at one size (all its repetitions together). */
@@ -24,7 +25,6 @@ const GOAL_MS_AT_10K = 2;
 const SEED = 20110512;
 
 
-const MIB = 1024;
 const pages = (kib: number) => Math.floor(kib / 4) * 4;
 
 /** n guests of 64-256 MiB minimum and up to 1 GiB more; active memory, swap use vary. */

@@ -5,11 +5,11 @@
 // allocation's. With --seeds, each runtime is the mean over the scenario re-seeded with each seed
 // (src/sim/seed.ts): the same comparison on other draws of the random workloads.
 // What src/policy/defaults.ts cites for DEFAULT_UP_RATIO and DEFAULT_DOWN_RATIO.
-import { loadScenario, scenarioNames } from '../src/hosts/sim/scenario.ts';
+import { loadScenario, scenarioNames } from '../src/sim/scenario.ts';
 import { DEFAULT_PARAMS } from '../src/policy/defaults.ts';
 import { runScenario, totalRuntimeS } from '../src/sim/runner.ts';
+import { MIB } from '../src/vocabulary/units.ts';
 
-const MIB = 1024;
 const DEFAULT_DOWN = [1, 2, 4, 8];
 const DEFAULT_UP = [1, 2];
 

@@ -28,11 +28,11 @@ import { loadXenAddon } from '../src/hosts/xen/addon.ts';
 import { formatHello } from '../src/hosts/xen/agent-protocol.ts';
 import { LOCAL_DOMAIN, helloPath, meminfoPath, modePath, namePath, staticMaxPath, targetPath } from '../src/hosts/xen/layout.ts';
 import { openXenStore, type XenStore } from '../src/hosts/xen/xenstore.ts';
-import { PROTOCOL_VERSION } from '../src/machines/events.ts';
-import { startXenstored, xenstoredUnavailable, type XenstoredKind } from '../test/support/xenstored-fixture.ts';
+import { PROTOCOL_VERSION } from '../src/vocabulary/events.ts';
+import { startXenstored, xenstoredUnavailable, type XenstoredKind } from '../testbed/xenstored-fixture.ts';
 import { quantile } from './stats.ts';
+import { MIB } from '../src/vocabulary/units.ts';
 
-const MIB = 1024;
 /** The reliability issue's figure: 1,000 guests reporting every second. */
 const DEFAULT_GUESTS = 1000;
 /** Long enough for RSS to settle after discovery and for a few thousand reports. */

@@ -1,4 +1,4 @@
-// npm run bench:sim [-- --json] [--guests N] [--ticks N] [--no-journal]
+// npm run bench:sim [-- --json] [--guests N] [--ticks N] [--no-journal] [--inspect-file]
 // Supervisor work per tick with 1,000 simulated guests, through the same runner as `memcoop sim`
 // (startDaemon: streams, journal, supervisor, guest machines, the paper's policy) on a virtual
 // clock. Per tick it separates the simulator's own stepping from the supervisor's work: the host
@@ -8,9 +8,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readScenario, type Scenario } from '../src/hosts/sim/scenario.ts';
+import { readScenario, type Scenario } from '../src/sim/scenario.ts';
 import { runScenario, type TickTiming } from '../src/sim/runner.ts';
 import { quantile } from './stats.ts';
+import { openInspection } from '../src/inspect/inspection.ts';
 
 /** Issue 3: supervisor work per tick at 1,000 guests. */
 const GOAL_MS = 10;
@@ -64,17 +65,22 @@ async function main(): Promise<void> {
   const n = arg('--guests', DEFAULT_GUESTS);
   const ticks = arg('--ticks', DEFAULT_TICKS);
   const journal = !process.argv.includes('--no-journal');
+  // --inspect-file: what inspection costs (every machine's events to a file, as --inspect-file does).
+  const inspectFile = process.argv.includes('--inspect-file');
   const scenario = bigScenario(n, ticks);
   const dir = mkdtempSync(join(tmpdir(), 'memcoop-bench-sim-'));
   let timings: TickTiming[];
   let states: string;
   try {
+    const inspection = inspectFile ? await openInspection({ file: join(dir, 'bench.inspect.jsonl') }) : null;
     const r = await runScenario(scenario, {
       measure: true,
       trace: false,
       keepDecisions: false,
       ...(journal ? { journalPath: join(dir, 'bench.journal.jsonl') } : {}),
+      ...(inspection ? { inspect: inspection.observer } : {}),
     });
+    await inspection?.close();
     timings = r.timings.slice(WARMUP_TICKS);
     if (r.violations.length > 0) throw new Error(`bench run violated an invariant: ${r.violations[0]!.detail}`);
     states = `${r.decisionCount} decisions, ${r.journaledInputs} inputs journaled`;
@@ -94,7 +100,7 @@ async function main(): Promise<void> {
     ['simulator stepping (not supervisor)', col((t) => t.simMs)],
   ] as const;
   const cpuShare = r3(sup.median / (TICK_S * 1000));
-  console.log(`bench:sim  ${n} simulated guests, ${timings.length} timed ticks after ${WARMUP_TICKS} warm-up, journal ${journal ? 'on' : 'off'} (${states})`);
+  console.log(`bench:sim  ${n} simulated guests, ${timings.length} timed ticks after ${WARMUP_TICKS} warm-up, journal ${journal ? 'on' : 'off'}, inspection ${inspectFile ? 'to a file' : 'off'} (${states})`);
   console.log(`${'ms per tick'.padEnd(46)} ${'median'.padStart(9)} ${'p99'.padStart(9)}`);
   for (const [name, v] of rows) console.log(`${name.padEnd(46)} ${v.median.toFixed(3).padStart(9)} ${v.p99.toFixed(3).padStart(9)}`);
   console.log(`CPU share at a ${TICK_S} s tick: ${(cpuShare * 100).toFixed(2)} %  (goal: under ${GOAL_MS} ms per tick: ${sup.median < GOAL_MS ? 'met' : 'NOT met'})`);

@@ -7,12 +7,13 @@
 // balance every tick). Median and p99 of the round's wall time over many rounds.
 import { performance } from 'node:perf_hooks';
 import { createActor } from 'xstate';
-import { DEFAULT_SUPERVISOR_CONFIG } from '../src/machines/config.ts';
-import type { SupervisorInput } from '../src/machines/events.ts';
+import { DEFAULT_SUPERVISOR_CONFIG } from '../src/vocabulary/config.ts';
+import type { SupervisorInput } from '../src/vocabulary/events.ts';
 import { createSupervisorMachine, type SupervisorActor } from '../src/machines/supervisor.ts';
-import { DOM0_ID } from '../src/machines/writes.ts';
+import { DOM0_ID } from '../src/vocabulary/writes.ts';
 import { rng } from '../src/hosts/sim/rng.ts';
 import { quantile } from './stats.ts';
+import { MIB } from '../src/vocabulary/units.ts';
 
 const SIZES = [10, 100, 1000];
 /** Rounds timed per size and regime, after WARMUP_ROUNDS untimed ones (JIT, steady state). */
@@ -22,7 +23,6 @@ const TICK_MS = 1000;
 /** Issue 3: supervisor work per tick at 1,000 guests. */
 const GOAL_MS_AT_1000 = 10;
 const SEED = 20110512;
-const MIB = 1024;
 
 const pages = (kib: number) => Math.floor(kib / 4) * 4;
 

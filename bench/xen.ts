@@ -19,13 +19,13 @@ import { XenHost } from '../src/hosts/xen/host.ts';
 import { helloPath, meminfoPath, modePath, namePath, staticMaxPath, targetPath } from '../src/hosts/xen/layout.ts';
 import { openXenStore, type XenStore } from '../src/hosts/xen/xenstore.ts';
 import { silentLogger } from '../src/log/logger.ts';
-import { PROTOCOL_VERSION } from '../src/machines/events.ts';
+import { PROTOCOL_VERSION } from '../src/vocabulary/events.ts';
 import { REPORT_MIN_INTERVAL_MS } from '../src/streams/inputs.ts';
-import { startXenstored, xenstoredUnavailable, type XenstoredKind } from '../test/support/xenstored-fixture.ts';
+import { startXenstored, xenstoredUnavailable, type XenstoredKind } from '../testbed/xenstored-fixture.ts';
 import { daemonKinds, measureXsRead } from './xenstore-read.ts';
 import { quantile } from './stats.ts';
+import { MIB } from '../src/vocabulary/units.ts';
 
-const MIB = 1024;
 /** Reports timed per daemon: enough for a p99 that is not just the maximum. */
 const DEFAULT_REPORTS = 400;
 /** Reports first discarded (JIT, thread pool start). */

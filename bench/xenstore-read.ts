@@ -1,5 +1,5 @@
 // npm run bench:xenstore-read [-- --json] (or tsx bench/xenstore-read.ts [--json] [--daemon oxenstored|cxenstored|both])
-// XenStore read round trips against a real xenstored fixture (test/support/xenstored-fixture.ts):
+// XenStore read round trips against a real xenstored fixture (testbed/xenstored-fixture.ts):
 // through memcoop's addon (one awaited read at a time) next to the `xenstore-read` command
 // (spawned, XENSTORED_PATH set), in the same run. Median microseconds each; also how long each
 // daemon took from spawn to its first answer. measureXsRead() is reused by bench:xen.
@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { loadXenAddon } from '../src/hosts/xen/addon.ts';
 import { openXenStore } from '../src/hosts/xen/xenstore.ts';
-import { startXenstored, xenstoredUnavailable, type XenstoredKind } from '../test/support/xenstored-fixture.ts';
+import { startXenstored, xenstoredUnavailable, type XenstoredKind } from '../testbed/xenstored-fixture.ts';
 import { median } from './stats.ts';
 
 /** Reads through the addon per daemon: enough for a stable median at ~30-40 us each. */

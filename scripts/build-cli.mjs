@@ -23,7 +23,7 @@ const outdir = join(root, 'dist');
  */
 const REWRITES = [
   { file: /src[\\/]hosts[\\/]xen[\\/]addon\.ts$/, from: "'../../../native/build/Release/memcoop_xen.node'", to: "'../native/build/Release/memcoop_xen.node'" },
-  { file: /src[\\/]hosts[\\/]sim[\\/]scenario\.ts$/, from: "join(import.meta.dirname, '..', '..', '..', 'config', 'scenarios')", to: "join(import.meta.dirname, '..', 'config', 'scenarios')" },
+  { file: /src[\\/]sim[\\/]scenario\.ts$/, from: "join(import.meta.dirname, '..', '..', 'config', 'scenarios')", to: "join(import.meta.dirname, '..', 'config', 'scenarios')" },
   { file: /src[\\/]cli[\\/]version\.ts$/, from: "'../../package.json'", to: "'../package.json'" },
 ];
 

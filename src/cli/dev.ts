@@ -5,7 +5,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { formatHello } from '../hosts/xen/agent-protocol.ts';
 import { helloPath, meminfoPath, namePath, staticMaxPath, targetPath } from '../hosts/xen/layout.ts';
-import { PROTOCOL_VERSION } from '../machines/events.ts';
+import { PROTOCOL_VERSION } from '../vocabulary/events.ts';
 
 const USAGE = `usage: memcoop dev xenstored [--kind oxenstored|cxenstored] [--dir PARENT]
 

@@ -9,6 +9,8 @@ const SUBCOMMANDS: Record<string, { summary: string; load: () => Promise<{ run(a
   explain: { summary: "why the running daemon's last tick gave each guest its goal and step", load: () => import('./explain.ts') },
   reserve: { summary: 'make room for a domain about to start (SIZE [--for S]; --release ID)', load: () => import('./reserve.ts') },
   dev: { summary: 'dev xenstored: a real xenstored to try memcoop on without Xen, with the commands to use it', load: () => import('./dev.ts') },
+  inspect: { summary: 'relay inspector events (a file, or live runs) to the Stately inspector', load: () => import('./inspect.ts') },
+  chart: { summary: "write each machine's statechart as Mermaid and SVG", load: () => import('./chart.ts') },
 };
 
 export function usage(): string {

@@ -6,10 +6,10 @@ import { createActor, SimulatedClock } from 'xstate';
 import { explainTick, type ExplainResult } from '../control/explain-text.ts';
 import { policyInputNow } from '../control/policy-input.ts';
 import { readJournalFile } from '../journal/format.ts';
-import { parseSupervisorConfig } from '../machines/config.ts';
+import { parseSupervisorConfig } from '../vocabulary/config.ts';
 import { createSupervisorMachine } from '../machines/supervisor.ts';
-import type { SupervisorInput } from '../machines/events.ts';
-import type { DecisionEvent } from '../machines/writes.ts';
+import type { SupervisorInput } from '../vocabulary/events.ts';
+import type { DecisionEvent } from '../vocabulary/writes.ts';
 import { InputError } from '../util/validate.ts';
 
 export const EXPLAIN_USAGE = `usage: memcoop replay JOURNAL --explain --at TIME [--guest ID] [--json]

@@ -3,8 +3,10 @@
 // with --self-steps, also each prompt self step, in order.
 import { readJournalFile } from '../journal/format.ts';
 import { replay } from '../journal/replay.ts';
-import type { DecisionEvent, SelfStepEvent } from '../machines/writes.ts';
+import type { DecisionEvent, SelfStepEvent } from '../vocabulary/writes.ts';
+import type { InspectionEvent, Observer } from 'xstate';
 import { InputError } from '../util/validate.ts';
+import { INSPECT_HELP, withInspection } from './inspect-flags.ts';
 import { POLICY_NAMES, policyByName } from '../sim/policies.ts';
 
 const USAGE = `usage: memcoop replay FILE [--json] [--self-steps] [--policy NAME]
@@ -19,6 +21,8 @@ guests at once, while memory is abundant), in order with the decisions:
 (targets in KiB; mode: self, global or held). With --json, one JSON object per line:
   {"type":"decision","at","decision":{...},"writes":[...]}
   {"type":"selfStep","at","guests":[...],"writes":[...],"budgetKiB"}   (with --self-steps)
+Inspection (the supervisor's and each guest machine's transitions, as the run made them):
+${INSPECT_HELP}
 A journal that fails its checks is refused with the line and field named (exit 2). A last line
 cut off mid-write, and gaps where the daemon's disk refused lines, are named on stderr.
 With --explain --at TIME [--guest ID]: why the tick at TIME decided what it did (memcoop replay
@@ -51,6 +55,10 @@ export async function run(argv: string[]): Promise<number> {
     }
     return explain.run(argv);
   }
+  return withInspection('replay', argv, replayCommand);
+}
+
+async function replayCommand(argv: string[], inspect: Observer<InspectionEvent> | undefined): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
     console.log(USAGE);
     return 0;
@@ -86,7 +94,7 @@ export async function run(argv: string[]): Promise<number> {
           '; decisions after it may differ from the run\'s',
       );
     }
-    ({ steps } = replay(journal.header, journal.inputs, policyName ? { policy: policyByName(policyName) } : {}));
+    ({ steps } = replay(journal.header, journal.inputs, { ...(policyName ? { policy: policyByName(policyName) } : {}), ...(inspect ? { inspect } : {}) }));
   } catch (err) {
     if (err instanceof InputError) {
       console.error(`memcoop replay: ${err.message}`);

@@ -3,14 +3,14 @@
 // tested without a hypervisor. The simulator's steps are driven from a wall-clock timer; the
 // daemon runs on the simulator's virtual clock (as `memcoop sim` does), so its inputs and
 // journal carry virtual time and a replay reproduces the run.
-import { loadScenario, type Scenario } from '../hosts/sim/scenario.ts';
+import { loadScenario, type Scenario } from '../sim/scenario.ts';
 import { SimHost } from '../hosts/sim/sim-host.ts';
 import type { HostCounters } from '../hosts/host.ts';
 import type { Logger } from '../log/logger.ts';
-import type { SupervisorConfig } from '../machines/config.ts';
+import type { SupervisorConfig } from '../vocabulary/config.ts';
 import { DEFAULT_PARAMS } from '../policy/decide.ts';
 import { supervisorConfigFor } from '../sim/runner.ts';
-import { SteppedHost } from '../sim/stepped-host.ts';
+import { SteppedHost } from '../hosts/sim/stepped-host.ts';
 import { VirtualClock } from '../sim/virtual-clock.ts';
 
 /** The scenario `run --host sim` plays unless told another: the paper's four guests. */

@@ -5,11 +5,13 @@ import { loadXenAddon } from '../hosts/xen/addon.ts';
 import type { Host } from '../hosts/host.ts';
 import { createLogger, type Logger } from '../log/logger.ts';
 import { DEFAULT_DAEMON_CONFIG, HOST_KINDS, loadDaemonConfig, type DaemonConfig } from '../config/daemon-config.ts';
+import type { InspectionEvent, Observer } from 'xstate';
 import { InputError } from '../util/validate.ts';
+import { INSPECT_HELP, withInspection } from './inspect-flags.ts';
 import { acquireLock, DEFAULT_LOCK_DIR, LockHeldError, type DaemonLock } from '../daemon/lock.ts';
 import { dirname, join } from 'node:path';
 import type { SchedulerLike } from 'rxjs';
-import type { SupervisorConfig } from '../machines/config.ts';
+import type { SupervisorConfig } from '../vocabulary/config.ts';
 import { DEFAULT_RUN_SCENARIO } from './run-sim.ts';
 import { holdYoungGeneration } from '../daemon/young-generation.ts';
 
@@ -41,7 +43,10 @@ SIGHUP re-reads --config: a valid change to its supervisor part takes effect at 
 Options override the config. Where no hypervisor answers libxenctrl (a xenstored without Xen),
 host free memory and domain sizes come from a stand-in for the hypervisor, and the log says so.
 Logs are pino JSON lines on standard output. Exit: 0 after a signal, 1 if the daemon cannot
-start or stops on its own (its inputs failed), 2 for bad options or config.`;
+start or stops on its own (its inputs failed), 2 for bad options or config.
+
+Inspection:
+${INSPECT_HELP}`;
 
 interface RunArgs {
   host?: string;
@@ -123,6 +128,10 @@ function lockOrSay(path: string): DaemonLock | null {
 }
 
 export async function run(argv: string[]): Promise<number> {
+  return withInspection('run', argv, runCommand);
+}
+
+async function runCommand(argv: string[], inspect: Observer<InspectionEvent> | undefined): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
     console.log(USAGE);
     return 0;
@@ -160,7 +169,7 @@ export async function run(argv: string[]): Promise<number> {
   // Whatever path leaves the daemon, the lock it took goes with it.
   const held: { lock: DaemonLock | null } = { lock: null };
   try {
-    return await runHost(args, config, hostKind, journal, held);
+    return await runHost(args, config, hostKind, journal, held, inspect);
   } finally {
     held.lock?.release();
   }
@@ -172,6 +181,7 @@ async function runHost(
   hostKind: string,
   journal: string | undefined,
   held: { lock: DaemonLock | null },
+  inspect: Observer<InspectionEvent> | undefined,
 ): Promise<number> {
   let host: Host;
   let logger: Logger;
@@ -264,6 +274,7 @@ async function runHost(
       tickMs,
       ...(scheduler !== undefined ? { scheduler } : {}),
       ...(journal !== undefined ? { journalPath: journal } : {}),
+      ...(inspect !== undefined ? { inspect } : {}),
     });
   } catch (e) {
     await host.close().catch(() => {});

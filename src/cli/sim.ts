@@ -5,14 +5,16 @@ import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
-import { loadScenario, scenarioNames, type Scenario } from '../hosts/sim/scenario.ts';
+import { loadScenario, scenarioNames, type Scenario } from '../sim/scenario.ts';
 import { buildWorkload } from '../hosts/sim/workload.ts';
 import { compareRuns, comparisonTable, runtimeTable, type Comparison } from '../sim/compare.ts';
 import { LiveTable } from '../sim/live-table.ts';
 import { panelsFromTrace, renderPlot } from '../sim/plot.ts';
 import { BASELINE_POLICY, MEMCOOP_POLICY, POLICY_NAMES } from '../sim/policies.ts';
 import { runScenario, totalRuntimeS, type RunOptions, type RunResult } from '../sim/runner.ts';
+import type { InspectionEvent, Observer } from 'xstate';
 import { InputError } from '../util/validate.ts';
+import { INSPECT_HELP, withInspection } from './inspect-flags.ts';
 
 /** The paper's four-guest experiment (figure 15): what `npm start` shows. */
 export const DEFAULT_SCENARIO = 'paper-4vm';
@@ -57,6 +59,9 @@ run at its own pace with its own reserve (src/policy/peers).
 --sweep: every policy over host free memory from none to plenty and several seeds, scored
 against static with Dom0's unmet need counted (see memcoop sim --sweep --help).
 
+Inspection of the run of the chosen policy (not of the static run beside it):
+${INSPECT_HELP}
+
 Scenarios: ${scenarioNames().join(', ')}.
 Exit status: 0; 1 if an invariant was violated in a scenario that expects none (or an unsafe
 scenario did not fail as it must); 2 on bad usage or a bad scenario.`;
@@ -69,6 +74,8 @@ interface Args {
   out: string;
   speed: number | null;
   seed: number | undefined;
+  /** Inspection of the run of `policy` (not of the static run it is compared with). */
+  inspect?: Observer<InspectionEvent>;
 }
 
 function parse(argv: string[]): Args | string {
@@ -144,6 +151,7 @@ async function runOne(scenario: Scenario, policy: string, a: Args, extra: Partia
       journalPath: files.journal,
       logger,
       ...(a.seed !== undefined ? { seed: a.seed } : {}),
+      ...(a.inspect !== undefined && policy === a.policy ? { inspect: a.inspect } : {}),
       ...extra,
     });
     return { run, files };
@@ -257,6 +265,10 @@ async function compare(scenario: Scenario, a: Args): Promise<number> {
 export async function run(argv: string[]): Promise<number> {
   // The sweep has its own options (src/cli/sweep.ts).
   if (argv.includes('--sweep')) return (await import('./sweep.ts')).run(argv.filter((x) => x !== '--sweep'));
+  return withInspection('sim', argv, (rest, inspect) => simCommand(rest, inspect));
+}
+
+async function simCommand(argv: string[], inspect: Observer<InspectionEvent> | undefined): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
     console.log(HELP);
     return 0;
@@ -292,5 +304,6 @@ export async function run(argv: string[]): Promise<number> {
     console.error(`memcoop sim: --out ${a.out} is a file, not a folder`);
     return 2;
   }
+  if (inspect !== undefined) a.inspect = inspect;
   return a.compare ? compare(scenario, a) : single(scenario, a);
 }

@@ -8,7 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadScenario, scenarioNames, type Scenario } from '../hosts/sim/scenario.ts';
+import { loadScenario, scenarioNames, type Scenario } from '../sim/scenario.ts';
 import { renderSweepPlot } from '../sim/sweep-plot.ts';
 import {
   ablation,

@@ -4,9 +4,10 @@
 import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
-import { DEFAULT_SUPERVISOR_CONFIG, parseSupervisorConfig, type SupervisorConfig } from '../machines/config.ts';
-import { DEFAULT_TICK_MS } from '../streams/ticks.ts';
+import { DEFAULT_SUPERVISOR_CONFIG, parseSupervisorConfig, type SupervisorConfig } from '../vocabulary/config.ts';
+import { DEFAULT_TICK_MS } from '../vocabulary/events.ts';
 import { InputError, array, boolean, integer, noUnknownKeys, number, object, oneOf, optional, required, string } from '../util/validate.ts';
+import { MIB } from '../vocabulary/units.ts';
 
 export const HOST_KINDS = ['xen', 'kvm'] as const;
 export type HostKind = (typeof HOST_KINDS)[number];
@@ -81,7 +82,6 @@ export interface KvmConfig {
   statsFallback: boolean;
 }
 
-const MIB = 1024;
 
 /**
  * A guest's floor: 128 MiB, the smallest allocation in the paper's experiments (paper-3vm and

@@ -1,7 +1,7 @@
 // The explanation of one tick's decision, for the control socket and `memcoop replay --explain`:
 // refused, in one line, where it would not describe what ran (a peer's policy, safety switched
 // off, a guest the decision does not name).
-import type { SupervisorConfig } from '../machines/config.ts';
+import type { SupervisorConfig } from '../vocabulary/config.ts';
 import { explainDecision, formatExplanation, mib, type Explanation } from '../policy/explain.ts';
 import type { TickInput } from './policy-input.ts';
 import { isSafe } from '../policy/unsafe.ts';

@@ -7,8 +7,8 @@
 import { performance } from 'node:perf_hooks';
 import type { Subscription } from 'rxjs';
 import type { Daemon } from '../daemon/daemon.ts';
-import type { ReportEntry, SupervisorInput } from '../machines/events.ts';
-import type { DecisionEvent, SelfStepEvent, Write } from '../machines/writes.ts';
+import type { ReportEntry, SupervisorInput } from '../vocabulary/events.ts';
+import type { DecisionEvent, SelfStepEvent, Write } from '../vocabulary/writes.ts';
 import { policyInputNow, type TickInput } from './policy-input.ts';
 
 /** The last report of one guest, as the input stream handed it to the supervisor. */

@@ -8,7 +8,7 @@
 // when a new domain of its size appears (the domain it was for).
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../log/logger.ts';
-import type { SupervisorInput } from '../machines/events.ts';
+import type { SupervisorInput } from '../vocabulary/events.ts';
 import { mib } from '../policy/explain.ts';
 import type { Daemon } from '../daemon/daemon.ts';
 import type { DaemonObserver } from './observer.ts';

@@ -2,8 +2,8 @@
 // prints on a terminal). The data is built in the daemon from the supervisor's snapshot and the
 // observer; the table is built in the client from that data alone.
 import type { GuestStateName, UnmanagedReason } from '../machines/facts.ts';
-import type { ReportExtras } from '../machines/events.ts';
-import type { WrittenMode } from '../hosts/host.ts';
+import type { ReportExtras } from '../vocabulary/events.ts';
+import type { Mode } from '../vocabulary/mode.ts';
 import { mib, type Regime } from '../policy/explain.ts';
 import type { Decision } from '../policy/types.ts';
 import type { DaemonObserver } from './observer.ts';
@@ -15,7 +15,7 @@ export interface GuestStatus {
   state: GuestStateName;
   unmanagedReason: UnmanagedReason | null;
   /** The mode last written to its agent. */
-  mode: WrittenMode | null;
+  mode: Mode | null;
   allocationKiB: number;
   /** The target last written (null: none yet, or the write failed). */
   targetKiB: number | null;

@@ -3,13 +3,13 @@
 // against the host. A failed effect comes back as an `effect.failed` input, journaled like any
 // other, so a replay sees the same failures.
 import { Subject, asyncScheduler, type Observable, type SchedulerLike, type Subscription } from 'rxjs';
-import { createActor } from 'xstate';
+import { createActor, type InspectionEvent, type Observer } from 'xstate';
 import type { Host } from '../hosts/host.ts';
 import type { Logger } from '../log/logger.ts';
-import type { SupervisorConfig } from '../machines/config.ts';
-import type { ConfigChanged, EffectFailed, ReserveSet, SupervisorInput } from '../machines/events.ts';
+import type { SupervisorConfig } from '../vocabulary/config.ts';
+import type { ConfigChanged, EffectFailed, ReserveSet, SupervisorInput } from '../vocabulary/events.ts';
 import { createSupervisorMachine, type SupervisorActor } from '../machines/supervisor.ts';
-import type { DecisionEvent, HandshakeEvent } from '../machines/writes.ts';
+import type { DecisionEvent, HandshakeEvent } from '../vocabulary/writes.ts';
 import { nameOfPolicy } from '../policy/registry.ts';
 import type { Policy } from '../policy/types.ts';
 import { supervisorInputs, type InputStreamOptions } from '../streams/inputs.ts';
@@ -34,6 +34,8 @@ export interface DaemonOptions {
   scheduler?: SchedulerLike;
   tickMs?: number;
   smoothing?: InputStreamOptions['smoothing'];
+  /** The actor system's inspection events (--inspect); none are made without it. */
+  inspect?: Observer<InspectionEvent>;
 }
 
 export interface Daemon {
@@ -124,7 +126,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       },
     },
   });
-  const actor = createActor(machine, { input: config });
+  const actor = createActor(machine, { input: config, ...(opts.inspect ? { inspect: opts.inspect } : {}) });
   actor.on('decision', (e) => decisions$.next(e));
   actor.on('handshake', (e) => handshakes$.next(e));
   actor.start();

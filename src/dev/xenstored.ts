@@ -1,7 +1,7 @@
 // A real xenstored for people trying memcoop without Xen: oxenstored, or the C xenstored of
 // xen-utils-4.17, started with memcoop's LD_PRELOAD shim (native/shim/xenstored-shim.c stubs the
 // hypervisor devices it would open; docs/measurements.md section 1) in a fresh directory, with
-// its socket there. The same way the tests' fixture starts one (test/support/xenstored-fixture.ts),
+// its socket there. The same way the tests' fixture starts one (testbed/xenstored-fixture.ts),
 // for `memcoop dev xenstored`. Stopped by its own pid.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';

@@ -1,17 +1,10 @@
 // What the supervisor needs from a hypervisor, and nothing about how a particular one does it.
 // Implementations: sim/ (embedded simulated host), xen/ (libxenstore addon), kvm/ (QMP).
 import type { Observable } from 'rxjs';
-import type { GuestMode } from '../policy/types.ts';
-import type { GuestAppeared, GuestLeft, AgentHello, AgentReport, HostSample } from '../machines/events.ts';
+import type { HostEvent } from '../vocabulary/events.ts';
+import type { Mode } from '../vocabulary/mode.ts';
 
-/** A guest's mode as the supervisor writes it for the agent to read. */
-export type WrittenMode = GuestMode | 'reclaim';
-
-/**
- * Events a host produces. Agent reports here are raw (parsed and bounded, not yet smoothed);
- * src/streams smooths them before they reach the supervisor.
- */
-export type HostEvent = GuestAppeared | GuestLeft | AgentHello | AgentReport | HostSample;
+export type { HostEvent } from '../vocabulary/events.ts';
 
 export interface Host {
   readonly kind: string;
@@ -22,7 +15,7 @@ export interface Host {
   /** Ask the guest's balloon to move to targetKiB. Resolves once the request is written. */
   setTarget(id: string, targetKiB: number): Promise<void>;
   /** Tell the guest's agent its mode (the supervisor's half of the handshake, and every change). */
-  setMode(id: string, mode: WrittenMode, protocol: number): Promise<void>;
+  setMode(id: string, mode: Mode, protocol: number): Promise<void>;
   close(): Promise<void>;
   /** What the host refused or redid so far, for the metrics (a host without it reports none). */
   counters?(): HostCounters;

@@ -12,9 +12,9 @@
 // whatever it writes reads back.
 import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { REPORT_EXTRA_FIELDS, type AgentReports, type HostSample, type ReportEntry, type SupervisorInput, type SupervisorInputType } from '../machines/events.ts';
-import { pickExtras } from '../streams/meminfo.ts';
-import { parseSupervisorConfig } from '../machines/config.ts';
+import { REPORT_EXTRA_FIELDS, type AgentReports, type HostSample, type ReportEntry, type SupervisorInput, type SupervisorInputType } from '../vocabulary/events.ts';
+import { pickExtras } from '../vocabulary/meminfo.ts';
+import { parseSupervisorConfig } from '../vocabulary/config.ts';
 import {
   InputError,
   array,

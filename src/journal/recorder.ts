@@ -2,7 +2,7 @@
 // actor, so the journal holds everything the supervisor saw, in the order it saw it, and a
 // replay of it (replay.ts) makes the same decisions. Everything the shell sends goes through
 // here, its own effect.failed reports included.
-import type { SupervisorInput } from '../machines/events.ts';
+import type { SupervisorInput } from '../vocabulary/events.ts';
 import type { SupervisorActor } from '../machines/supervisor.ts';
 import type { JournalWriter } from './writer.ts';
 

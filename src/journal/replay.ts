@@ -3,18 +3,20 @@
 // nothing); what comes out is each tick's `decision` event, each prompt `selfStep`, and the final
 // persisted snapshot, which for the same journal are the same as the recorded run's. The policy
 // is the one the header's config names (config.policy), unless the caller gives one.
-import { createActor, SimulatedClock } from 'xstate';
+import { createActor, SimulatedClock, type InspectionEvent, type Observer } from 'xstate';
 import type { Logger } from '../log/logger.ts';
-import { parseSupervisorConfig } from '../machines/config.ts';
-import type { SupervisorInput } from '../machines/events.ts';
+import { parseSupervisorConfig } from '../vocabulary/config.ts';
+import type { SupervisorInput } from '../vocabulary/events.ts';
 import { createSupervisorMachine } from '../machines/supervisor.ts';
-import type { DecisionEvent, HandshakeEvent, SelfStepEvent } from '../machines/writes.ts';
+import type { DecisionEvent, HandshakeEvent, SelfStepEvent } from '../vocabulary/writes.ts';
 import type { Policy } from '../policy/types.ts';
 
 export interface ReplayOptions {
   /** The policy the run used (default: the one header.config.policy names). */
   policy?: Policy;
   logger?: Logger;
+  /** The actor system's inspection events (--inspect): the same transitions the run made. */
+  inspect?: Observer<InspectionEvent>;
 }
 
 export interface ReplayResult {
@@ -43,7 +45,7 @@ export function replay(
     ...(opts.policy ? { policy: opts.policy } : {}),
     ...(opts.logger ? { logger: opts.logger } : {}),
   });
-  const actor = createActor(machine, { input: config, clock });
+  const actor = createActor(machine, { input: config, clock, ...(opts.inspect ? { inspect: opts.inspect } : {}) });
   const decisions: DecisionEvent[] = [];
   const handshakes: HandshakeEvent[] = [];
   const selfSteps: SelfStepEvent[] = [];

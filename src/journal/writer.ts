@@ -14,7 +14,7 @@
 // replay knows its decisions after the gap may differ.
 import { type Stats, closeSync, constants, fsyncSync, ftruncateSync, lstatSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { SupervisorInput } from '../machines/events.ts';
+import type { SupervisorInput } from '../vocabulary/events.ts';
 import { InputError } from '../util/validate.ts';
 import { encodeGap, encodeHeader, encodeInput, withSeq } from './format.ts';
 

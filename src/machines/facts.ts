@@ -8,15 +8,11 @@
 // Silence and stalls are counted in ticks that ran the policy (SupervisorContext.ticks): an
 // agent is silent for `ticks - heardAtTick` ticks; a stuck balloon has been stuck for
 // `ticks - stuckAtTick`.
-import type { WrittenMode } from '../hosts/host.ts';
-import type { GuestOutcome } from './plan.ts';
+import type { Mode } from '../vocabulary/mode.ts';
+import type { ReportFields } from '../vocabulary/events.ts';
 
 /** One smoothed meminfo report, as the agent sent it. */
-export interface GuestReport {
-  committedKiB: number;
-  freeKiB: number;
-  swapTotalKiB: number;
-  swapFreeKiB: number;
+export interface GuestReport extends ReportFields {
   /** PSI memory "some" avg10 (hundredths of a per cent), when the agent sends it. */
   psiSomeAvg10?: number;
   /** /proc/vmstat pswpin (pages swapped in since boot), when the agent sends it. */
@@ -33,7 +29,7 @@ const SWAP_PAGE_KIB = 4;
  * previous report (a counter that went back, an agent restarted, gives no growth).
  */
 export function keptReport(
-  r: { committedKiB: number; freeKiB: number; swapTotalKiB: number; swapFreeKiB: number; psiSomeAvg10?: number; pswpin?: number },
+  r: ReportFields & { psiSomeAvg10?: number; pswpin?: number },
   previous: GuestReport | null,
 ): GuestReport {
   const { committedKiB, freeKiB, swapTotalKiB, swapFreeKiB, psiSomeAvg10, pswpin } = r;
@@ -44,6 +40,15 @@ export function keptReport(
     if (previous?.pswpin !== undefined && pswpin >= previous.pswpin) out.swapInsKiB = (pswpin - previous.pswpin) * SWAP_PAGE_KIB;
   }
   return out;
+}
+
+/** What a tick decided and wrote for one guest (planTick, plan.ts): what tickGuest records. */
+export interface TickOutcome {
+  mode: Exclude<Mode, 'held'> | null;
+  goalKiB: number;
+  targetKiB: number;
+  wroteMode: Mode | null;
+  wroteTargetKiB: number | null;
 }
 
 /** The thresholds of SupervisorConfig that the rules below apply. */
@@ -57,8 +62,6 @@ export interface GuestLimits {
 /** Why a guest is unmanaged: no hello at all, an agent gone quiet, or a protocol we do not speak. */
 export type UnmanagedReason = 'noAgent' | 'silent' | 'protocol';
 
-/** The mode a tick's decision puts a participating guest in ('reclaim': global while Dom0 reclaims). */
-export type DecidedMode = 'self' | 'global' | 'reclaim';
 
 export type GuestStateName =
   | 'registering'
@@ -71,12 +74,12 @@ export type GuestStateName =
 
 export type ManagedState = 'selfAdjusting' | 'globallyControlled' | 'reclaimingForDom0';
 
-export const MODE_OF_MANAGED: Readonly<Record<ManagedState, DecidedMode>> = {
+export const MODE_OF_MANAGED: Readonly<Record<ManagedState, Exclude<Mode, 'held'>>> = {
   selfAdjusting: 'self',
   globallyControlled: 'global',
   reclaimingForDom0: 'reclaim',
 };
-export const STATE_OF_MODE: Readonly<Record<DecidedMode, ManagedState>> = {
+export const STATE_OF_MODE: Readonly<Record<Exclude<Mode, 'held'>, ManagedState>> = {
   self: 'selfAdjusting',
   global: 'globallyControlled',
   reclaim: 'reclaimingForDom0',
@@ -87,7 +90,7 @@ export function isManaged(s: GuestStateName): s is ManagedState {
 }
 
 /** The mode the agent should have been told for a state; null while registering or gone. */
-export function modeOfState(name: GuestStateName): WrittenMode | null {
+export function modeOfState(name: GuestStateName): Mode | null {
   if (isManaged(name)) return MODE_OF_MANAGED[name];
   if (name === 'stuck' || name === 'unmanaged') return 'held';
   return null;
@@ -110,11 +113,12 @@ export interface GuestFacts {
   shares: number;
   /** N_i: the allocation the host last reported. */
   currentKiB: number;
+  /** The latest smoothed report, as the agent sent it. */
   report: GuestReport | null;
   /** `ticks` when the agent was last heard (a hello; a report once registered); when it appeared, before that. */
   heardAtTick: number;
   /** The mode last issued to the agent; null when none was, or the write failed (re-issued next tick). */
-  writtenMode: WrittenMode | null;
+  writtenMode: Mode | null;
   /** The target last issued; null when none was, or the write failed (re-issued next tick). */
   writtenTargetKiB: number | null;
   /** Has memcoop ever written this guest's target? A guest never managed is never touched. */
@@ -140,7 +144,7 @@ export interface GuestFacts {
 /** A lifecycle change the supervisor sends a guest's machine (GuestEvent without `at`). */
 export type GuestSignal =
   /** The decision moves a managed guest to another mode. */
-  | { type: 'mode'; mode: DecidedMode; currentKiB: number }
+  | { type: 'mode'; mode: Exclude<Mode, 'held'>; currentKiB: number }
   /** No hello (registering) or no report (managed, stuck) for silenceTicks ticks. */
   | { type: 'silent'; silentTicks: number }
   /** The balloon made no progress toward its target for stuckTicks ticks. */
@@ -249,7 +253,7 @@ export function applyReport(f: GuestFacts, life: Lifecycle, report: GuestReport,
  * and an agent that says hello again while managed (it restarted) is told the mode the
  * supervisor gave it. Any other version is refused and the guest held.
  */
-export function answerHello(life: Lifecycle, protocol: number, selfAdjust: boolean, supported: number): { accepted: boolean; mode: WrittenMode } {
+export function answerHello(life: Lifecycle, protocol: number, selfAdjust: boolean, supported: number): { accepted: boolean; mode: Mode } {
   if (protocol !== supported) return { accepted: false, mode: 'held' };
   const fresh = life.state === 'registering' || life.state === 'unmanaged';
   return { accepted: true, mode: fresh ? (selfAdjust ? 'self' : 'global') : (modeOfState(life.state) ?? 'held') };
@@ -260,7 +264,7 @@ export function answerHello(life: Lifecycle, protocol: number, selfAdjust: boole
  * agent being alive; one that puts a registering or unmanaged guest under management starts
  * its stall count afresh.
  */
-export function applyHello(f: GuestFacts, life: Lifecycle, mode: WrittenMode, accepted: boolean, ticks: number): GuestFacts {
+export function applyHello(f: GuestFacts, life: Lifecycle, mode: Mode, accepted: boolean, ticks: number): GuestFacts {
   if (!accepted) return withFacts(f, { writtenMode: 'held' });
   const next = withFacts(f, { writtenMode: mode, heardAtTick: ticks });
   const fresh = life.state === 'registering' || life.state === 'unmanaged';
@@ -301,7 +305,7 @@ export function stalledThisTick(f: GuestFacts, limits: GuestLimits): boolean {
 export function tickGuest(
   f: GuestFacts,
   life: Lifecycle,
-  outcome: GuestOutcome,
+  outcome: TickOutcome,
   ticks: number,
   limits: GuestLimits,
 ): { facts: GuestFacts; signals: GuestSignal[] } {

@@ -10,15 +10,16 @@
 // The context is plain JSON (persisted snapshots, journal replays); the logger lives in the
 // factory's closure.
 import { assign, setup, type ActorRefFrom, type SnapshotFrom } from 'xstate';
-import type { WrittenMode } from '../hosts/host.ts';
+import type { Mode } from '../vocabulary/mode.ts';
 import { silentLogger, type Logger } from '../log/logger.ts';
-import { MODE_OF_MANAGED, STATE_OF_MODE, type DecidedMode, type GuestStateName, type ManagedState, type UnmanagedReason } from './facts.ts';
+import { MODE_OF_MANAGED, STATE_OF_MODE, type GuestStateName, type ManagedState, type UnmanagedReason } from './facts.ts';
 import { guestLoggers } from './guest-log.ts';
 
-export type { DecidedMode, GuestReport, GuestStateName, UnmanagedReason } from './facts.ts';
+export type { GuestStateName, UnmanagedReason } from './facts.ts';
 export { modeOfState } from './facts.ts';
 
-export interface GuestInput {
+/** What a guest machine is started with. */
+export interface GuestMachineInput {
   id: string;
   /** Xen domid or other numeric handle, the only log binding; never text a guest supplied. */
   domid: number;
@@ -36,11 +37,11 @@ export interface GuestContext {
 
 export type GuestEvent =
   /** The supervisor accepted the agent's hello and answered with `mode`. */
-  | { type: 'registered'; at: number; protocol: number; selfAdjust: boolean; mode: WrittenMode }
+  | { type: 'registered'; at: number; protocol: number; selfAdjust: boolean; mode: Mode }
   /** The supervisor refused the agent's protocol version. */
   | { type: 'rejected'; at: number; protocol: number }
   /** A decision moves the managed guest to `mode` (currentKiB: its allocation, for the log). */
-  | { type: 'mode'; at: number; mode: DecidedMode; currentKiB: number }
+  | { type: 'mode'; at: number; mode: Exclude<Mode, 'held'>; currentKiB: number }
   /** No hello (registering), or no report (managed, stuck), for silentTicks ticks. */
   | { type: 'silent'; at: number; silentTicks: number }
   /** Its balloon made no progress toward writtenTargetKiB for stalledTicks ticks. */
@@ -64,7 +65,7 @@ export function createGuestMachine(opts: GuestMachineOptions = {}) {
   return setup({
     types: {
       context: {} as GuestContext,
-      input: {} as GuestInput,
+      input: {} as GuestMachineInput,
       events: {} as GuestEvent,
     },
     actions: {
@@ -86,7 +87,7 @@ export function createGuestMachine(opts: GuestMachineOptions = {}) {
         if (event.type !== 'rejected') return;
         log(c.domid).warn({ protocol: event.protocol }, 'agent speaks an unsupported protocol version; guest unmanaged');
       },
-      logMode: ({ context: c }, params: { mode: DecidedMode }) => log(c.domid).info({ mode: params.mode }, `mode ${params.mode}`),
+      logMode: ({ context: c }, params: { mode: Exclude<Mode, 'held'> }) => log(c.domid).info({ mode: params.mode }, `mode ${params.mode}`),
       logReclaim: ({ context: c, event }) =>
         log(c.domid).info(event.type === 'mode' ? { currentKiB: event.currentKiB } : {}, 'reclaiming for Dom0: guest under global control, shrinking'),
       logUnmanaged: ({ context: c, event }) =>
@@ -109,8 +110,8 @@ export function createGuestMachine(opts: GuestMachineOptions = {}) {
     },
     guards: {
       wasSilent: ({ context }) => context.unmanagedReason === 'silent',
-      answeredMode: ({ event }, params: { mode: DecidedMode }) => event.type === 'registered' && event.mode === params.mode,
-      toMode: ({ event }, params: { mode: DecidedMode }) => event.type === 'mode' && event.mode === params.mode,
+      answeredMode: ({ event }, params: { mode: Exclude<Mode, 'held'> }) => event.type === 'registered' && event.mode === params.mode,
+      toMode: ({ event }, params: { mode: Exclude<Mode, 'held'> }) => event.type === 'mode' && event.mode === params.mode,
     },
   }).createMachine({
     id: 'guest',

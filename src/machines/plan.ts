@@ -2,13 +2,13 @@
 // sample and each guest's facts) and what follows from its answer (each guest's new mode, and the
 // mode and target writes, decreases before increases). The supervisor reads its facts and the
 // guests' lifecycles, calls these and enqueues the result.
-import type { WrittenMode } from '../hosts/host.ts';
+import type { Mode } from '../vocabulary/mode.ts';
 import { orderWrites } from '../policy/steps.ts';
 import type { DecideInput, Decision, GuestDecision, GuestInput as PolicyGuest, Policy } from '../policy/types.ts';
-import type { SupervisorConfig } from './config.ts';
-import { PROTOCOL_VERSION } from './events.ts';
-import { modeOfState, type DecidedMode, type GuestFacts, type GuestStateName } from './facts.ts';
-import { DOM0_ID, type Write } from './writes.ts';
+import type { SupervisorConfig } from '../vocabulary/config.ts';
+import { PROTOCOL_VERSION } from '../vocabulary/events.ts';
+import { modeOfState, type GuestFacts, type GuestStateName, type TickOutcome } from './facts.ts';
+import { DOM0_ID, type Write } from '../vocabulary/writes.ts';
 
 /**
  * The write deadband: a target that moves less than 1 MiB from the last one written is not
@@ -102,26 +102,17 @@ export function buildDecideInput(config: SupervisorConfig, host: HostFacts, gues
   };
 }
 
-/** What one guest is told after the tick (the `decided` event's payload). */
-export interface GuestOutcome {
-  mode: DecidedMode | null;
-  goalKiB: number;
-  targetKiB: number;
-  wroteMode: WrittenMode | null;
-  wroteTargetKiB: number | null;
-}
-
 export interface TickPlan {
   /** Mode writes first, then target writes: decreases, holds, increases (Dom0 first within each). */
   writes: Write[];
   /** One per guest, in the order of the `guests` given. */
-  outcomes: GuestOutcome[];
+  outcomes: TickOutcome[];
   /** Dom0's target written this tick, or null if unchanged. */
   dom0TargetKiB: number | null;
 }
 
 /** The mode a participating guest takes from the decision; null: it stays as it is. */
-export function decidedMode(d: GuestDecision, decision: Decision): DecidedMode | null {
+export function decidedMode(d: GuestDecision, decision: Decision): Exclude<Mode, 'held'> | null {
   if (d.mode === 'held') return null;
   if (d.mode === 'global' && decision.dom0.reclaimKiB > 0) return 'reclaim';
   return d.mode;
@@ -144,9 +135,8 @@ export function planTick(
 ): TickPlan {
   const byId = new Map(decision.guests.map((d) => [d.id, d]));
   const modeWrites: Write[] = [];
-  const outcomes: GuestOutcome[] = new Array(guests.length);
-  const current = new Map<string, number>();
-  const targets = new Map<string, number>();
+  const outcomes: TickOutcome[] = new Array(guests.length);
+  const moves: TargetMove<string>[] = [];
 
   let dom0TargetKiB: number | null = null;
   const d0 = decision.dom0;
@@ -159,8 +149,7 @@ export function planTick(
     (dom0Served || !withinDeadband(d0.targetKiB, d0.goalKiB, dom0WrittenTargetKiB, host.dom0.currentKiB, d0.targetKiB, Number.MAX_SAFE_INTEGER, deadbandKiB))
   ) {
     dom0TargetKiB = decision.dom0.targetKiB;
-    current.set(DOM0_ID, host.dom0.currentKiB);
-    targets.set(DOM0_ID, dom0TargetKiB);
+    moves.push({ id: DOM0_ID, fromKiB: host.dom0.currentKiB, toKiB: dom0TargetKiB });
   }
 
   for (let i = 0; i < guests.length; i++) {
@@ -169,7 +158,7 @@ export function planTick(
     const d: GuestDecision = byId.get(g.id) ?? { id: g.id, mode: 'held', goalKiB: c.currentKiB, targetKiB: c.currentKiB };
     const mode = g.participates ? decidedMode(d, decision) : null;
     const shouldHave = mode ?? modeOfState(g.state);
-    let wroteMode: WrittenMode | null = null;
+    let wroteMode: Mode | null = null;
     if (g.agentProtocol !== null && shouldHave !== null && shouldHave !== c.writtenMode) {
       wroteMode = shouldHave;
       modeWrites.push({ kind: 'mode', id: g.id, mode: shouldHave, protocol: PROTOCOL_VERSION });
@@ -183,26 +172,41 @@ export function planTick(
       !withinDeadband(d.targetKiB, d.goalKiB, c.writtenTargetKiB, c.currentKiB, c.minKiB, c.maxKiB, deadbandKiB)
     ) {
       wroteTargetKiB = d.targetKiB;
-      current.set(g.id, c.currentKiB);
-      targets.set(g.id, d.targetKiB);
+      moves.push({ id: g.id, fromKiB: c.currentKiB, toKiB: d.targetKiB });
     }
     outcomes[i] = { mode, goalKiB: d.goalKiB, targetKiB: d.targetKiB, wroteMode, wroteTargetKiB };
   }
 
-  // Decreases before increases (the policy's own ordering); a target equal to the allocation
-  // (a hold: stop a balloon where it is) gives nothing and takes nothing, so it goes between.
+  const targetWrites: Write[] = orderTargetWrites(moves).map((w) => ({ kind: 'target', id: w.id, targetKiB: w.toKiB, fromKiB: w.fromKiB }));
+
+  return { writes: [...modeWrites, ...targetWrites], outcomes, dom0TargetKiB };
+}
+
+/** A target to write: `id` moves from its allocation fromKiB to toKiB. */
+export interface TargetMove<K> {
+  id: K;
+  fromKiB: number;
+  toKiB: number;
+}
+
+/**
+ * The order target writes go out in, for the tick and the prompt self step alike: decreases
+ * before increases (the policy's own ordering, orderWrites), so memory is handed back before it
+ * is handed out; a hold (target = allocation: stop a balloon where it is) gives nothing and takes
+ * nothing, so it goes between. Each group keeps the order of `moves` (Dom0 first if it is first).
+ */
+export function orderTargetWrites<K>(moves: readonly TargetMove<K>[]): TargetMove<K>[] {
+  const current = new Map<K, number>();
+  const targets = new Map<K, number>();
+  for (const m of moves) {
+    current.set(m.id, m.fromKiB);
+    targets.set(m.id, m.toKiB);
+  }
   const moving = orderWrites(current, targets);
   const firstIncrease = moving.findIndex((w) => w.direction === 'increase');
   const split = firstIncrease < 0 ? moving.length : firstIncrease;
-  const holds = [...targets].filter(([id, t]) => t === current.get(id)).map(([id, t]) => ({ id, fromKiB: t, toKiB: t }));
-  const targetWrites: Write[] = [...moving.slice(0, split), ...holds, ...moving.slice(split)].map((w) => ({
-    kind: 'target',
-    id: w.id,
-    targetKiB: w.toKiB,
-    fromKiB: w.fromKiB,
-  }));
-
-  return { writes: [...modeWrites, ...targetWrites], outcomes, dom0TargetKiB };
+  const holds = moves.filter((m) => m.toKiB === m.fromKiB).map((m) => ({ id: m.id, fromKiB: m.toKiB, toKiB: m.toKiB }));
+  return [...moving.slice(0, split), ...holds, ...moving.slice(split)].map((w) => ({ id: w.id, fromKiB: w.fromKiB, toKiB: w.toKiB }));
 }
 
 /** Runs the policy; a policy that throws costs this tick, not the daemon. */

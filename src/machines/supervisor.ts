@@ -1,8 +1,17 @@
-// The supervisor: every external input (events.ts) enters here, with its timestamp. It owns the
-// registration handshake (paper section 4.3) and runs Algorithm 1 on each tick: Dom0 first,
-// reclaim for Dom0 when host free cannot cover it, abundant -> self adjustment, scarce -> global
-// balance (the policy decides; plan.ts turns the decision into writes). Writing a target or a
-// mode is a named action the shell supplies:
+// The supervisor: every external input (events.ts) enters here, with its timestamp. Its states
+// are the regimes of the cooperation protocol (paper Algorithm 1), which each tick's decision
+// moves it between (the `decided` event a tick raises when its decision changes the regime):
+//
+//   starting            no decision yet (no host sample, or no tick since)
+//   abundant            guests self-adjust; reports move them at once (prompt self steps)
+//   scarce              the equal-price global balance, on ticks only
+//   reclaimingForDom0   Dom0 needs memory host free cannot give: taken back from the guests
+//   overcommitted       every guest at its minimum cannot cover Dom0
+//
+// Registration (the hello handshake, paper section 4.3) and every other protocol decision is a
+// transition with a named guard and action; each action calls a pure handler (handlers.ts) and
+// enqueues what it returns: facts to assign, target and mode writes (named actions the shell
+// supplies), events for the guests' machines, log lines and an emitted event:
 //
 //   createSupervisorMachine().provide({ actions: {
 //     writeTarget: (_, { id, targetKiB }) => host.setTarget(id, targetKiB),
@@ -13,68 +22,69 @@
 // gets an event only when that changes (an XState event costs ~15 us per actor, so a tick that
 // touched every guest's machine cost tens of ms at 1,000 guests).
 //
-// Prompt self adjustment: while the last decision was abundant (and Dom0 needed nothing back), a
-// report batch moves the reporting self-adjusting guests at once (policy/self-step.ts, paper
-// Algorithm 2), emitting a `selfStep` event. Scarce memory or a Dom0 reclaim needs every guest's
-// data, so then reports wait for the tick's global balance. Only with memcoop's own policy: a
-// peer policy decides on ticks alone.
-//
-// Each tick that runs the policy emits a `decision` event (writes.ts). No clock is read here:
-// time is the `at` of the input being handled. The policy and the logger are closures, so
-// persisted snapshots stay plain JSON.
-import { enqueueActions, setup, type Actor, type ActorSystem, type AnyActorRef, type SnapshotFrom } from 'xstate';
+// Each tick that runs the policy emits a `decision` event (writes.ts), each prompt self step a
+// `selfStep`, each hello a `handshake`. No clock is read here: time is the `at` of the input
+// being handled. The policy and the logger are closures, so persisted snapshots stay plain JSON.
+import { enqueueActions, setup, type Actor, type ActorSystem, type SnapshotFrom } from 'xstate';
 import { decide } from '../policy/decide.ts';
 import { policyByName } from '../policy/registry.ts';
 import { ruleOn } from '../policy/rules.ts';
 import { SAFE, unsafePolicy } from '../policy/unsafe.ts';
-import { freeBudget, selfAdjustStep, type SelfStepGuest } from '../policy/self-step.ts';
-import { isPaging } from '../policy/pressure.ts';
-import { orderWrites } from '../policy/steps.ts';
-import { releaseReservedToFree, withReservation } from '../policy/reservation.ts';
 import type { Policy } from '../policy/types.ts';
 import { silentLogger, type Logger } from '../log/logger.ts';
-import type { SupervisorConfig } from './config.ts';
-import { PROTOCOL_VERSION, type SupervisorInput } from './events.ts';
-import {
-  applyAllocation,
-  applyEffectFailed,
-  applyHello,
-  applyReport,
-  answerHello,
-  newFacts,
-  participates,
-  tickGuest,
-  withFacts,
-  type GuestFacts,
-  type GuestLimits,
-  keptReport,
-  type GuestReport,
-  type GuestSignal,
-  type Lifecycle,
-} from './facts.ts';
+import type { SupervisorConfig } from '../vocabulary/config.ts';
+import type { SupervisorInput } from '../vocabulary/events.ts';
+import type { GuestFacts, Lifecycle } from './facts.ts';
 import { createGuestMachine, guestStateName, type GuestActorRef, type GuestEvent, type GuestSnapshot } from './guest.ts';
 import { guestLoggers } from './guest-log.ts';
-import { buildDecideInput, MIN_TARGET_CHANGE_KIB, planTick, runPolicy, withinDeadband, type GuestView, type HostFacts } from './plan.ts';
-import { DOM0_ID, type ModeWriteParams, type SupervisorEmitted, type TargetWriteParams, type Write } from './writes.ts';
+import {
+  onAppeared,
+  onConfigChanged,
+  onDuplicateGuest,
+  onEffectFailed,
+  onHello,
+  onLeft,
+  onReports,
+  onReserveSet,
+  onReservedGuest,
+  onSample,
+  onTick,
+  onTickWithoutHost,
+  onUnknownGuest,
+  speaksOurProtocol,
+  type LastDecision,
+  type LogEntry,
+  type Step,
+  type SupervisorContext,
+} from './handlers.ts';
+import { DOM0_ID, type ModeWriteParams, type SupervisorEmitted, type TargetWriteParams } from '../vocabulary/writes.ts';
 
-export interface SupervisorContext {
-  config: SupervisorConfig;
-  /** Live guests, sorted: the order guests are given to the policy (replays see the same order). */
-  guestIds: string[];
-  /** Each live guest's facts, in the order of guestIds. */
-  facts: GuestFacts[];
-  host: HostFacts | null;
-  dom0WrittenTargetKiB: number | null;
-  /** Last tick's outcome: to log changes rather than every tick, and to allow prompt self steps. */
-  last: { state: 'abundant' | 'scarce' | null; overcommitted: boolean; reclaimKiB: number; dom0GoalKiB: number | null };
-  /** Ticks that ran the policy: the clock silence and stalls are counted by. */
-  ticks: number;
-  /** Free memory not yet spoken for: what prompt self steps may still grow guests by. */
-  promptBudgetKiB: number;
-  /** Guest machines spawned so far: the next one's actor id (see guestActorId). */
-  spawnedGuests: number;
-  /** Memory reserved for domains about to start (reserve.set): served as Dom0's need, kept free. */
-  reservedKiB: number;
+export type { SupervisorContext } from './handlers.ts';
+
+/** The regimes, in the order their guards are tried: the first that holds is the state. */
+export const REGIMES = ['overcommitted', 'reclaimingForDom0', 'abundant', 'scarce'] as const;
+export type Regime = (typeof REGIMES)[number];
+export type SupervisorStateName = 'starting' | Regime;
+
+/** When each regime holds, from the tick's decision in short (context.last): the regime guards. */
+const REGIME_HOLDS: Readonly<Record<Regime, (last: LastDecision) => boolean>> = {
+  overcommitted: (last) => last.overcommitted,
+  reclaimingForDom0: (last) => last.reclaimKiB > 0,
+  abundant: (last) => last.state === 'abundant',
+  scarce: (last) => last.state === 'scarce',
+};
+
+/** The regime a decision puts the supervisor in; 'starting' before any. */
+export function regimeOf(last: LastDecision): SupervisorStateName {
+  return REGIMES.find((r) => REGIME_HOLDS[r](last)) ?? 'starting';
+}
+
+/**
+ * Raised by a tick whose decision changes the regime (the regime guards read the decision in
+ * context.last); a tick that leaves it where it was raises nothing, and costs no second step.
+ */
+export interface Decided {
+  type: 'decided';
 }
 
 export interface SupervisorOptions {
@@ -151,44 +161,22 @@ function liveSlot(slots: readonly GuestSlot[], i: number): (GuestSlot & { ref: G
   return slot?.ref === undefined ? undefined : (slot as GuestSlot & { ref: GuestActorRef });
 }
 
-function sortedPosition(ids: readonly string[], id: string): number {
-  let lo = 0;
-  let hi = ids.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (ids[mid]! < id) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
 
-function limitsOf(c: SupervisorConfig): GuestLimits {
-  return { silenceTicks: c.silenceTicks, stuckTicks: c.stuckTicks, stuckRetryTicks: c.stuckRetryTicks, balloonSlackKiB: c.balloonSlackKiB };
-}
+/** The guards of the regimes, by state: each reads the decision the tick just made (context.last). */
+const REGIME_GUARD = {
+  overcommitted: 'hostOvercommitted',
+  reclaimingForDom0: 'dom0Reclaiming',
+  abundant: 'memoryAbundant',
+  scarce: 'memoryScarce',
+} as const;
 
-/** Copy-on-write over the facts array: one copy per input at most, only if something changed. */
-function factsWriter(base: GuestFacts[]) {
-  let out: GuestFacts[] | null = null;
-  return {
-    get: (i: number): GuestFacts => (out ?? base)[i]!,
-    set(i: number, f: GuestFacts): void {
-      if ((out ?? base)[i] === f) return;
-      out ??= base.slice();
-      out[i] = f;
-    },
-    result: (): GuestFacts[] => out ?? base,
-  };
-}
-
-function withAt(s: GuestSignal, at: number): GuestEvent {
-  return { ...s, at } as GuestEvent;
-}
-
-/** Memory promised to guests and not yet seen landed: written targets above the allocation. */
-function pendingIncreases(facts: readonly GuestFacts[]): number {
-  let sum = 0;
-  for (const f of facts) if (f.writtenTargetKiB !== null && f.writtenTargetKiB > f.currentKiB) sum += f.writtenTargetKiB - f.currentKiB;
-  return sum;
+/**
+ * The `decided` transitions out of `here`: to the first regime whose guard holds, in REGIMES'
+ * order (overcommitted outranks a reclaim, which outranks abundant or scarce); staying put when
+ * that is `here` itself (no transition, so nothing is exited and entered again).
+ */
+function regimeTransitions(here: SupervisorStateName) {
+  return REGIMES.map((r) => (r === here ? { guard: REGIME_GUARD[r] } : { guard: REGIME_GUARD[r], target: r }));
 }
 
 export function createSupervisorMachine(opts: SupervisorOptions = {}) {
@@ -206,14 +194,56 @@ export function createSupervisorMachine(opts: SupervisorOptions = {}) {
     }
     return made.policy;
   };
-  // The write deadband (plan.ts), unless the rules switch it off; the paper's policy has none.
-  const deadbandOf = (c: SupervisorConfig): number => (c.policy === 'paper' || !ruleOn(c.params, 'deadband') ? 0 : MIN_TARGET_CHANGE_KIB);
+  const debug = () => log.isLevelEnabled('debug');
+
+  /** The part of enqueueActions' `enqueue` a Step needs (XState's own type is too generic to name here). */
+  interface StepEnqueuer {
+    (action: { type: 'log'; params: LogEntry } | { type: 'writeMode'; params: ModeWriteParams } | { type: 'writeTarget'; params: TargetWriteParams }): void;
+    sendTo(ref: GuestActorRef, event: GuestEvent): void;
+    assign(patch: Partial<SupervisorContext>): void;
+    emit(event: SupervisorEmitted): void;
+  }
+
+  /** What a handler returned, as the machine's actions: logs, writes, guest events, assign, emit. */
+  function enqueueStep(enqueue: StepEnqueuer, step: Step, system: ActorSystem<any>, guestIds: readonly string[]): void {
+    for (const l of step.logs) enqueue({ type: 'log', params: l });
+    for (const w of step.writes) {
+      if (w.kind === 'mode') enqueue({ type: 'writeMode', params: { id: w.id, mode: w.mode, protocol: w.protocol } });
+      else enqueue({ type: 'writeTarget', params: { id: w.id, targetKiB: w.targetKiB } });
+    }
+    if (step.signals.length > 0) {
+      const slots = slotsOf(system, guestIds);
+      for (const s of step.signals) {
+        const ref = slots[s.index]?.ref;
+        if (ref !== undefined) enqueue.sendTo(ref, s.event);
+      }
+    }
+    if (step.assign !== null) enqueue.assign(step.assign);
+    if (step.emit !== null) enqueue.emit(step.emit);
+  }
+
+  /** The supervisor's half of the handshake (onHello decides accepted or refused by the same rule as the guard). */
+  function answer(enqueue: StepEnqueuer, context: SupervisorContext, event: SupervisorInput | Decided, system: ActorSystem<any>): void {
+    if (event.type !== 'agent.hello') return;
+    const i = indexOf(context.guestIds).get(event.id)!;
+    const life = lives(system, context.guestIds)(i);
+    enqueueStep(enqueue, life === null ? onUnknownGuest(event) : onHello(context, event, i, life), system, context.guestIds);
+  }
+
+  /** `lifeOf` for the handlers: each guest's lifecycle as its machine has it. */
+  function lives(system: ActorSystem<any>, guestIds: readonly string[]) {
+    const slots = slotsOf(system, guestIds);
+    return (i: number): Lifecycle | null => {
+      const slot = liveSlot(slots, i);
+      return slot === undefined ? null : lifecycleOf(slot);
+    };
+  }
 
   return setup({
     types: {
       context: {} as SupervisorContext,
       input: {} as SupervisorConfig,
-      events: {} as SupervisorInput,
+      events: {} as SupervisorInput | Decided,
       emitted: {} as SupervisorEmitted,
     },
     actors: { guest },
@@ -222,6 +252,95 @@ export function createSupervisorMachine(opts: SupervisorOptions = {}) {
       writeTarget: (_, _params: TargetWriteParams) => {},
       /** Effect: tell an agent its mode. Supplied by the shell; does nothing by default. */
       writeMode: (_, _params: ModeWriteParams) => {},
+      /** One line a handler asked for: the supervisor's, or a guest's (bound to its domid only). */
+      log: (_, e: LogEntry) => {
+        const l = e.domid === undefined ? log : guestLog(e.domid);
+        if (e.fields === undefined) l[e.level](e.msg);
+        else l[e.level](e.fields, e.msg);
+      },
+
+      admitGuest: enqueueActions(({ context, event, enqueue, system }) => {
+        if (event.type !== 'guest.appeared') return;
+        enqueue.spawnChild('guest', {
+          id: guestActorId(context.spawnedGuests),
+          systemId: guestSystemId(event.id),
+          input: { id: event.id, domid: event.domid },
+        });
+        enqueueStep(enqueue as never, onAppeared(context, event), system, context.guestIds);
+      }),
+      ignoreKnownGuest: enqueueActions(({ context, event, enqueue, system }) => {
+        if (event.type === 'guest.appeared') enqueueStep(enqueue as never, onDuplicateGuest(event), system, context.guestIds);
+      }),
+      ignoreReservedGuest: enqueueActions(({ context, event, enqueue, system }) => {
+        if (event.type === 'guest.appeared') enqueueStep(enqueue as never, onReservedGuest(event), system, context.guestIds);
+      }),
+      ignoreUnknownGuest: enqueueActions(({ context, event, enqueue, system }) => {
+        enqueueStep(enqueue as never, onUnknownGuest(event as { type: string; at: number }), system, context.guestIds);
+      }),
+      releaseGuest: enqueueActions(({ context, event, enqueue, system }) => {
+        if (event.type !== 'guest.left') return;
+        const i = indexOf(context.guestIds).get(event.id)!;
+        const ref = liveSlot(slotsOf(system, context.guestIds), i)?.ref;
+        if (ref === undefined) return enqueueStep(enqueue as never, onUnknownGuest(event), system, context.guestIds);
+        enqueueStep(enqueue as never, onLeft(context, i, event.at), system, context.guestIds);
+        enqueue.stopChild(ref);
+      }),
+      /** The handshake accepted: the guest's machine is told `registered`, its agent its mode. */
+      acceptAgent: enqueueActions(({ context, event, enqueue, system }) => answer(enqueue as never, context, event, system)),
+      /** The handshake refused (another protocol version): `rejected`, and the agent is told `held`. */
+      refuseAgent: enqueueActions(({ context, event, enqueue, system }) => answer(enqueue as never, context, event, system)),
+      recordReports: enqueueActions(({ context, event, enqueue, system }) => {
+        if (event.type !== 'agent.reports') return;
+        const step = onReports(context, event, indexOf(context.guestIds), lives(system, context.guestIds), false, debug());
+        enqueueStep(enqueue as never, step, system, context.guestIds);
+      }),
+      /** Reports while memory is abundant: the reporting self-adjusting guests move at once (Algorithm 2). */
+      recordReportsAndSelfStep: enqueueActions(({ context, event, enqueue, system }) => {
+        if (event.type !== 'agent.reports') return;
+        const step = onReports(context, event, indexOf(context.guestIds), lives(system, context.guestIds), true, debug());
+        enqueueStep(enqueue as never, step, system, context.guestIds);
+      }),
+      recordSample: enqueueActions(({ context, event, enqueue, system }) => {
+        if (event.type === 'host.sample') enqueueStep(enqueue as never, onSample(context, event, debug()), system, context.guestIds);
+      }),
+      skipTick: enqueueActions(({ context, event, enqueue, system }) => {
+        enqueueStep(enqueue as never, onTickWithoutHost(event.type === 'tick' ? event.at : 0), system, context.guestIds);
+      }),
+      /** Algorithm 1: the policy decides, the writes go out, and the regime follows the decision. */
+      runTick: enqueueActions(({ context, event, enqueue, system }) => {
+        if (event.type !== 'tick' || context.host === null) return;
+        const step = onTick(context, event.at, context.host, policyOf(context.config), lives(system, context.guestIds), debug());
+        enqueueStep(enqueue as never, step, system, context.guestIds);
+        if (step.assign?.last !== undefined && regimeOf(step.assign.last) !== regimeOf(context.last)) enqueue.raise({ type: 'decided' });
+      }),
+      forgetFailedEffect: enqueueActions(({ context, event, enqueue, system }) => {
+        if (event.type === 'effect.failed') enqueueStep(enqueue as never, onEffectFailed(context, event), system, context.guestIds);
+      }),
+      /** The operator's new configuration: in effect from the next tick, which reads it. */
+      takeConfig: enqueueActions(({ context, event, enqueue, system }) => {
+        if (event.type === 'config.changed') enqueueStep(enqueue as never, onConfigChanged(event), system, context.guestIds);
+      }),
+      /** The operator's reservations for domains about to start: served from the next tick. */
+      takeReservation: enqueueActions(({ context, event, enqueue, system }) => {
+        if (event.type === 'reserve.set') enqueueStep(enqueue as never, onReserveSet(event), system, context.guestIds);
+      }),
+    },
+    guards: {
+      guestKnown: ({ context, event }) => 'id' in event && indexOf(context.guestIds).has(event.id),
+      guestUnknown: ({ context, event }) => !('id' in event && indexOf(context.guestIds).has(event.id)),
+      /** Dom0's id, or a domid that is not a whole number >= 0: not a guest memcoop may manage. */
+      reservedId: ({ event }) => event.type === 'guest.appeared' && (event.id === DOM0_ID || !Number.isSafeInteger(event.domid) || event.domid < 0),
+      speaksOurProtocol: ({ event }) => event.type === 'agent.hello' && speaksOurProtocol(event),
+      noHostSample: ({ context }) => context.host === null,
+      /**
+       * memcoop's own policy (Algorithm 1 with Algorithm 2's self steps) with its promptSelfSteps
+       * rule on; a peer, or the rule off, decides on ticks alone.
+       */
+      promptSelfSteps: ({ context }) => policyOf(context.config) === decide && ruleOn(context.config.params, 'promptSelfSteps'),
+      hostOvercommitted: ({ context }) => REGIME_HOLDS.overcommitted(context.last),
+      dom0Reclaiming: ({ context }) => REGIME_HOLDS.reclaimingForDom0(context.last),
+      memoryAbundant: ({ context }) => REGIME_HOLDS.abundant(context.last),
+      memoryScarce: ({ context }) => REGIME_HOLDS.scarce(context.last),
     },
   }).createMachine({
     id: 'supervisor',
@@ -237,305 +356,44 @@ export function createSupervisorMachine(opts: SupervisorOptions = {}) {
       spawnedGuests: 0,
       reservedKiB: 0,
     }),
+    initial: 'starting',
     on: {
-      'guest.appeared': {
-        actions: enqueueActions(({ context, event, enqueue }) => {
-          if (indexOf(context.guestIds).has(event.id)) {
-            log.warn({ domid: event.domid, at: event.at }, 'guest.appeared for a guest already known; ignored');
-            return;
-          }
-          if (event.id === DOM0_ID || !Number.isSafeInteger(event.domid) || event.domid < 0) {
-            log.warn({ at: event.at }, 'guest.appeared with a reserved id or a bad domid; ignored');
-            return;
-          }
-          enqueue.spawnChild('guest', {
-            id: guestActorId(context.spawnedGuests),
-            systemId: guestSystemId(event.id),
-            input: { id: event.id, domid: event.domid },
-          });
-          const f = newFacts(event, context.ticks);
-          guestLog(f.domid).info(
-            { minKiB: f.minKiB, maxKiB: f.maxKiB, currentKiB: f.currentKiB, shares: f.shares },
-            'guest appeared; waiting for its agent',
-          );
-          const at = sortedPosition(context.guestIds, event.id);
-          const guestIds = context.guestIds.slice();
-          guestIds.splice(at, 0, event.id);
-          const facts = context.facts.slice();
-          facts.splice(at, 0, f);
-          enqueue.assign({ guestIds, facts, spawnedGuests: context.spawnedGuests + 1 });
-        }),
-      },
-      'guest.left': {
-        actions: enqueueActions(({ context, event, enqueue, system }) => {
-          const i = indexOf(context.guestIds).get(event.id);
-          const ref = i === undefined ? undefined : liveSlot(slotsOf(system, context.guestIds), i)?.ref;
-          if (i === undefined || ref === undefined) {
-            log.debug({ at: event.at }, 'guest.left for an unknown guest; ignored');
-            return;
-          }
-          enqueue.sendTo(ref, { type: 'left', at: event.at });
-          enqueue.stopChild(ref);
-          enqueue.assign({
-            guestIds: context.guestIds.filter((_, k) => k !== i),
-            facts: context.facts.filter((_, k) => k !== i),
-          });
-        }),
-      },
-      // The handshake: the agent announced its protocol and preference; we answer with the mode.
-      // A first registration (or one after the guest went unmanaged) gets the agent's preference;
-      // an agent that says hello again while managed is told the mode the supervisor gave it.
-      'agent.hello': {
-        actions: enqueueActions(({ context, event, enqueue, system }) => {
-          const i = indexOf(context.guestIds).get(event.id);
-          const slot = i === undefined ? undefined : liveSlot(slotsOf(system, context.guestIds), i);
-          if (i === undefined || slot === undefined) {
-            log.debug({ at: event.at }, 'agent.hello for an unknown guest; ignored');
-            return;
-          }
-          const ref = slot.ref;
-          const life = lifecycleOf(slot);
-          const { accepted, mode } = answerHello(life, event.protocol, event.selfAdjust, PROTOCOL_VERSION);
-          enqueue.sendTo(
-            ref,
-            accepted
-              ? { type: 'registered', at: event.at, protocol: event.protocol, selfAdjust: event.selfAdjust, mode }
-              : { type: 'rejected', at: event.at, protocol: event.protocol },
-          );
-          enqueue({ type: 'writeMode', params: { id: event.id, mode, protocol: PROTOCOL_VERSION } });
-          const facts = factsWriter(context.facts);
-          facts.set(i, applyHello(facts.get(i), life, mode, accepted, context.ticks));
-          enqueue.assign({ facts: facts.result() });
-          enqueue.emit({ type: 'handshake', at: event.at, id: event.id, accepted, mode });
-        }),
-      },
-      'agent.reports': {
-        actions: enqueueActions(({ context, event, enqueue, system }) => {
-          const index = indexOf(context.guestIds);
-          const slots = slotsOf(system, context.guestIds);
-          const facts = factsWriter(context.facts);
-          // Prompt self steps: memcoop's policy, and only while the last decision was abundant
-          // with nothing owed to Dom0; otherwise the reports wait for the tick's global balance.
-          const last = context.last;
-          const prompt =
-            policyOf(context.config) === decide &&
-            ruleOn(context.config.params, 'promptSelfSteps') &&
-            context.host !== null && last.state === 'abundant' && last.reclaimKiB === 0 && !last.overcommitted;
-          const selfAdjusting = new Set<number>();
-          const debug = log.isLevelEnabled('debug');
-          let unknown = 0;
-          for (const r of event.reports) {
-            const i = index.get(r.id);
-            const slot = i === undefined ? undefined : liveSlot(slots, i);
-            if (i === undefined || slot === undefined) {
-              unknown++;
-              continue;
-            }
-            const ref = slot.ref;
-            const life = lifecycleOf(slot);
-            const report: GuestReport = keptReport(r, facts.get(i).report);
-            const out = applyReport(facts.get(i), life, report, context.ticks);
-            facts.set(i, out.facts);
-            if (out.signal !== null) enqueue.sendTo(ref, withAt(out.signal, event.at));
-            if (prompt && life.state === 'selfAdjusting' && participates(life, out.facts)) selfAdjusting.add(i);
-          }
-          if (unknown > 0) log.debug({ at: event.at, unknown }, 'agent.reports names guests not known; ignored');
-
-          let promptBudgetKiB = context.promptBudgetKiB;
-          if (selfAdjusting.size > 0) {
-            const idx = [...selfAdjusting];
-            const guests: SelfStepGuest[] = idx.map((i) => {
-              const f = facts.get(i);
-              return {
-                id: f.id,
-                minKiB: f.minKiB,
-                maxKiB: f.maxKiB,
-                currentKiB: f.currentKiB,
-                committedKiB: f.report!.committedKiB,
-                pendingIncreaseKiB: f.writtenTargetKiB === null ? 0 : Math.max(0, f.writtenTargetKiB - f.currentKiB),
-                paging: isPaging(f.report!),
-              };
-            });
-            const step = selfAdjustStep({ params: context.config.params, budgetKiB: promptBudgetKiB, guests });
-            promptBudgetKiB = step.budgetKiB;
-            const current = new Map<number, number>();
-            const targets = new Map<number, number>();
-            step.guests.forEach((g, k) => {
-              const i = idx[k]!;
-              const f = facts.get(i);
-              // The tick's write deadband (plan.ts) holds here too: Committed_AS jitters by a few
-              // pages from report to report, and each write would wake the balloon for nothing.
-              if (g.targetKiB !== f.writtenTargetKiB && !withinDeadband(g.targetKiB, g.goalKiB, f.writtenTargetKiB, f.currentKiB, f.minKiB, f.maxKiB, deadbandOf(context.config))) {
-                current.set(i, f.currentKiB);
-                targets.set(i, g.targetKiB);
-              }
-              facts.set(i, withFacts(f, { goalKiB: g.goalKiB, targetKiB: g.targetKiB }));
-            });
-            // Decreases before increases; a hold (target = allocation) goes between.
-            const moving = orderWrites(current, targets);
-            const holds = [...targets].filter(([i, t]) => t === current.get(i)).map(([i, t]) => ({ id: i, fromKiB: t, toKiB: t, direction: 'hold' }));
-            const firstUp = moving.findIndex((w) => w.direction === 'increase');
-            const split = firstUp < 0 ? moving.length : firstUp;
-            const writes: Write[] = [];
-            for (const w of [...moving.slice(0, split), ...holds, ...moving.slice(split)]) {
-              const f = facts.get(w.id);
-              facts.set(w.id, withFacts(f, { writtenTargetKiB: w.toKiB, touched: true, targetWriteFailed: false }));
-              writes.push({ kind: 'target', id: f.id, targetKiB: w.toKiB, fromKiB: w.fromKiB });
-              enqueue({ type: 'writeTarget', params: { id: f.id, targetKiB: w.toKiB } });
-              if (debug) guestLog(f.domid).debug({ targetKiB: w.toKiB, goalKiB: f.goalKiB, currentKiB: f.currentKiB }, 'target written');
-            }
-            if (writes.length > 0) enqueue.emit({ type: 'selfStep', at: event.at, guests: step.guests, writes, budgetKiB: promptBudgetKiB });
-          }
-          enqueue.assign({ facts: facts.result(), promptBudgetKiB });
-        }),
-      },
-      'host.sample': {
-        actions: enqueueActions(({ context, event, enqueue }) => {
-          const host: HostFacts = {
-            at: event.at,
-            freeKiB: event.freeKiB,
-            dom0: { currentKiB: event.dom0.currentKiB, committedKiB: event.dom0.committedKiB },
-          };
-          const facts = factsWriter(context.facts);
-          // By our guests rather than by the sample's keys: lookups in the sample are ~5x cheaper
-          // than listing its 1,000 keys.
-          const { allocations } = event;
-          let known = 0;
-          context.guestIds.forEach((id, i) => {
-            if (!Object.hasOwn(allocations, id)) return;
-            known++;
-            facts.set(i, applyAllocation(facts.get(i), allocations[id]!));
-          });
-          if (log.isLevelEnabled('debug')) {
-            const unknown = Object.keys(allocations).length - known;
-            if (unknown > 0) log.debug({ at: event.at, unknown }, 'host.sample names guests not known; ignored');
-          }
-          const next = facts.result();
-          const dom0Need = context.last.dom0GoalKiB === null ? 0 : context.last.dom0GoalKiB - host.dom0.currentKiB;
-          const promptBudgetKiB = freeBudget(context.config.params, host.freeKiB, dom0Need + context.reservedKiB, pendingIncreases(next));
-          enqueue.assign({ host, facts: next, promptBudgetKiB });
-        }),
-      },
-      // Algorithm 1, once per tick.
-      tick: {
-        actions: enqueueActions(({ context, event, enqueue, system }) => {
-          const host = context.host;
-          if (host === null) {
-            log.debug({ at: event.at }, 'tick before any host sample; nothing to decide on');
-            return;
-          }
-          const refs: GuestActorRef[] = [];
-          const lives: Lifecycle[] = [];
-          const views: GuestView[] = [];
-          const slots: number[] = []; // views[k] is facts[slots[k]]
-          const guests = slotsOf(system, context.guestIds);
-          context.guestIds.forEach((id, i) => {
-            const slot = liveSlot(guests, i);
-            if (slot === undefined) return;
-            const ref = slot.ref;
-            const life = lifecycleOf(slot);
-            const f = context.facts[i]!;
-            refs.push(ref);
-            lives.push(life);
-            slots.push(i);
-            views.push({ id, state: life.state, participates: participates(life, f), agentProtocol: life.agentProtocol, facts: f });
-          });
-          const input = buildDecideInput(context.config, host, views);
-          const ran = runPolicy(policyOf(context.config), withReservation(input, context.reservedKiB));
-          if ('error' in ran) {
-            log.error({ at: event.at, error: ran.error }, 'policy failed; tick skipped');
-            return;
-          }
-          const decision = releaseReservedToFree(ran.decision, input, context.reservedKiB);
-          const plan = planTick(decision, views, host, context.dom0WrittenTargetKiB, deadbandOf(context.config));
-
-          for (const w of plan.writes) {
-            if (w.kind === 'mode') enqueue({ type: 'writeMode', params: { id: w.id, mode: w.mode, protocol: w.protocol } });
-            else enqueue({ type: 'writeTarget', params: { id: w.id, targetKiB: w.targetKiB } });
-          }
-
-          const ticks = context.ticks + 1;
-          const limits = limitsOf(context.config);
-          const facts = factsWriter(context.facts);
-          const debug = log.isLevelEnabled('debug');
-          views.forEach((v, k) => {
-            const outcome = plan.outcomes[k]!;
-            const out = tickGuest(v.facts, lives[k]!, outcome, ticks, limits);
-            facts.set(slots[k]!, out.facts);
-            for (const s of out.signals) enqueue.sendTo(refs[k] as AnyActorRef, withAt(s, event.at));
-            if (debug && outcome.wroteTargetKiB !== null) {
-              guestLog(v.facts.domid).debug(
-                { targetKiB: outcome.wroteTargetKiB, goalKiB: outcome.goalKiB, currentKiB: v.facts.currentKiB },
-                'target written',
-              );
-            }
-          });
-
-          const last = context.last;
-          if (decision.state !== last.state) {
-            log.info(
-              { at: event.at, state: decision.state, price: decision.price },
-              decision.state === 'abundant' ? 'memory abundant: guests self-adjust' : 'memory scarce: global balance',
-            );
-          }
-          if (decision.overcommitted !== last.overcommitted) {
-            if (decision.overcommitted) log.warn({ at: event.at, dom0GoalKiB: decision.dom0.goalKiB }, 'host overcommitted: every guest at its minimum cannot cover Dom0');
-            else log.info({ at: event.at }, 'host no longer overcommitted');
-          }
-          if ((decision.dom0.reclaimKiB > 0) !== (last.reclaimKiB > 0)) {
-            if (decision.dom0.reclaimKiB > 0) log.info({ at: event.at, reclaimKiB: decision.dom0.reclaimKiB }, 'reclaiming memory from the guests for Dom0');
-            else log.info({ at: event.at }, 'Dom0 reclaim over');
-          }
-          if (plan.dom0TargetKiB !== null) log.debug({ at: event.at, targetKiB: plan.dom0TargetKiB }, 'Dom0 target written');
-
-          const next = facts.result();
-          enqueue.assign({
-            facts: next,
-            dom0WrittenTargetKiB: plan.dom0TargetKiB ?? context.dom0WrittenTargetKiB,
-            last: {
-              state: decision.state,
-              overcommitted: decision.overcommitted,
-              reclaimKiB: decision.dom0.reclaimKiB,
-              dom0GoalKiB: decision.dom0.goalKiB,
-            },
-            ticks,
-            promptBudgetKiB: freeBudget(context.config.params, host.freeKiB, decision.dom0.goalKiB - host.dom0.currentKiB + context.reservedKiB, pendingIncreases(next)),
-          });
-          enqueue.emit({ type: 'decision', at: event.at, decision, writes: plan.writes });
-        }),
-      },
+      'guest.appeared': [
+        { guard: 'guestKnown', actions: 'ignoreKnownGuest' },
+        { guard: 'reservedId', actions: 'ignoreReservedGuest' },
+        { actions: 'admitGuest' },
+      ],
+      'guest.left': [{ guard: 'guestUnknown', actions: 'ignoreUnknownGuest' }, { actions: 'releaseGuest' }],
+      // The handshake (paper section 4.3): the agent's hello, answered with its mode (or refused).
+      'agent.hello': [
+        { guard: 'guestUnknown', actions: 'ignoreUnknownGuest' },
+        { guard: 'speaksOurProtocol', actions: 'acceptAgent' },
+        { actions: 'refuseAgent' },
+      ],
+      'agent.reports': { actions: 'recordReports' },
+      'host.sample': { actions: 'recordSample' },
+      tick: [{ guard: 'noHostSample', actions: 'skipTick' }, { actions: 'runTick' }],
+      'effect.failed': { actions: 'forgetFailedEffect' },
       // The operator's inputs: both take effect at the next tick, which reads them.
-      'config.changed': {
-        actions: enqueueActions(({ event, enqueue }) => {
-          log.info({ at: event.at, policy: event.config.policy }, 'configuration changed; in effect from the next tick');
-          enqueue.assign({ config: event.config });
-        }),
+      'config.changed': { actions: 'takeConfig' },
+      'reserve.set': { actions: 'takeReservation' },
+    },
+    states: {
+      /** No decision yet: ticks wait for a host sample; reports wait for the first decision. */
+      starting: { on: { decided: regimeTransitions('starting') } },
+      /** Memory for everyone's commit: guests self-adjust, and their reports move them at once. */
+      abundant: {
+        on: {
+          decided: regimeTransitions('abundant'),
+          'agent.reports': { guard: 'promptSelfSteps', actions: 'recordReportsAndSelfStep' },
+        },
       },
-      'reserve.set': {
-        actions: enqueueActions(({ event, enqueue }) => {
-          log.info({ at: event.at, reservedKiB: event.reservedKiB }, 'memory reserved for new domains');
-          enqueue.assign({ reservedKiB: event.reservedKiB });
-        }),
-      },
-      'effect.failed': {
-        actions: enqueueActions(({ context, event, enqueue }) => {
-          if (event.id === DOM0_ID) {
-            log.warn({ at: event.at, effect: event.effect, error: event.error }, 'Dom0 effect failed; re-issued next tick');
-            if (event.effect === 'setTarget') enqueue.assign({ dom0WrittenTargetKiB: null });
-            return;
-          }
-          const i = indexOf(context.guestIds).get(event.id);
-          if (i === undefined) {
-            log.debug({ at: event.at }, 'effect.failed for an unknown guest; ignored');
-            return;
-          }
-          const facts = factsWriter(context.facts);
-          const f = facts.get(i);
-          guestLog(f.domid).warn({ effect: event.effect, error: event.error }, 'effect failed; re-issued next tick');
-          facts.set(i, applyEffectFailed(f, event.effect));
-          enqueue.assign({ facts: facts.result() });
-        }),
-      },
+      /** Not enough: the global balance (equal idle-memory price), on ticks; reports wait for it. */
+      scarce: { on: { decided: regimeTransitions('scarce') } },
+      /** Dom0 needs more than host free: guests under global control give it back first. */
+      reclaimingForDom0: { on: { decided: regimeTransitions('reclaimingForDom0') } },
+      /** Every guest at its minimum cannot cover Dom0: they are held there until it eases. */
+      overcommitted: { on: { decided: regimeTransitions('overcommitted') } },
     },
   });
 }

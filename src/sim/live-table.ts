@@ -2,14 +2,14 @@
 // clear line); elsewhere (a pipe, a log, CI) one plain line is printed every so many virtual
 // seconds instead. The text is built by pure functions so tests can read it.
 import type { GuestTick, TickRecord } from './runner.ts';
+import { MIB } from '../vocabulary/units.ts';
 
-const KIB_PER_MIB = 1024;
 /** Redraws closer together than this (wall ms) are skipped: a terminal need not repaint 30 times a second. */
 export const REDRAW_MIN_MS = 100;
 /** Without a terminal, a line every this many virtual seconds. */
 export const PLAIN_EVERY_S = 60;
 
-const mib = (kib: number | null): string => (kib === null ? '-' : String(Math.round(kib / KIB_PER_MIB)));
+const mib = (kib: number | null): string => (kib === null ? '-' : String(Math.round(kib / MIB)));
 
 const COLUMNS: readonly [string, number, (g: GuestTick) => string][] = [
   ['guest', 6, (g) => g.id],

@@ -3,8 +3,8 @@
 // the guest actually holds, the target the supervisor last wrote, the working set its workload
 // touches (shaded) and its Committed_AS; Dom0 in a last panel.
 import type { TickRecord } from './runner.ts';
+import { MIB } from '../vocabulary/units.ts';
 
-const KIB_PER_MIB = 1024;
 const WIDTH = 960;
 const PANEL_H = 190;
 const MARGIN = { left: 64, right: 24, top: 28, bottom: 34 };
@@ -50,7 +50,7 @@ export function panelsFromTrace(trace: readonly TickRecord[], titles: ReadonlyMa
   const picked = trace.filter((_, i) => i % stride === 0 || i === trace.length - 1);
   const ids: string[] = [];
   for (const r of trace) for (const g of r.guests) if (!ids.includes(g.id)) ids.push(g.id);
-  const mib = (k: number | null | undefined): number | null => (k === null || k === undefined ? null : k / KIB_PER_MIB);
+  const mib = (k: number | null | undefined): number | null => (k === null || k === undefined ? null : k / MIB);
   const t = picked.map((r) => r.at / 1000);
   const panels: PlotSeries[] = ids.map((id) => {
     const gs = picked.map((r) => r.guests.find((g) => g.id === id));

@@ -10,25 +10,25 @@
 // them (SteppedHost). After the last step the invariants are checked on the host as it stands
 // (snapshotOf + checkInvariants against the previous tick's snapshot).
 import { performance } from 'node:perf_hooks';
-import { startDaemon } from '../daemon/daemon.ts';
-import { checkInvariants, snapshotOf, type InvariantRule, type Snapshot, type Violation } from '../hosts/sim/invariants.ts';
-import type { Scenario } from '../hosts/sim/scenario.ts';
+import { startDaemon, type DaemonOptions } from '../daemon/daemon.ts';
+import { checkInvariants, snapshotOf, type InvariantRule, type Snapshot, type Violation } from './invariants.ts';
+import type { Scenario } from './scenario.ts';
 import { SimHost, memoryOf, type GuestOutcome } from '../hosts/sim/sim-host.ts';
 import { hostFreeKiB } from '../hosts/sim/state.ts';
 import { currentPhase } from '../hosts/sim/step.ts';
-import type { WrittenMode } from '../hosts/host.ts';
 import { silentLogger, type Logger } from '../log/logger.ts';
-import { DEFAULT_SUPERVISOR_CONFIG, type SupervisorConfig } from '../machines/config.ts';
+import { DEFAULT_SUPERVISOR_CONFIG, type SupervisorConfig } from '../vocabulary/config.ts';
 import { guestStateName, type GuestSnapshot, type GuestStateName } from '../machines/guest.ts';
 import { guestFacts, guestSystemId } from '../machines/supervisor.ts';
-import type { DecisionEvent } from '../machines/writes.ts';
+import type { DecisionEvent } from '../vocabulary/writes.ts';
 import { DEFAULT_PARAMS } from '../policy/defaults.ts';
 import type { Decision, PolicyParams } from '../policy/types.ts';
 import { checkPolicyName, MEMCOOP_POLICY, type PolicyName } from './policies.ts';
 import { isSafe } from '../policy/unsafe.ts';
 import { reseed } from './seed.ts';
-import { SteppedHost } from './stepped-host.ts';
+import { SteppedHost } from '../hosts/sim/stepped-host.ts';
 import { VirtualClock } from './virtual-clock.ts';
+import type { Mode } from '../vocabulary/mode.ts';
 
 /** One guest at the end of a tick: what the supervisor thinks and what the simulator knows. */
 export interface GuestTick {
@@ -36,7 +36,7 @@ export interface GuestTick {
   /** The guest machine's state; null when the supervisor has no machine for it. */
   machine: GuestStateName | null;
   /** The mode last written to the guest's agent (null: none yet). */
-  mode: WrittenMode | null;
+  mode: Mode | null;
   actualKiB: number;
   /** The target last written (null: none yet). */
   targetKiB: number | null;
@@ -81,6 +81,8 @@ export interface RunOptions {
   stopWhenViolated?: readonly InvariantRule[];
   /** Time the simulator's steps and the supervisor's work per tick (performance.now()). */
   measure?: boolean;
+  /** The actor system's inspection events (--inspect). */
+  inspect?: DaemonOptions['inspect'];
 }
 
 export interface TickTiming {
@@ -158,6 +160,7 @@ export async function runScenario(scenarioIn: Scenario, opts: RunOptions = {}): 
     scheduler: clock,
     tickMs: scenario.tickMs,
     ...(opts.journalPath !== undefined ? { journalPath: opts.journalPath } : {}),
+    ...(opts.inspect !== undefined ? { inspect: opts.inspect } : {}),
   });
   host.applyWrites(); // the handshake's answers to the agents present at start
   const decisions: DecisionEvent[] = [];

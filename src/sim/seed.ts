@@ -1,7 +1,7 @@
 // `--seed N`: the same scenario with every random source in it re-seeded from N (workload
 // sizes and jitter, intermittent balloons). Without a seed the scenario's own seeds are used, so
 // a run is a pure function of (scenario, seed) either way.
-import type { Scenario } from '../hosts/sim/scenario.ts';
+import type { Scenario } from './scenario.ts';
 import type { GuestConfig } from '../hosts/sim/state.ts';
 import type { WorkloadSpec } from '../hosts/sim/workload.ts';
 

@@ -15,7 +15,7 @@
 //   JSON give its mean over the seeds.
 // The Dom0 term is ours, not the paper's (the paper measured guest runtimes only): without it a
 // policy that never serves Dom0 scores as if Dom0's need did not exist.
-import type { Scenario } from '../hosts/sim/scenario.ts';
+import type { Scenario } from './scenario.ts';
 import { NO_RULES, RULE_NAMES, type RuleName } from '../policy/rules.ts';
 import type { PolicyRules } from '../policy/types.ts';
 import { runScenario } from './runner.ts';

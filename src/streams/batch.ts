@@ -10,8 +10,8 @@
 // wakeups a second in Dom0 at 5 ms), and it could not flush early on a tick. The window's timer
 // here runs on the injected scheduler, and only while a batch is open.
 import { Observable, type OperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
-import type { AgentReport, AgentReports, ReportEntry } from '../machines/events.ts';
-import { pickExtras } from './meminfo.ts';
+import type { AgentReport, AgentReports, ReportEntry } from '../vocabulary/events.ts';
+import { pickExtras } from '../vocabulary/meminfo.ts';
 
 /**
  * 5 ms. Issue 4's goal is a report turned into a written target in p99 < 20 ms on Xen; a window

@@ -8,8 +8,8 @@
 // about ten subscribers on its way, and at 1,000 guests that chain was a third of the
 // supervisor's per-tick cost in bench:sim.
 import { Observable, type MonoTypeOperatorFunction, type SchedulerLike } from 'rxjs';
-import type { HostEvent } from '../hosts/host.ts';
-import type { AgentReport } from '../machines/events.ts';
+import type { HostEvent } from '../vocabulary/events.ts';
+import type { AgentReport } from '../vocabulary/events.ts';
 import { INITIAL_SMOOTH_STATE, type SmoothState } from '../policy/smoothing.ts';
 import { checkMinInterval, RateGate } from './rate.ts';
 import { checkSmoothOptions, smoothReport, type SmoothFreeOptions } from './smooth.ts';

@@ -3,12 +3,11 @@
 // every other event passes through as it came. This is the one place the supervisor's inputs are
 // timed, so it is also where the journal taps them.
 import { asyncScheduler, merge, EMPTY, type Observable, type SchedulerLike } from 'rxjs';
-import type { EffectFailed, SupervisorInput } from '../machines/events.ts';
+import { DEFAULT_TICK_MS, type EffectFailed, type HostEvent, type SupervisorInput } from '../vocabulary/events.ts';
 import { batchReports, REPORT_BATCH_MS } from './batch.ts';
-import type { HostEvent } from '../hosts/host.ts';
 import { DEFAULT_SMOOTH_OPTIONS, type SmoothFreeOptions } from './smooth.ts';
 import { reportsPerGuest } from './guest-reports.ts';
-import { DEFAULT_TICK_MS, ticks } from './ticks.ts';
+import { ticks } from './ticks.ts';
 import { nonDecreasingAt } from './ordered.ts';
 
 /**

@@ -2,7 +2,7 @@
 // step in policy/smoothing.ts: smoothReport for one report (guest-reports.ts keeps a window per
 // guest with it), and smoothFreeKiB, an RxJS operator in which one subscription is one window.
 import { map, scan, type MonoTypeOperatorFunction } from 'rxjs';
-import type { AgentReport } from '../machines/events.ts';
+import type { AgentReport } from '../vocabulary/events.ts';
 import {
   DEFAULT_SMOOTHING_K,
   FMD_KIB,

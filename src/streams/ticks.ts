@@ -2,10 +2,7 @@
 // injected (a TestScheduler or a virtual clock in tests and the simulator, asyncScheduler in the
 // daemon), and each tick is stamped with that scheduler's now(), never the wall clock directly.
 import { asyncScheduler, interval, map, type Observable, type SchedulerLike } from 'rxjs';
-import type { Tick } from '../machines/events.ts';
-
-/** Paper, section 4: the cooperation algorithm runs every second. */
-export const DEFAULT_TICK_MS = 1000;
+import { DEFAULT_TICK_MS, type Tick } from '../vocabulary/events.ts';
 
 /** A tick every `intervalMs`, the first one interval after subscription. */
 export function ticks(intervalMs: number = DEFAULT_TICK_MS, scheduler: SchedulerLike = asyncScheduler): Observable<Tick> {

@@ -12,8 +12,8 @@ import { join } from 'node:path';
 import { modePath, targetPath } from '../../src/hosts/xen/layout.ts';
 import { openXenStore, type XenStore } from '../../src/hosts/xen/xenstore.ts';
 import { readJournalFile } from '../../src/journal/format.ts';
-import type { ReportEntry } from '../../src/machines/events.ts';
-import { startXenstored, type XenstoredFixture } from '../support/xenstored-fixture.ts';
+import type { ReportEntry } from '../../src/vocabulary/events.ts';
+import { startXenstored, type XenstoredFixture } from '../../testbed/xenstored-fixture.ts';
 import { MIB, readKiB, seedDomain, skipReason } from '../xen/xen-harness.ts';
 import { AGENT_BIN, AGENT_STATIC_BIN, Agent, FAST, ProcFiles, ROOT, agentUnbuildable, until } from './agent-harness.ts';
 

@@ -6,7 +6,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseReport } from '../../src/hosts/xen/agent-protocol.ts';
 import { encodeHeader, encodeInput, parseJournal } from '../../src/journal/format.ts';
-import type { AgentReports } from '../../src/machines/events.ts';
+import type { AgentReports } from '../../src/vocabulary/events.ts';
 
 const NEW_AGENT =
   'MemTotal: 262144 kB\nMemFree: 40960 kB\nMemAvailable: 90000 kB\nCommitted_AS: 300000 kB\nSwapTotal: 524288 kB\nSwapFree: 500000 kB\n' +

@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { helloPath, meminfoPath, modePath, protocolPath } from '../../src/hosts/xen/layout.ts';
 import { openXenStore, type XenStore } from '../../src/hosts/xen/xenstore.ts';
-import { startXenstored, type XenstoredFixture, type XenstoredKind } from '../support/xenstored-fixture.ts';
+import { startXenstored, type XenstoredFixture, type XenstoredKind } from '../../testbed/xenstored-fixture.ts';
 import { skipReason } from '../xen/xen-harness.ts';
 import { Agent, FAST, ProcFiles, agentUnbuildable, pressureText, until } from './agent-harness.ts';
 

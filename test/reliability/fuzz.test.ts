@@ -10,9 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { helloPath, meminfoPath, targetPath } from '../../src/hosts/xen/layout.ts';
 import { openXenStore, type XenStore } from '../../src/hosts/xen/xenstore.ts';
-import { PROTOCOL_VERSION } from '../../src/machines/events.ts';
+import { PROTOCOL_VERSION } from '../../src/vocabulary/events.ts';
 import { rng } from '../../src/hosts/sim/rng.ts';
-import { startXenstored, type XenstoredFixture } from '../support/xenstored-fixture.ts';
+import { startXenstored, type XenstoredFixture } from '../../testbed/xenstored-fixture.ts';
 import { MIB, meminfoText, readKiB, seedDomain, skipReason, until, writeHello, writeReport } from '../xen/xen-harness.ts';
 import { startDaemonProcess, writeConfig, type DaemonProcess } from './daemon-process.ts';
 

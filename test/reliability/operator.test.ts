@@ -15,10 +15,10 @@ import { join } from 'node:path';
 import { modePath, targetPath } from '../../src/hosts/xen/layout.ts';
 import { openXenStore, type XenStore } from '../../src/hosts/xen/xenstore.ts';
 import { readJournalFile } from '../../src/journal/format.ts';
-import { PROTOCOL_VERSION } from '../../src/machines/events.ts';
-import { loadScenario } from '../../src/hosts/sim/scenario.ts';
+import { PROTOCOL_VERSION } from '../../src/vocabulary/events.ts';
+import { loadScenario } from '../../src/sim/scenario.ts';
 import { runScenario } from '../../src/sim/runner.ts';
-import { startXenstored, type XenstoredFixture } from '../support/xenstored-fixture.ts';
+import { startXenstored, type XenstoredFixture } from '../../testbed/xenstored-fixture.ts';
 import { MIB, readKiB, seedDomain, skipReason, until, writeHello, writeReport } from '../xen/xen-harness.ts';
 import { BIN, ROOT, startDaemonProcess, writeConfig } from './daemon-process.ts';
 

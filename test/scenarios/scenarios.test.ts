@@ -1,13 +1,13 @@
 // Every shipped scenario through the real runner (src/sim/runner.ts: startDaemon's streams,
 // journal, supervisor, guest machines and policy against the SimHost, in virtual time), with the
-// invariants of src/hosts/sim/invariants.ts checked after every tick.
+// invariants of src/sim/invariants.ts checked after every tick.
 //   safe scenarios: no invariant violated on any tick, under memcoop's policy and under every
 //     peer the scenario lists in expect.policies;
 //   must-fail scenarios (an `unsafe` switch): every rule in expect.violations is violated, and the
 //     same scenario with the switch back on violates nothing (so it is the switch that fails it).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadScenario, scenarioNames, type Scenario } from '../../src/hosts/sim/scenario.ts';
+import { loadScenario, scenarioNames, type Scenario } from '../../src/sim/scenario.ts';
 import { isSafe, SAFE } from '../../src/policy/unsafe.ts';
 import type { GuestOutcome } from '../../src/hosts/sim/sim-host.ts';
 import { runScenario, type RunResult } from '../../src/sim/runner.ts';

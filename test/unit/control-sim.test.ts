@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Status } from '../../src/control/status.ts';
 import type { Explanation } from '../../src/policy/explain.ts';
-import { BIN, ROOT, memcoop, parseExposition, startDaemonChild, type DaemonChild } from '../support/daemon-child.ts';
+import { BIN, ROOT, memcoop, parseExposition, startDaemonChild, type DaemonChild } from '../../testbed/daemon-child.ts';
 
 describe('memcoop status, explain and metrics against run --host sim', () => {
   let dir: string;

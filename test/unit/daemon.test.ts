@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Subject } from 'rxjs';
 import { startDaemon } from '../../src/daemon/daemon.ts';
-import { DEFAULT_SUPERVISOR_CONFIG } from '../../src/machines/config.ts';
+import { DEFAULT_SUPERVISOR_CONFIG } from '../../src/vocabulary/config.ts';
 import type { Host, HostEvent } from '../../src/hosts/host.ts';
 import { createLogger, silentLogger } from '../../src/log/logger.ts';
 import { parseJournal } from '../../src/journal/format.ts';

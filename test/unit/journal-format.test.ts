@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, writeFileSync, appendFileSync, rmSync } from
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import type { SupervisorInput } from '../../src/machines/events.ts';
+import type { SupervisorInput } from '../../src/vocabulary/events.ts';
 import {
   JOURNAL_VERSION,
   JournalError,

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startDaemonChild } from '../support/daemon-child.ts';
+import { startDaemonChild } from '../../testbed/daemon-child.ts';
 
 test('MEMCOOP_LOG_FORMAT=pretty: readable lines; without a terminal: JSON', { timeout: 60_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'memcoop-log-'));

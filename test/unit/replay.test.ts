@@ -13,10 +13,10 @@ import { readJournalFile } from '../../src/journal/format.ts';
 import { JournalWriter } from '../../src/journal/writer.ts';
 import { createRecorder } from '../../src/journal/recorder.ts';
 import { replay } from '../../src/journal/replay.ts';
-import { parseSupervisorConfig } from '../../src/machines/config.ts';
-import type { ReportEntry, SupervisorInput } from '../../src/machines/events.ts';
+import { parseSupervisorConfig } from '../../src/vocabulary/config.ts';
+import type { ReportEntry, SupervisorInput } from '../../src/vocabulary/events.ts';
 import { createSupervisorMachine } from '../../src/machines/supervisor.ts';
-import { DOM0_ID, type DecisionEvent, type SelfStepEvent, type Write } from '../../src/machines/writes.ts';
+import { DOM0_ID, type DecisionEvent, type SelfStepEvent, type Write } from '../../src/vocabulary/writes.ts';
 import type { PolicyName } from '../../src/policy/registry.ts';
 
 const MIB = 1024;

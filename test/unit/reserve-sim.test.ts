@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Status } from '../../src/control/status.ts';
 import { readJournalFile } from '../../src/journal/format.ts';
-import { BIN, ROOT, memcoop, startDaemonChild, type DaemonChild } from '../support/daemon-child.ts';
+import { BIN, ROOT, memcoop, startDaemonChild, type DaemonChild } from '../../testbed/daemon-child.ts';
 
 const SCENARIO = join(ROOT, 'test/fixtures/reserve-new-guest.yaml');
 const MIB = 1024;

@@ -12,7 +12,7 @@ import { interval, take, throttleTime, Subject } from 'rxjs';
 import { readJournalFile } from '../../src/journal/format.ts';
 import { replay } from '../../src/journal/replay.ts';
 import { formatDecision } from '../../src/cli/replay.ts';
-import { loadScenario, parseScenario, type Scenario } from '../../src/hosts/sim/scenario.ts';
+import { loadScenario, parseScenario, type Scenario } from '../../src/sim/scenario.ts';
 import { InputError } from '../../src/util/validate.ts';
 import { runScenario, totalRuntimeS } from '../../src/sim/runner.ts';
 import { reseed } from '../../src/sim/seed.ts';

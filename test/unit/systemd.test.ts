@@ -6,7 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, startDaemonChild } from '../support/daemon-child.ts';
+import { ROOT, startDaemonChild } from '../../testbed/daemon-child.ts';
 
 const analyze = spawnSync('systemd-analyze', ['--version'], { encoding: 'utf8' });
 const noAnalyze = analyze.status === 0 ? false : 'systemd-analyze is not installed here';

@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { Subject } from 'rxjs';
 import { MAX_HELLO_BYTES, MAX_REPORT_BYTES, formatHello, parseHello, parseReport } from '../../src/hosts/xen/agent-protocol.ts';
 import { DOMID_FIRST_RESERVED, domidOf, guestId, modePermissions, parseDomid, parseKiB } from '../../src/hosts/xen/layout.ts';
-import { DOM0_ID } from '../../src/machines/writes.ts';
-import { agentKeysOfEvent, diffDomains, domidsOfListing, readOnEach, type ReadResult } from '../../src/streams/xenstore.ts';
+import { DOM0_ID } from '../../src/vocabulary/writes.ts';
+import { agentKeysOfEvent, diffDomains, domidsOfListing, readOnEach, type ReadResult } from '../../src/hosts/xen/ingress.ts';
 import { meminfoText } from './xen-harness.ts';
 
 describe('hello grammar', () => {

@@ -9,9 +9,9 @@ import { join } from 'node:path';
 import type { Status } from '../../src/control/status.ts';
 import { targetPath } from '../../src/hosts/xen/layout.ts';
 import { openXenStore, type XenStore } from '../../src/hosts/xen/xenstore.ts';
-import { PROTOCOL_VERSION } from '../../src/machines/events.ts';
-import { memcoop, parseExposition, startDaemonChild, type DaemonChild } from '../support/daemon-child.ts';
-import { startXenstored, type XenstoredFixture } from '../support/xenstored-fixture.ts';
+import { PROTOCOL_VERSION } from '../../src/vocabulary/events.ts';
+import { memcoop, parseExposition, startDaemonChild, type DaemonChild } from '../../testbed/daemon-child.ts';
+import { startXenstored, type XenstoredFixture } from '../../testbed/xenstored-fixture.ts';
 import { MIB, readKiB, seedDomain, skipReason, until, writeHello, writeReport } from './xen-harness.ts';
 
 const kind = skipReason('oxenstored') === false ? 'oxenstored' : 'cxenstored';

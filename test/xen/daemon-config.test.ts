@@ -16,7 +16,7 @@ import {
   loadDaemonConfig,
   parseDaemonConfig,
 } from '../../src/config/daemon-config.ts';
-import { DEFAULT_SUPERVISOR_CONFIG } from '../../src/machines/config.ts';
+import { DEFAULT_SUPERVISOR_CONFIG } from '../../src/vocabulary/config.ts';
 import { InputError } from '../../src/util/validate.ts';
 
 const MIB = 1024;

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { BIN, ROOT, memcoop, startDaemonChild } from '../support/daemon-child.ts';
+import { BIN, ROOT, memcoop, startDaemonChild } from '../../testbed/daemon-child.ts';
 import { skipReason } from './xen-harness.ts';
 
 const kind = skipReason('oxenstored') === false ? 'oxenstored' : 'cxenstored';

@@ -13,8 +13,8 @@ import { modePath, targetPath } from '../../src/hosts/xen/layout.ts';
 import { STAND_IN_LABEL } from '../../src/hosts/xen/stand-in.ts';
 import { openXenStore, type XenStore } from '../../src/hosts/xen/xenstore.ts';
 import { readJournalFile } from '../../src/journal/format.ts';
-import { PROTOCOL_VERSION } from '../../src/machines/events.ts';
-import { startXenstored, type XenstoredFixture } from '../support/xenstored-fixture.ts';
+import { PROTOCOL_VERSION } from '../../src/vocabulary/events.ts';
+import { startXenstored, type XenstoredFixture } from '../../testbed/xenstored-fixture.ts';
 import { MIB, readKiB, seedDomain, skipReason, until, writeHello, writeReport } from './xen-harness.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));

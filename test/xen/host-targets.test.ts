@@ -10,8 +10,8 @@ import { MAXMEM_SLACK_KIB, XenHost } from '../../src/hosts/xen/host.ts';
 import { domainPath, staticMaxPath, targetPath } from '../../src/hosts/xen/layout.ts';
 import { openXenStore, type XenStore } from '../../src/hosts/xen/xenstore.ts';
 import { silentLogger } from '../../src/log/logger.ts';
-import { DOM0_ID } from '../../src/machines/writes.ts';
-import { startXenstored, type XenstoredFixture } from '../support/xenstored-fixture.ts';
+import { DOM0_ID } from '../../src/vocabulary/writes.ts';
+import { startXenstored, type XenstoredFixture } from '../../testbed/xenstored-fixture.ts';
 import { MIB, readKiB, seedDomain, skipReason } from './xen-harness.ts';
 
 /** FAKE libxenctrl (no hypervisor here): records setmaxmem calls; fails them on request. */

@@ -1,5 +1,5 @@
 // The Xen host and the whole daemon against real xenstored daemons (oxenstored and the C
-// xenstored, no hypervisor: test/support/xenstored-fixture.ts). The test plays the toolstack and
+// xenstored, no hypervisor: testbed/xenstored-fixture.ts). The test plays the toolstack and
 // the guests' agents by writing their keys. Host free memory and domain sizes come from the
 // stand-in for the hypervisor (src/hosts/xen/stand-in.ts): each domain is as large as its
 // memory/target, as if every balloon landed at once. Real timers, 50 ms ticks; every wait is on
@@ -29,10 +29,10 @@ import {
 import { isXenStoreError, openXenStore, type XenStore } from '../../src/hosts/xen/xenstore.ts';
 import { readJournalFile } from '../../src/journal/format.ts';
 import { replay } from '../../src/journal/replay.ts';
-import type { SupervisorInput } from '../../src/machines/events.ts';
-import { PROTOCOL_VERSION } from '../../src/machines/events.ts';
-import type { DecisionEvent } from '../../src/machines/writes.ts';
-import { startXenstored, type XenstoredFixture } from '../support/xenstored-fixture.ts';
+import type { SupervisorInput } from '../../src/vocabulary/events.ts';
+import { PROTOCOL_VERSION } from '../../src/vocabulary/events.ts';
+import type { DecisionEvent } from '../../src/vocabulary/writes.ts';
+import { startXenstored, type XenstoredFixture } from '../../testbed/xenstored-fixture.ts';
 import {
   MIB,
   captureLogger,

@@ -6,7 +6,7 @@ import { formatHello, type Hello } from '../../src/hosts/xen/agent-protocol.ts';
 import { helloPath, meminfoPath, namePath, staticMaxPath, targetPath } from '../../src/hosts/xen/layout.ts';
 import type { XenStore } from '../../src/hosts/xen/xenstore.ts';
 import { createLogger, type Logger } from '../../src/log/logger.ts';
-import { xenstoredUnavailable, type XenstoredKind } from '../support/xenstored-fixture.ts';
+import { xenstoredUnavailable, type XenstoredKind } from '../../testbed/xenstored-fixture.ts';
 
 export const MIB = 1024;
 

@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadXenAddon } from '../../src/hosts/xen/addon.ts';
 import { isXenStoreError, openXenStore, XS_PIPE_ENV, type XenStore } from '../../src/hosts/xen/xenstore.ts';
-import { startXenstored, xenstoredUnavailable, type XenstoredFixture, type XenstoredKind } from '../support/xenstored-fixture.ts';
+import { startXenstored, xenstoredUnavailable, type XenstoredFixture, type XenstoredKind } from '../../testbed/xenstored-fixture.ts';
 
 const addon = loadXenAddon();
 /** More children than fit in one 4,096-byte XenStore answer. */

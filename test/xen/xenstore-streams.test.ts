@@ -1,4 +1,4 @@
-// src/streams/xenstore.ts against a real xenstored: a watch is an observable (subscribe watches,
+// src/hosts/xen/ingress.ts against a real xenstored: a watch is an observable (subscribe watches,
 // unsubscribe unwatches, each subscription under its own token), the domain listing follows
 // probes and domain watches, and a guest's agent keys are read when they change.
 import { after, before, describe, test } from 'node:test';
@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { Subject, type Subscription } from 'rxjs';
 import { helloPath, meminfoPath } from '../../src/hosts/xen/layout.ts';
 import { openXenStore, type XenStore } from '../../src/hosts/xen/xenstore.ts';
-import { agentKeys$, domainListing$, watch$, type AgentKeyRead, type ReadResult } from '../../src/streams/xenstore.ts';
-import { startXenstored, type XenstoredFixture } from '../support/xenstored-fixture.ts';
+import { agentKeys$, domainListing$, watch$, type AgentKeyRead, type ReadResult } from '../../src/hosts/xen/ingress.ts';
+import { startXenstored, type XenstoredFixture } from '../../testbed/xenstored-fixture.ts';
 import { skipReason, until } from './xen-harness.ts';
 
 for (const kind of ['oxenstored', 'cxenstored'] as const) {

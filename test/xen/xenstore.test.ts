@@ -1,5 +1,5 @@
 // The native XenStore binding against real xenstored daemons (oxenstored and the C xenstored of
-// xen-utils-4.17, run with no hypervisor by test/support/xenstored-fixture.ts). Skipped, with the
+// xen-utils-4.17, run with no hypervisor by testbed/xenstored-fixture.ts). Skipped, with the
 // reason printed, where the addon is not built or the Xen packages are missing.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,9 +9,9 @@ import { fileURLToPath } from 'node:url';
 import { loadXenAddon, XEN_ADDON_ENV, XEN_ADDON_MISSING } from '../../src/hosts/xen/addon.ts';
 import { isConnectionLost, isXenStoreError, openXenStore, XenStoreError, type XenStore } from '../../src/hosts/xen/xenstore.ts';
 import { isXenCtrlUnavailable, openXenCtrl } from '../../src/hosts/xen/xenctrl.ts';
-import { startXenstored, xenstoredUnavailable, type XenstoredFixture, type XenstoredKind } from '../support/xenstored-fixture.ts';
+import { startXenstored, xenstoredUnavailable, type XenstoredFixture, type XenstoredKind } from '../../testbed/xenstored-fixture.ts';
 
-const CHILD = fileURLToPath(new URL('../support/xs-watch-child.ts', import.meta.url));
+const CHILD = fileURLToPath(new URL('../../testbed/xs-watch-child.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** oxenstored's quota-maxsize in Debian's oxenstored.conf: larger values get E2BIG. */
 const OXENSTORED_MAX_VALUE_BYTES = 2048;

@@ -15,7 +15,7 @@ export const QMP_SOCKET_NAME = 'qmp.sock';
 export const AGENT_SOCKET_NAME = 'agent.sock';
 /** A guest name: what a supervisor id and a journal line can hold safely. */
 export const GUEST_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-/** Reserved: the supervisor's id for Dom0 (src/machines/writes.ts). */
+/** Reserved: the supervisor's id for Dom0 (src/vocabulary/writes.ts). */
 export const RESERVED_NAMES: ReadonlySet<string> = new Set(['dom0']);
 
 export interface GuestSockets {

@@ -13,10 +13,10 @@ import { readFile } from 'node:fs/promises';
 import { Subject, type Observable } from 'rxjs';
 import type { GuestsConfig } from '../../config/daemon-config.ts';
 import type { Logger } from '../../log/logger.ts';
-import type { AgentHello } from '../../machines/events.ts';
-import { DOM0_ID } from '../../machines/writes.ts';
-import { parseMeminfo } from '../../streams/meminfo.ts';
-import type { Host, HostEvent, WrittenMode } from '../host.ts';
+import type { AgentHello } from '../../vocabulary/events.ts';
+import { DOM0_ID } from '../../vocabulary/writes.ts';
+import { parseMeminfo } from '../../vocabulary/meminfo.ts';
+import type { Host, HostEvent } from '../host.ts';
 import { parseHello, parseReport } from '../xen/agent-protocol.ts';
 import { AgentChannel } from './agent-channel.ts';
 import type { AgentMessage } from './agent-lines.ts';
@@ -26,17 +26,18 @@ import { memAvailableKiB, poolSample } from './pool.ts';
 import { QmpClient, type QmpCloseKind, type QmpEvent } from './qmp.ts';
 import { balloonActualKiB, baseMemoryKiB, parseGuestStats } from './qmp-messages.ts';
 import { LogBudget } from '../../util/log-budget.ts';
+import type { Mode } from '../../vocabulary/mode.ts';
 
 /** The balloon device's QOM path: the device must be created with id=balloon0 (docs/kvm.md). */
 export const BALLOON_QOM_PATH = '/machine/peripheral/balloon0';
 /**
  * A balloon within 1 MiB of its target is there: virtio-balloon moves in 4 KiB pages and QEMU
- * rounds the target to them, and the supervisor's own slack is 1 MiB (machines/config.ts).
+ * rounds the target to them, and the supervisor's own slack is 1 MiB (vocabulary/config.ts).
  */
 export const BALLOON_SLACK_KIB = 1024;
 /**
  * Probes without movement before a balloon short of its target is reported: 5, the supervisor's
- * stuckTicks (machines/config.ts: the Linux driver gives up after about five failed tries).
+ * stuckTicks (vocabulary/config.ts: the Linux driver gives up after about five failed tries).
  */
 export const STALL_PROBES = 5;
 /**
@@ -504,7 +505,7 @@ export class KvmHost implements Host {
     g.target = Math.abs(g.actualKiB - balloonKiB) <= BALLOON_SLACK_KIB ? null : { balloonKiB, at, fromKiB: g.actualKiB, lastActual: g.actualKiB, still: 0, logged: false };
   }
 
-  async setMode(id: string, mode: WrittenMode, protocol: number): Promise<void> {
+  async setMode(id: string, mode: Mode, protocol: number): Promise<void> {
     if (id === DOM0_ID) throw new Error('Dom0 runs no agent: no mode to write');
     const g = this.guests.get(id);
     if (g === undefined || g.agent === null) throw new Error(`no guest ${JSON.stringify(id.slice(0, 64))} connected; no mode written`);

@@ -1,7 +1,7 @@
 // What a simulated guest's agent sends: /proc/meminfo text, honest or not. The host parses it
-// with the real parser (src/streams/meminfo.ts), so a garbage report is rejected where a real
+// with the real parser (src/vocabulary/meminfo.ts), so a garbage report is rejected where a real
 // one would be.
-import { MAX_MEMINFO_CHARS } from '../../streams/meminfo.ts';
+import { MAX_MEMINFO_CHARS } from '../../vocabulary/meminfo.ts';
 import { meminfoText, type GuestMemory } from './memory.ts';
 
 export type AgentModel =

@@ -3,8 +3,9 @@
 // docs/measurements.md section 2 (QEMU TCG guest, Debian 6.1 kernel, 512 MiB swap on virtio-blk); the
 // fit and its error are reproduced by test/unit/sim/calibration.test.ts.
 
-export const PAGE_KIB = 4;
-export const MIB = 1024;
+import { MIB } from '../../vocabulary/units.ts';
+
+export { MIB, PAGE_KIB } from '../../vocabulary/units.ts';
 
 // ---- guest kernel (memory a guest never gives to its applications) ----
 

@@ -1,14 +1,15 @@
 // SimHost: the Host interface over the pure simulator. Time moves only when the owner calls
 // step(dtMs); every event carries the virtual clock's `at`. Agents' reports arrive as meminfo
-// text and go through the real parser (src/streams/meminfo.ts): what it rejects is dropped here
+// text and go through the real parser (src/vocabulary/meminfo.ts): what it rejects is dropped here
 // and counted, as a real host drops a bad report.
 import { Subject, type Observable } from 'rxjs';
 import type { Logger } from 'pino';
-import type { HostEvent, Host, WrittenMode } from '../host.ts';
-import type { AgentReport } from '../../machines/events.ts';
-import { agentReportFromMeminfo, MeminfoError } from '../../streams/meminfo.ts';
+import type { HostEvent, Host } from '../host.ts';
+import type { AgentReport } from '../../vocabulary/events.ts';
+import { agentReportFromMeminfo, MeminfoError } from '../../vocabulary/meminfo.ts';
 import { memoryOf, initialState, requestTarget, startSim, stepSim, DOM0, type SimOccurrence } from './step.ts';
 import { hostFreeKiB, type SimConfig, type SimState } from './state.ts';
+import type { Mode } from '../../vocabulary/mode.ts';
 
 export interface SimHostOptions {
   logger?: Logger;
@@ -21,7 +22,7 @@ export interface SimRequest {
   id: string;
   kind: 'target' | 'mode';
   targetKiB?: number;
-  mode?: WrittenMode;
+  mode?: Mode;
 }
 
 export interface GuestOutcome {
@@ -86,7 +87,7 @@ export class SimHost implements Host {
     this.s = requestTarget(this.s, id, targetKiB);
   }
 
-  async setMode(id: string, mode: WrittenMode, protocol: number): Promise<void> {
+  async setMode(id: string, mode: Mode, protocol: number): Promise<void> {
     this.known(id);
     if (id === DOM0) throw new Error('Dom0 has no mode');
     this.requests.push({ at: this.s.atMs, id, kind: 'mode', mode });

@@ -1,9 +1,9 @@
 // The simulated host's whole state, as plain data. stepSim (step.ts) maps a state and a time step
 // to the next state and what happened; nothing here reads a clock or does I/O.
-import type { WrittenMode } from '../host.ts';
 import type { AgentModel } from './agent.ts';
 import type { BalloonModel } from './balloon.ts';
 import type { Phase, WorkloadSpec } from './workload.ts';
+import type { Mode } from '../../vocabulary/mode.ts';
 
 export interface GuestConfig {
   id: string;
@@ -59,7 +59,7 @@ export interface GuestState {
   phases: readonly Phase[];
   status: GuestStatus;
   balloon: BalloonState;
-  mode: WrittenMode | null;
+  mode: Mode | null;
   protocol: number | null;
   phaseIndex: number;
   /** Done share of the current phase, in [0, 1). */

@@ -1,6 +1,6 @@
 // The simulated host's pure step: state + dtMs -> next state + what happened. Deterministic:
 // the same config, the same requests and the same steps give the same states, bit for bit.
-import { PROTOCOL_VERSION } from '../../machines/events.ts';
+import { PROTOCOL_VERSION } from '../../vocabulary/events.ts';
 import { agentReportText } from './agent.ts';
 import { balloonMove, inflateMs } from './balloon.ts';
 import {
@@ -96,7 +96,7 @@ export function requestTarget(s: SimState, id: string, targetKiB: number): SimSt
   return { ...s, guests: s.guests.map((g) => (g.config.id === id ? { ...g, balloon: rewake(g.balloon) } : g)) };
 }
 
-/** The id under which Dom0's balloon is addressed (src/machines/writes.ts DOM0_ID). */
+/** The id under which Dom0's balloon is addressed (src/vocabulary/writes.ts DOM0_ID). */
 export const DOM0 = 'dom0';
 
 /** Brings in every pending guest whose start time has come, if the host has its initial memory. */

@@ -2,8 +2,8 @@
 // the untrusted input it is: a length bound checked before anything else, then a strict grammar.
 // A failure says what was wrong in memcoop's own words, never by quoting the guest's text, so a
 // caller can log it without copying guest-supplied bytes into the logs.
-import type { AgentReport } from '../../machines/events.ts';
-import { MeminfoError, agentReportFromMeminfo } from '../../streams/meminfo.ts';
+import type { AgentReport } from '../../vocabulary/events.ts';
+import { MeminfoError, agentReportFromMeminfo } from '../../vocabulary/meminfo.ts';
 
 /** The hello is one short line ("protocol=1 selfAdjust=1" is 23 bytes); 64 leaves room, no more. */
 export const MAX_HELLO_BYTES = 64;

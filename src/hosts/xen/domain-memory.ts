@@ -2,7 +2,7 @@
 // pages: libxenctrl on a real Xen (this file), or, where no hypervisor runs (the xenstored
 // fixture), the stand-in of stand-in.ts. The host picks one at start and says which in its log.
 import { readFile } from 'node:fs/promises';
-import { parseMeminfo } from '../../streams/meminfo.ts';
+import { parseMeminfo } from '../../vocabulary/meminfo.ts';
 import { DOM0_DOMID } from './layout.ts';
 import type { XenCtrl } from './xenctrl.ts';
 import type { XsOps } from './xenstore.ts';

@@ -14,9 +14,9 @@ import { Subject, Subscription, asyncScheduler, interval, switchMap, EMPTY, type
 import { guestSettings, type GuestsConfig, MAX_NAME_CHARS } from '../../config/daemon-config.ts';
 import { guestLogger, type Logger } from '../../log/logger.ts';
 import { LogBudget } from '../../util/log-budget.ts';
-import type { AgentHello } from '../../machines/events.ts';
-import { agentKeys$, diffDomains, domainListing$, readDomainListing, type AgentKey, type AgentKeyRead, type ReadResult } from '../../streams/xenstore.ts';
-import type { Host, HostCounters, HostEvent, WrittenMode } from '../host.ts';
+import type { AgentHello } from '../../vocabulary/events.ts';
+import { agentKeys$, diffDomains, domainListing$, readDomainListing, type AgentKey, type AgentKeyRead, type ReadResult } from './ingress.ts';
+import type { Host, HostCounters, HostEvent } from '../host.ts';
 import { requireXenAddon } from './addon.ts';
 import { parseHello, parseReport } from './agent-protocol.ts';
 import { xenctrlMemory, type DomainMemory } from './domain-memory.ts';
@@ -37,6 +37,7 @@ import { NotConnectedError, ReconnectingStore, type ReconnectOptions } from './r
 import { HypervisorStandIn, type StandInConfig } from './stand-in.ts';
 import { isXenCtrlUnavailable, openXenCtrl } from './xenctrl.ts';
 import { CONNECTION_LOST_CODES, openXenStore, type XenStore, type XsOps } from './xenstore.ts';
+import type { Mode } from '../../vocabulary/mode.ts';
 
 /**
  * Max pages are set to the target plus 1 MiB: libxl's LIBXL_MAXMEM_CONSTANT, the slack `xl
@@ -446,7 +447,7 @@ export class XenHost implements Host {
     this.log.debug({ domid, maxKiB }, 'max pages raised');
   }
 
-  async setMode(id: string, mode: WrittenMode, protocol: number): Promise<void> {
+  async setMode(id: string, mode: Mode, protocol: number): Promise<void> {
     const domid = this.domidFor(id);
     if (domid === DOM0_DOMID) throw new Error('Dom0 runs no agent: no mode to write');
     if (!Number.isSafeInteger(protocol) || protocol < 0) throw new RangeError(`bad protocol ${protocol}`);

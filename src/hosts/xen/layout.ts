@@ -15,7 +15,7 @@
 //   Dom0-written, guest-readable, not guest-writable (permissions: modePermissions below):
 //   /local/domain/<domid>/memcoop/mode         self | global | held | reclaim
 //   /local/domain/<domid>/memcoop/protocol     the protocol version the supervisor speaks
-import { DOM0_ID } from '../../machines/writes.ts';
+import { DOM0_ID } from '../../vocabulary/writes.ts';
 import type { XsPermission } from './xenstore.ts';
 
 export const LOCAL_DOMAIN = '/local/domain';

@@ -1,7 +1,7 @@
 // The supervisor config reader: defaults, bounds, and errors that name the field.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DEFAULT_SUPERVISOR_CONFIG, parseSupervisorConfig } from '../../../src/machines/config.ts';
+import { DEFAULT_SUPERVISOR_CONFIG, parseSupervisorConfig } from '../../../src/vocabulary/config.ts';
 import { decide, DEFAULT_PARAMS } from '../../../src/policy/decide.ts';
 import { PEER_POLICIES } from '../../../src/policy/peers/index.ts';
 import { nameOfPolicy, policyByName, POLICY_NAMES } from '../../../src/policy/registry.ts';

@@ -7,10 +7,11 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { createActor, fromTransition } from 'xstate';
 import { getShortestPaths, type StatePath } from 'xstate/graph';
-import { isManaged, modeOfState, participates, silentTicks, type DecidedMode, type GuestStateName } from '../../../src/machines/facts.ts';
+import { isManaged, modeOfState, participates, silentTicks, type GuestStateName } from '../../../src/machines/facts.ts';
 import { guestStateName } from '../../../src/machines/guest.ts';
-import { PROTOCOL_VERSION } from '../../../src/machines/events.ts';
+import { PROTOCOL_VERSION } from '../../../src/vocabulary/events.ts';
 import { MIB, lifecycle, machine, start, step, type OneGuest, type Step } from './one-guest.ts';
+import type { Mode } from '../../../src/vocabulary/mode.ts';
 
 const LIMITS = { silenceTicks: 2, stuckTicks: 2, stuckRetryTicks: 2, balloonSlackKiB: 0 };
 const GUEST = { id: 'vm1', domid: 3, minKiB: 128 * MIB, maxKiB: 1024 * MIB, currentKiB: 512 * MIB, shares: 1 };
@@ -93,7 +94,7 @@ function paths(events: (s: ModelSnapshot) => Step[]): StatePath<ModelSnapshot, S
  * Each state's invariant. `lastMode` is the mode of the latest supervisor command on the path
  * (a fresh registration's answer or a decision's new mode): only those may set the mode.
  */
-function checkInvariant(s: OneGuest, lastMode: DecidedMode | null, where: string): void {
+function checkInvariant(s: OneGuest, lastMode: Exclude<Mode, 'held'> | null, where: string): void {
   const f = s.facts;
   const c = s.snap.context;
   const name = guestStateName(s.snap);
@@ -143,7 +144,7 @@ function walk(all: StatePath<ModelSnapshot, Step>[]) {
   for (const path of all) {
     const actor = createActor(machine, { input: { id: GUEST.id, domid: GUEST.domid } }).start();
     let s = start(GUEST);
-    let lastMode: DecidedMode | null = null;
+    let lastMode: Exclude<Mode, 'held'> | null = null;
     let prev = guestStateName(s.snap);
     const description = path.steps.map((st) => st.event.type).join(' → ');
     checkInvariant(s, lastMode, description);

@@ -3,12 +3,12 @@
 import { Writable } from 'node:stream';
 import { createActor, SimulatedClock } from 'xstate';
 import { createLogger, type Logger } from '../../../src/log/logger.ts';
-import { DEFAULT_SUPERVISOR_CONFIG, type SupervisorConfig } from '../../../src/machines/config.ts';
-import type { GuestAppeared, HostSample, ReportEntry, SupervisorInput } from '../../../src/machines/events.ts';
+import { DEFAULT_SUPERVISOR_CONFIG, type SupervisorConfig } from '../../../src/vocabulary/config.ts';
+import type { GuestAppeared, HostSample, ReportEntry, SupervisorInput } from '../../../src/vocabulary/events.ts';
 import type { GuestFacts } from '../../../src/machines/facts.ts';
 import { guestStateName, type GuestSnapshot } from '../../../src/machines/guest.ts';
 import { createSupervisorMachine, guestFacts, guestSystemId, type SupervisorActor } from '../../../src/machines/supervisor.ts';
-import type { DecisionEvent, HandshakeEvent, ModeWriteParams, SelfStepEvent, TargetWriteParams } from '../../../src/machines/writes.ts';
+import type { DecisionEvent, HandshakeEvent, ModeWriteParams, SelfStepEvent, TargetWriteParams } from '../../../src/vocabulary/writes.ts';
 import type { Policy } from '../../../src/policy/types.ts';
 
 export const MIB = 1024;

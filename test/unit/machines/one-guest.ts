@@ -1,28 +1,25 @@
 // One guest as the supervisor drives it, as a pure step (not a test file itself): its facts
 // (src/machines/facts.ts) and its machine's snapshot, moved by the supervisor's own per-guest
-// rules (answerHello, applyReport, applyAllocation, applyEffectFailed, tickGuest, planTick) and
-// by xstate's pure `transition` for the events those rules send the machine. The supervisor
+// handlers (helloGuest, reportGuest, planTick, tickGuest; facts.ts's applyAllocation and
+// applyEffectFailed) and by xstate's pure `transition` for the events those send the machine. The supervisor
 // itself is tested in supervisor.test.ts; this isolates one guest for unit and model-based tests.
 import { initialTransition, transition } from 'xstate';
 import {
-  answerHello,
   applyAllocation,
   applyEffectFailed,
-  applyHello,
-  applyReport,
   newFacts,
   participates,
   tickGuest,
-  type DecidedMode,
   type GuestFacts,
   type GuestLimits,
-  type GuestReport,
   type Lifecycle,
 } from '../../../src/machines/facts.ts';
 import { createGuestMachine, guestStateName, type GuestEvent, type GuestSnapshot } from '../../../src/machines/guest.ts';
-import { PROTOCOL_VERSION } from '../../../src/machines/events.ts';
+import { PROTOCOL_VERSION, type ReportFields } from '../../../src/vocabulary/events.ts';
 import { planTick } from '../../../src/machines/plan.ts';
+import { helloGuest, reportGuest, withAt } from '../../../src/machines/handlers.ts';
 import type { Decision } from '../../../src/policy/types.ts';
+import type { Mode } from '../../../src/vocabulary/mode.ts';
 
 export const MIB = 1024;
 
@@ -35,10 +32,10 @@ export interface OneGuest {
 
 export type Step =
   | { type: 'hello'; selfAdjust: boolean; protocol?: number }
-  | { type: 'report'; report: GuestReport }
+  | { type: 'report'; report: ReportFields }
   | { type: 'allocation'; currentKiB: number }
   /** A tick whose decision gives this guest `mode` and `targetKiB` if it takes part (else it is held). */
-  | { type: 'tick'; mode: DecidedMode; targetKiB: number }
+  | { type: 'tick'; mode: Exclude<Mode, 'held'>; targetKiB: number }
   | { type: 'effectFailed'; effect: 'setTarget' | 'setMode' }
   | { type: 'left' };
 
@@ -61,16 +58,15 @@ export function step(s: OneGuest, e: Step, limits: GuestLimits): { next: OneGues
   let ticks = s.ticks;
   switch (e.type) {
     case 'hello': {
-      const protocol = e.protocol ?? PROTOCOL_VERSION;
-      const { accepted, mode } = answerHello(life, protocol, e.selfAdjust, PROTOCOL_VERSION);
-      sent.push(accepted ? { type: 'registered', at: 0, protocol, selfAdjust: e.selfAdjust, mode } : { type: 'rejected', at: 0, protocol });
-      facts = applyHello(facts, life, mode, accepted, ticks);
+      const out = helloGuest(facts, life, { at: 0, id: facts.id, protocol: e.protocol ?? PROTOCOL_VERSION, selfAdjust: e.selfAdjust }, ticks);
+      sent.push(out.event);
+      facts = out.facts;
       break;
     }
     case 'report': {
-      const out = applyReport(facts, life, e.report, ticks);
+      const out = reportGuest(facts, life, e.report, 0, ticks);
       facts = out.facts;
-      if (out.signal) sent.push({ ...out.signal, at: 0 } as GuestEvent);
+      if (out.event) sent.push(out.event);
       break;
     }
     case 'allocation':
@@ -97,7 +93,7 @@ export function step(s: OneGuest, e: Step, limits: GuestLimits): { next: OneGues
       ticks += 1;
       const out = tickGuest(facts, life, plan.outcomes[0]!, ticks, limits);
       facts = out.facts;
-      for (const sig of out.signals) sent.push({ ...sig, at: 0 } as GuestEvent);
+      for (const sig of out.signals) sent.push(withAt(sig, 0));
       break;
     }
   }

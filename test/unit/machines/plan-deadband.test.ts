@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { newFacts, withFacts, type GuestFacts } from '../../../src/machines/facts.ts';
 import { buildDecideInput, MIN_TARGET_CHANGE_KIB, planTick, type GuestView, type HostFacts } from '../../../src/machines/plan.ts';
-import { DEFAULT_SUPERVISOR_CONFIG } from '../../../src/machines/config.ts';
-import { DOM0_ID } from '../../../src/machines/writes.ts';
+import { DEFAULT_SUPERVISOR_CONFIG } from '../../../src/vocabulary/config.ts';
+import { DOM0_ID } from '../../../src/vocabulary/writes.ts';
 import { decide } from '../../../src/policy/decide.ts';
 import type { Decision } from '../../../src/policy/types.ts';
 

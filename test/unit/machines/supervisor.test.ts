@@ -11,7 +11,7 @@ import type { DecideInput, Decision, Policy } from '../../../src/policy/types.ts
 import { createActor, type Snapshot } from 'xstate';
 import { guestStateName, type GuestSnapshot } from '../../../src/machines/guest.ts';
 import { createSupervisorMachine, guestSystemId } from '../../../src/machines/supervisor.ts';
-import { DOM0_ID, type Write } from '../../../src/machines/writes.ts';
+import { DOM0_ID, type Write } from '../../../src/vocabulary/writes.ts';
 import { MIB, Run, assertPlainJson, capturingLogger, type Effect } from './harness.ts';
 
 // The protocol tests hold balloons still (samples report the same sizes): the working room

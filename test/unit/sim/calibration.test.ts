@@ -8,7 +8,7 @@
 //    not sensitive enough at 256 MiB (~+-27 %); this bound catches a regression, not a good fit.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { calibrationFit, CALIBRATION_MONO, CALIBRATION_RANDOM, runStatic } from '../../../src/hosts/sim/calibration.ts';
+import { calibrationFit, CALIBRATION_MONO, CALIBRATION_RANDOM, runStatic } from '../../../src/sim/calibration.ts';
 import { MIB } from '../../../src/hosts/sim/constants.ts';
 import { initialState, requestTarget, startSim, stepSim } from '../../../src/hosts/sim/step.ts';
 

@@ -10,7 +10,7 @@ import { guestMemory } from '../../../src/hosts/sim/memory.ts';
 import { GUEST_OVERHEAD_KIB, COMMIT_BASELINE_KIB } from '../../../src/hosts/sim/constants.ts';
 import type { GuestConfig, SimConfig } from '../../../src/hosts/sim/state.ts';
 import { GARBAGE_TEXTS } from '../../../src/hosts/sim/agent.ts';
-import { reportFromMeminfo } from '../../../src/streams/meminfo.ts';
+import { reportFromMeminfo } from '../../../src/vocabulary/meminfo.ts';
 
 const M = 1024;
 function guest(id: string, over: Partial<GuestConfig> = {}): GuestConfig {

@@ -2,7 +2,7 @@
 // stays quiet on the same state made right.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkInvariants, type Snapshot } from '../../../src/hosts/sim/invariants.ts';
+import { checkInvariants, type Snapshot } from '../../../src/sim/invariants.ts';
 
 const M = 1024;
 function snap(over: Partial<Snapshot> = {}): Snapshot {

@@ -12,7 +12,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { GUEST_OVERHEAD_KIB, MIB } from '../../../src/hosts/sim/constants.ts';
-import { loadScenario } from '../../../src/hosts/sim/scenario.ts';
+import { loadScenario } from '../../../src/sim/scenario.ts';
 import { initialState, requestTarget, startSim, stepSim } from '../../../src/hosts/sim/step.ts';
 import { psiHundredths } from '../../../src/hosts/sim/psi.ts';
 import { runScenario, totalRuntimeS } from '../../../src/sim/runner.ts';

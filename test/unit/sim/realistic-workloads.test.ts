@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { BALLOON_MEMTOTAL_GAP_KIB, MIB } from '../../../src/hosts/sim/constants.ts';
 import { committedFor, guestMemory, meminfoText } from '../../../src/hosts/sim/memory.ts';
-import { loadScenario } from '../../../src/hosts/sim/scenario.ts';
+import { loadScenario } from '../../../src/sim/scenario.ts';
 import { buildWorkload, idleCommit, jvm, kernelBuild } from '../../../src/hosts/sim/workload.ts';
 
 const ws = (p: { anonKiB: number; fileKiB: number }): number => p.anonKiB + p.fileKiB;

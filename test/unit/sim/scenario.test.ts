@@ -2,7 +2,7 @@
 // with the path of the offending field.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadScenario, parseScenario, scenarioNames } from '../../../src/hosts/sim/scenario.ts';
+import { loadScenario, parseScenario, scenarioNames } from '../../../src/sim/scenario.ts';
 import { InputError } from '../../../src/util/validate.ts';
 
 const BASE = `

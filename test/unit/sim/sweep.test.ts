@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { loadScenario } from '../../../src/hosts/sim/scenario.ts';
+import { loadScenario } from '../../../src/sim/scenario.ts';
 import { aggregate, atFreeLevel, runJob, SWEEP_POLICIES, type JobResult } from '../../../src/sim/sweep.ts';
 
 const ROOT = join(import.meta.dirname, '../../..');

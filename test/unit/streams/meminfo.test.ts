@@ -9,7 +9,7 @@ import {
   meminfoReport,
   parseMeminfo,
   reportFromMeminfo,
-} from '../../../src/streams/meminfo.ts';
+} from '../../../src/vocabulary/meminfo.ts';
 
 // A copy of a real guest's /proc/meminfo (Linux 6.1), trimmed.
 const SAMPLE = `MemTotal:         262144 kB

@@ -4,7 +4,7 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { TestScheduler } from 'rxjs/testing';
 import { of, take, toArray, firstValueFrom } from 'rxjs';
-import type { AgentReport, AgentReports, GuestLeft, SupervisorInput, HostSample, Tick } from '../../../src/machines/events.ts';
+import type { AgentReport, AgentReports, GuestLeft, SupervisorInput, HostSample, Tick } from '../../../src/vocabulary/events.ts';
 import { batchReports, REPORT_BATCH_MS } from '../../../src/streams/batch.ts';
 import { limitRate } from '../../../src/streams/rate.ts';
 import type { HostEvent } from '../../../src/hosts/host.ts';

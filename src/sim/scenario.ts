@@ -4,8 +4,8 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import type { PolicyParams } from '../../policy/types.ts';
-import { PEER_POLICIES } from '../../policy/peers/index.ts';
+import type { PolicyParams } from '../policy/types.ts';
+import { PEER_POLICIES } from '../policy/peers/index.ts';
 import {
   array,
   boolean,
@@ -18,16 +18,16 @@ import {
   optional,
   required,
   string,
-} from '../../util/validate.ts';
-import { AGENT_KINDS, type AgentModel } from './agent.ts';
-import { BALLOON_KINDS, type BalloonModel } from './balloon.ts';
-import { DEFAULT_SWAP_KIB, MIB } from './constants.ts';
+} from '../util/validate.ts';
+import { AGENT_KINDS, type AgentModel } from '../hosts/sim/agent.ts';
+import { BALLOON_KINDS, type BalloonModel } from '../hosts/sim/balloon.ts';
+import { DEFAULT_SWAP_KIB, MIB } from '../hosts/sim/constants.ts';
 import { INVARIANT_RULES, type InvariantRule } from './invariants.ts';
-import type { Dom0Config, GuestConfig, SimConfig } from './state.ts';
-import { DOM0 } from './step.ts';
-import { SAFE, type UnsafeSwitches } from '../../policy/unsafe.ts';
-import { parseUnsafe } from '../../machines/config.ts';
-import { WORKLOAD_KINDS, type WorkloadSpec } from './workload.ts';
+import type { Dom0Config, GuestConfig, SimConfig } from '../hosts/sim/state.ts';
+import { DOM0 } from '../hosts/sim/step.ts';
+import { SAFE, type UnsafeSwitches } from '../policy/unsafe.ts';
+import { parseUnsafe } from '../vocabulary/config.ts';
+import { WORKLOAD_KINDS, type WorkloadSpec } from '../hosts/sim/workload.ts';
 
 export interface Scenario {
   name: string;
@@ -308,7 +308,7 @@ export function parseScenario(text: string, source = 'scenario'): Scenario {
 }
 
 /** The directory of the shipped scenarios (config/scenarios). */
-export const SCENARIO_DIR = join(import.meta.dirname, '..', '..', '..', 'config', 'scenarios');
+export const SCENARIO_DIR = join(import.meta.dirname, '..', '..', 'config', 'scenarios');
 
 /** Reads a scenario file; a bare name (no slash, no .yaml) is looked up in SCENARIO_DIR. */
 export function loadScenario(nameOrPath: string): Scenario {

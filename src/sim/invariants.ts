@@ -10,8 +10,8 @@
 //                   out (a decrease requested in the same tick frees nothing yet).
 // A scenario that turns a safety mechanism off (scenario `unsafe`, see src/policy/unsafe.ts) must make one
 // of these fail; `expect.violations` names which.
-import { PAGE_KIB } from './constants.ts';
-import { hostFreeKiB, type SimState } from './state.ts';
+import { PAGE_KIB } from '../hosts/sim/constants.ts';
+import { hostFreeKiB, type SimState } from '../hosts/sim/state.ts';
 
 export const INVARIANT_RULES = ['over-allocated', 'guest-bounds', 'dom0-bounds', 'dom0-first', 'two-phase'] as const;
 export type InvariantRule = (typeof INVARIANT_RULES)[number];

@@ -76,23 +76,23 @@ export const REPORT_EXTRA_FIELDS = [
   'psiFullTotalUs',
 ] as const satisfies readonly (keyof ReportExtras)[];
 
-export interface AgentReport extends ReportExtras {
-  type: 'agent.report';
-  at: number;
-  id: string;
+/** The four fields of every report (smoothed meminfo, KiB): what the policy reads of a guest. */
+export interface ReportFields {
   committedKiB: number;
   freeKiB: number;
   swapTotalKiB: number;
   swapFreeKiB: number;
 }
 
-/** One guest's report inside an `agent.reports` batch: smoothed, rate-limited. */
-export interface ReportEntry extends ReportExtras {
+export interface AgentReport extends ReportExtras, ReportFields {
+  type: 'agent.report';
+  at: number;
   id: string;
-  committedKiB: number;
-  freeKiB: number;
-  swapTotalKiB: number;
-  swapFreeKiB: number;
+}
+
+/** One guest's report inside an `agent.reports` batch: smoothed, rate-limited. */
+export interface ReportEntry extends ReportExtras, ReportFields {
+  id: string;
 }
 
 /**
@@ -115,6 +115,9 @@ export interface HostSample {
   /** Current allocation per guest id (Xen: tot_pages; KVM: balloon actual). */
   allocations: Record<string, number>;
 }
+
+/** Paper, section 4: the cooperation algorithm runs every second. */
+export const DEFAULT_TICK_MS = 1000;
 
 /** Algorithm 1 runs once per tick (paper: 1 s). */
 export interface Tick {
@@ -151,6 +154,12 @@ export interface ReserveSet {
   at: number;
   reservedKiB: number;
 }
+
+/**
+ * Events a host produces. Agent reports here are raw (parsed and bounded, not yet smoothed);
+ * src/streams smooths them before they reach the supervisor.
+ */
+export type HostEvent = GuestAppeared | GuestLeft | AgentHello | AgentReport | HostSample;
 
 export type SupervisorInput =
   | GuestAppeared

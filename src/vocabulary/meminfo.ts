@@ -3,7 +3,7 @@
 // names the line (number and a truncated copy) so an operator can see what the guest sent.
 // Keys this program does not use are parsed (their lines must still be well formed) and ignored.
 import { InputError } from '../util/validate.ts';
-import { REPORT_EXTRA_FIELDS, type AgentReport, type ReportExtras } from '../machines/events.ts';
+import { REPORT_EXTRA_FIELDS, type AgentReport, type ReportExtras } from './events.ts';
 
 /**
  * Largest meminfo text accepted. A real one is ~1.5 KB (54 lines on Linux 6.x here, the longest

@@ -1,7 +1,7 @@
 // The effects the supervisor issues, as data: the named actions' parameters (what the shell
 // receives) and the `writes` list each tick's `decision` event (and each prompt `selfStep`)
 // carries (what replay and logs see).
-import type { WrittenMode } from '../hosts/host.ts';
+import type { Mode } from './mode.ts';
 import type { Decision } from '../policy/types.ts';
 
 /**
@@ -19,7 +19,7 @@ export interface TargetWriteParams {
 /** Parameters of the `writeMode` action: tell `id`'s agent its mode, and the protocol we speak. */
 export interface ModeWriteParams {
   id: string;
-  mode: WrittenMode;
+  mode: Mode;
   protocol: number;
 }
 
@@ -56,7 +56,7 @@ export interface HandshakeEvent {
   at: number;
   id: string;
   accepted: boolean;
-  mode: WrittenMode;
+  mode: Mode;
 }
 
 export type SupervisorEmitted = DecisionEvent | SelfStepEvent | HandshakeEvent;

@@ -21,9 +21,9 @@ const OXENSTORED_CONF = '/etc/xen/oxenstored.conf';
 /** oxenstored's socket directory is compiled in; each fixture bind-mounts its own over it. */
 const OXENSTORED_RUNDIR = '/run/xenstored';
 
-const SHIM_SRC = fileURLToPath(new URL('../../native/shim/xenstored-shim.c', import.meta.url));
+const SHIM_SRC = fileURLToPath(new URL('../native/shim/xenstored-shim.c', import.meta.url));
 /** Under native/build/, which git ignores. */
-const SHIM_DIR = fileURLToPath(new URL('../../native/build/shim/', import.meta.url));
+const SHIM_DIR = fileURLToPath(new URL('../native/build/shim/', import.meta.url));
 const SHIM_SO = join(SHIM_DIR, 'xenstored-shim.so');
 
 /** Give up on a daemon that has not answered by then (measured start: 40-100 ms). */

@@ -16,8 +16,7 @@ import {
   type OperatorFunction,
   type SchedulerLike,
 } from 'rxjs';
-import { REPORT_MIN_INTERVAL_MS } from './inputs.ts';
-import type { XenStore, XsWatch } from '../hosts/xen/xenstore.ts';
+import type { XenStore, XsWatch } from './xenstore.ts';
 import {
   INTRODUCE_DOMAIN,
   LOCAL_DOMAIN,
@@ -26,7 +25,7 @@ import {
   helloPath,
   meminfoPath,
   parseDomid,
-} from '../hosts/xen/layout.ts';
+} from './layout.ts';
 
 /** What watch$ needs of a connection. */
 export type WatchSource = Pick<XenStore, 'watch'>;
@@ -178,21 +177,25 @@ export interface AgentKeysOptions {
   /** The clock of the read limits (default asyncScheduler). */
   scheduler?: SchedulerLike;
   helloMinIntervalMs?: number;
-  /** Reports: the input stream's own per-guest limit, applied before the read. */
+  /**
+   * Reports: a read limit the host may add (default 0: none). The report rate limit itself is
+   * the input stream's (src/streams/inputs.ts, every host alike); here meminfo reads are only
+   * coalesced: at most one in flight and one after it, whatever a guest writes.
+   */
   meminfoMinIntervalMs?: number;
 }
 
 /**
  * A guest's agent keys, read each time its data/memcoop directory's watch fires for them. One
- * watch per guest (not per key); each key's reads are limited (the first change is read at
- * once, then at most one read per interval, for the latest change) and coalesced, so a guest
- * writing in a loop costs Dom0 a bounded number of reads.
+ * watch per guest (not per key); each key's reads are coalesced, and hello reads limited (the
+ * first change is read at once, then at most one read per interval, for the latest change), so
+ * a guest writing in a loop costs Dom0 one read at a time.
  */
 export function agentKeys$(store: XenStore, domid: number, opts: AgentKeysOptions = {}): Observable<AgentKeyRead> {
   const scheduler = opts.scheduler ?? asyncScheduler;
   const interval: Record<AgentKey, number> = {
     hello: opts.helloMinIntervalMs ?? HELLO_READ_MIN_INTERVAL_MS,
-    meminfo: opts.meminfoMinIntervalMs ?? REPORT_MIN_INTERVAL_MS,
+    meminfo: opts.meminfoMinIntervalMs ?? 0,
   };
   const readKey = (events$: Observable<AgentKey>, key: AgentKey) =>
     events$.pipe(

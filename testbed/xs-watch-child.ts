@@ -3,7 +3,7 @@
 //  - unref: prints "watching" and must exit by itself (the watch does not hold the loop);
 //  - ref:   prints "watching", stays alive until the parent writes <key>/stop, prints
 //           "got stop", unwatches, and must then exit by itself.
-import { openXenStore } from '../../src/hosts/xen/xenstore.ts';
+import { openXenStore } from '../src/hosts/xen/xenstore.ts';
 
 const [socketPath, mode, key] = process.argv.slice(2);
 if (!socketPath || (mode !== 'ref' && mode !== 'unref') || !key) {

@@ -1,10 +1,10 @@
 // The real measurements the slowdown model is fitted to (docs/measurements.md section 2: one QEMU TCG
 // guest booted with 512 MiB and 512 MiB of swap, ballooned to a static allocation, running the
 // workload once), and the same experiment in the simulator.
-import { DEFAULT_SWAP_KIB, MIB, PAGE_TOUCH_NS } from './constants.ts';
-import { initialState, requestTarget, startSim, stepSim } from './step.ts';
-import type { SimConfig } from './state.ts';
-import type { MonoSpec, RandomSpec, WorkloadSpec } from './workload.ts';
+import { DEFAULT_SWAP_KIB, MIB, PAGE_TOUCH_NS } from '../hosts/sim/constants.ts';
+import { initialState, requestTarget, startSim, stepSim } from '../hosts/sim/step.ts';
+import type { SimConfig } from '../hosts/sim/state.ts';
+import type { MonoSpec, RandomSpec, WorkloadSpec } from '../hosts/sim/workload.ts';
 
 /** The guest's boot size in those runs (QEMU -m 512M). */
 export const CALIBRATION_BOOT_KIB = 512 * MIB;

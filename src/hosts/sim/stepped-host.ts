@@ -7,8 +7,9 @@
 // what the step produced, deciding, issuing writes), so the runner and bench:sim can time them
 // separately; nothing the supervisor sees changes.
 import { Subject, type Observable } from 'rxjs';
-import type { Host, HostEvent, WrittenMode } from '../hosts/host.ts';
-import type { SimHost } from '../hosts/sim/sim-host.ts';
+import type { Host, HostEvent } from '../host.ts';
+import type { SimHost } from './sim-host.ts';
+import type { Mode } from '../../vocabulary/mode.ts';
 
 export class SteppedHost implements Host {
   readonly kind = 'sim';
@@ -42,7 +43,7 @@ export class SteppedHost implements Host {
     return this.queue(() => this.sim.setTarget(id, targetKiB));
   }
 
-  setMode(id: string, mode: WrittenMode, protocol: number): Promise<void> {
+  setMode(id: string, mode: Mode, protocol: number): Promise<void> {
     return this.queue(() => this.sim.setMode(id, mode, protocol));
   }
 
