@@ -8,6 +8,8 @@ import { addBonus, balance, priceWeight, swapUsed } from './balance.ts';
 import { decide, pageBounds } from './decide.ts';
 import { clamp, pageDown, pageUp } from './pages.ts';
 import { MIN_STEP_KIB, shareIncreases, stepToward } from './steps.ts';
+import { ruleOn } from './rules.ts';
+import { isPaging } from './pressure.ts';
 import type { Decision, DecideInput } from './types.ts';
 
 export type Regime = 'abundant' | 'scarce' | 'reclaiming for Dom0' | 'overcommitted';
@@ -204,9 +206,12 @@ export function explainDecision(input: DecideInput): Explanation {
     }
   }
 
-  // Steps and the two-phase rule.
+  // Steps and the two-phase rule. Increases already in flight (decide's pendingIncreaseKiB) are
+  // paid for first, as decide pays them; the guests' targets themselves are decide's.
   let budget = F;
-  const dom0Step = n0 > h0 ? h0 : stepToward(n0, dom0Goal, upRatio, downRatio);
+  for (const g of input.guests) if (g.agent) budget -= Math.max(0, g.pendingIncreaseKiB ?? 0);
+  budget = Math.max(0, budget);
+  const dom0Step = n0 > h0 ? h0 : stepToward(n0, dom0Goal, upRatio, downRatio, ruleOn(input.params, 'minStep') ? MIN_STEP_KIB : 0);
   let dom0Target = dom0Step;
   let dom0Grant = 0;
   if (dom0Target > n0) {
@@ -214,6 +219,8 @@ export function explainDecision(input: DecideInput): Explanation {
     dom0Target = n0 + dom0Grant;
     budget -= dom0Grant;
   }
+  // Dom0's target as decide set it (pending increases it kept or replaced are decide's to know).
+  dom0Target = decidedAll.dom0.targetKiB;
   const twoPhaseBudget = budget;
   const steps = managed.map((m, k) => (m.n > m.hi ? m.hi : stepToward(m.n, goals[k]!, upRatio, downRatio)));
   const wanted = steps.map((s, k) => Math.max(0, s - managed[k]!.n));
@@ -291,6 +298,10 @@ export function explainDecision(input: DecideInput): Explanation {
   }
 
   const decision = decide(input);
+  // The pressure rules (pressure.ts: a paging guest's working-room cap, short guests' floors) can
+  // move the balance's price; the explanation's price terms are the paper's and the commit cap's,
+  // so the price shown is decide's own.
+  if (input.guests.some((g) => g.agent && isPaging(g))) price = decidedAll.price;
   const matches =
     decision.state === (abundant ? 'abundant' : 'scarce') &&
     decision.overcommitted === overcommitted &&

@@ -101,6 +101,8 @@ describe(`memcoop run --host xen against ${kind}`, { skip: skipReason(kind) }, (
         'supervisor:',
         '  silenceTicks: 86400',
         '  dom0: { minKiB: 262144, maxKiB: 1048576 }',
+        // the working room (src/policy/pressure.ts) off: targets follow Committed_AS here
+        '  params: { rules: { workingRoom: false } }',
         '',
       ].join('\n'),
     );
