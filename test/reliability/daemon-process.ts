@@ -25,6 +25,9 @@ export function writeConfig(dir: string, extra: string[] = [], hostTotalKiB = ST
       'supervisor:',
       '  silenceTicks: 86400',
       '  dom0: { minKiB: 262144, maxKiB: 1048576 }',
+      // the working room (src/policy/pressure.ts) off: the hand-written reports here expect
+      // targets to follow Committed_AS, as the paper's self adjustment sets them
+      '  params: { rules: { workingRoom: false } }',
       ...extra,
       '',
     ].join('\n'),

@@ -43,7 +43,7 @@ describe(`reliability: the daemon against ${kind}`, { skip: skipReason(kind) }, 
     rmSync(dir, { recursive: true, force: true });
   });
 
-  test('1, 4, 5: a restart keeps the previous journal; SIGHUP is ignored; a second daemon is refused', { timeout: 120_000 }, async () => {
+  test('1, 4, 5: a restart keeps the previous journal; SIGHUP reloads the configuration (the daemon keeps running); a second daemon is refused', { timeout: 120_000 }, async () => {
     const cfg = writeConfig(dir);
     const journal = join(dir, 'j1', 'journal.jsonl'); // its folder does not exist yet
     const first = startDaemonProcess(['--config', cfg, '--socket', fx.socketPath, '--journal', journal]);
@@ -56,7 +56,7 @@ describe(`reliability: the daemon against ${kind}`, { skip: skipReason(kind) }, 
       assert.equal(second.status, 1);
       assert.match(second.stderr, new RegExp(`another memcoop daemon \\(pid ${first.child.pid}\\)`));
       first.child.kill('SIGHUP');
-      await first.waitFor(/SIGHUP received/);
+      await first.waitFor(/configuration reloaded/);
       assert.equal(first.child.exitCode, null, 'still running after SIGHUP');
     } finally {
       assert.equal(await first.stop(), 0, first.stderr());
