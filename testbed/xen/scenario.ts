@@ -63,6 +63,12 @@ supervisor:
     maxKiB: ${dom0MiB * KIB_PER_MIB}
   stuckTicks: 5
   stuckRetryTicks: 20
+  # The working room (src/policy/pressure.ts) is off here: its goals follow each guest's used
+  # memory, which moves every report, so targets were rewritten nearly every tick and the tier's
+  # free-memory check (samples away from any target write) found no quiet sample.
+  params:
+    rules:
+      workingRoom: false
 `;
 }
 
