@@ -10,7 +10,7 @@ import { parseSupervisorConfig } from '../vocabulary/config.ts';
 import { createSupervisorMachine } from '../machines/supervisor.ts';
 import type { SupervisorInput } from '../vocabulary/events.ts';
 import type { DecisionEvent } from '../vocabulary/writes.ts';
-import { InputError } from '../util/validate.ts';
+import { journalReadFailed } from './journal-read-error.ts';
 
 export const EXPLAIN_USAGE = `usage: memcoop replay JOURNAL --explain --at TIME [--guest ID] [--json]
 
@@ -73,16 +73,7 @@ export async function run(argv: string[]): Promise<number> {
     const journal = await readJournalFile(file, { allowTruncatedTail: true });
     r = explainJournalAt(journal.header, journal.inputs, at === 'last' ? null : Number(at), guest ?? null);
   } catch (err) {
-    if (err instanceof InputError) {
-      console.error(`memcoop replay: ${err.message}`);
-      return 2;
-    }
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR') {
-      console.error(`memcoop replay: cannot read ${file}: ${(err as Error).message}`);
-      return 2;
-    }
-    throw err;
+    return journalReadFailed(err, file);
   }
   if (typeof r === 'string') {
     console.error(`memcoop replay: ${r}`);

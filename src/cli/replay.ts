@@ -5,7 +5,7 @@ import { readJournalFile } from '../journal/format.ts';
 import { replay } from '../journal/replay.ts';
 import type { DecisionEvent, SelfStepEvent } from '../vocabulary/writes.ts';
 import type { InspectionEvent, Observer } from 'xstate';
-import { InputError } from '../util/validate.ts';
+import { journalReadFailed } from './journal-read-error.ts';
 import { INSPECT_HELP, withInspection } from './inspect-flags.ts';
 import { POLICY_NAMES, policyByName } from '../sim/policies.ts';
 
@@ -96,16 +96,7 @@ async function replayCommand(argv: string[], inspect: Observer<InspectionEvent> 
     }
     ({ steps } = replay(journal.header, journal.inputs, { ...(policyName ? { policy: policyByName(policyName) } : {}), ...(inspect ? { inspect } : {}) }));
   } catch (err) {
-    if (err instanceof InputError) {
-      console.error(`memcoop replay: ${err.message}`);
-      return 2;
-    }
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR') {
-      console.error(`memcoop replay: cannot read ${file}: ${(err as Error).message}`);
-      return 2;
-    }
-    throw err;
+    return journalReadFailed(err, file);
   }
   if (!withSelfSteps) steps = steps.filter((d) => d.type === 'decision');
   const out = steps.map((d) => (json ? JSON.stringify(d) : d.type === 'decision' ? formatDecision(d) : formatSelfStep(d)));
