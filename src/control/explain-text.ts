@@ -2,7 +2,7 @@
 // refused, in one line, where it would not describe what ran (a peer's policy, safety switched
 // off, a guest the decision does not name).
 import type { SupervisorConfig } from '../vocabulary/config.ts';
-import { explainDecision, formatExplanation, mib, type Explanation } from '../policy/explain.ts';
+import { explainDecision, forGuest, formatExplanation, mib, type Explanation } from '../policy/explain.ts';
 import type { TickInput } from './policy-input.ts';
 import { isSafe } from '../policy/unsafe.ts';
 
@@ -33,5 +33,5 @@ export function explainTick(config: SupervisorConfig, tick: TickInput, at: numbe
       ? `reserved for new domains: ${mib(reservedKiB)}, counted in Dom0's need below (served first, taken back from the guests) and kept free: the target written for Dom0 stays at its own\n`
       : '';
   const text = `decision at t=${at} ms${when}\n` + reserved + formatExplanation(e, guest ?? undefined);
-  return { at, guest, text, explanation: guest === null ? e : { ...e, guests: e.guests.filter((g) => g.id === guest) } };
+  return { at, guest, text, explanation: guest === null ? e : forGuest(e, guest) };
 }

@@ -2,20 +2,16 @@
 // from a snapshot of the host to a decision. Integer KiB in and out, page-aligned goals and
 // targets. What the math is: docs/algorithm.md; what each step here adds to it is commented inline.
 import { addBonus, balance, swapUsed, type BalanceGuest } from './balance.ts';
-import { clamp, PAGE_KIB, pageDown, pageUp, roundPagesExact } from './pages.ts';
+import { clamp, PAGE_KIB, pageBounds, pageDown, pageUp, roundPagesExact } from './pages.ts';
 import { deepenDecrease, isPaging, isShort, pagingCapKiB } from './pressure.ts';
 import { ruleOn } from './rules.ts';
 import { MIN_STEP_KIB, shareIncreases, stepToward } from './steps.ts';
+import { traceOf } from './decide-trace.ts';
 import type { Decision, DecideInput, GuestDecision, Policy } from './types.ts';
 
 export { DEFAULT_PARAMS } from './defaults.ts';
 
-/** Bounds in whole pages: min up, max down; a range inside one page collapses onto max. */
-export function pageBounds(minKiB: number, maxKiB: number): [number, number] {
-  const hi = pageDown(maxKiB);
-  const lo = Math.min(pageUp(minKiB), hi);
-  return [lo, hi];
-}
+export { pageBounds } from './pages.ts';
 
 /**
  * A guest in the balance. Its bounds (BalanceGuest's minKiB, maxKiB) are [L_i, MC_i], not the
@@ -23,6 +19,8 @@ export function pageBounds(minKiB: number, maxKiB: number): [number, number] {
  */
 interface Managed extends BalanceGuest {
   index: number;
+  /** L_i in whole pages (minKiB above may be raised by shortHold). */
+  loKiB: number;
   /** N_i, page-aligned (a sub-page remainder is not memory the policy can move). */
   currentKiB: number;
   /** MC_i = clamp(C_i, L_i, H_i). */
@@ -157,6 +155,7 @@ export const decide: Policy = (input: DecideInput): Decision => {
     const paging = workingRoom && isPaging(g);
     managed.push({
       index,
+      loKiB: lo,
       currentKiB: n,
       mcKiB: mc,
       hiKiB: hi,
@@ -182,10 +181,11 @@ export const decide: Policy = (input: DecideInput): Decision => {
   let reclaim = 0;
   let freeAfterDom0 = 0; // F'
   let overcommitted = false;
+  let shortfall = 0;
   if (d <= F) {
     freeAfterDom0 = F - d; // a shrinking Dom0 adds to F'
   } else {
-    const shortfall = d - F;
+    shortfall = d - F;
     const freeable = sumN - sumL; // what every guest at its minimum gives back
     if (shortfall <= freeable) {
       reclaim = shortfall;
@@ -203,6 +203,14 @@ export const decide: Policy = (input: DecideInput): Decision => {
 
   const goals = new Array<number>(managed.length);
   let price: number | null = null;
+  // What the trace reports of the balance (decide's own figures; filled only while tracing).
+  const tracing = input.trace === true;
+  let liftedOvercommit = false;
+  let balanceKiB: number | null = null;
+  let bonusKiB: number | null = null;
+  let t: number | null = null;
+  let nt: Float64Array | null = null;
+  let withBonus: Float64Array | null = null;
   if (abundant) {
     managed.forEach((m, k) => (goals[k] = m.mcKiB));
     if (workingRoom) giveLeftover(managed, goals, freeAfterDom0 - need);
@@ -215,7 +223,7 @@ export const decide: Policy = (input: DecideInput): Decision => {
       const lift = Math.min(extra, sumL - M);
       M += lift;
       extra -= lift;
-      if (sumL > M) overcommitted = true;
+      if (sumL > M) overcommitted = liftedOvercommit = true;
     }
     if (overcommitted) {
       managed.forEach((m, k) => (goals[k] = m.minKiB));
@@ -227,10 +235,12 @@ export const decide: Policy = (input: DecideInput): Decision => {
       // Equal prices within [L_i, MC_i] (the commit cap, above), then the bonus under the same
       // caps. total = M + F' whenever the state is scarce for want of memory (the caps sum above
       // it); only under a Dom0 shortfall can the caps cap it.
-      const { nt, t } = balance(managed, M, tau, eps);
+      ({ nt, t } = balance(managed, M, tau, eps));
       if (t !== null && t !== 0) price = 1 / t;
       const caps = Float64Array.from(managed, (m) => m.maxKiB);
-      const withBonus = addBonus(nt, caps, extra);
+      withBonus = addBonus(nt, caps, extra);
+      balanceKiB = M;
+      bonusKiB = extra;
       let sumCaps = 0;
       for (const h of caps) sumCaps += h;
       const total = Math.min(sumCaps, M + extra);
@@ -247,8 +257,10 @@ export const decide: Policy = (input: DecideInput): Decision => {
   // Algorithm 2 steps, then the two-phase rule: increases (Dom0 first) share the memory free
   // now, before this tick's decreases have landed.
   const someoneShort = idleFirst && managed.some((m) => m.short);
+  const ratios: number[] | null = tracing ? new Array<number>(managed.length) : null;
   const steps = managed.map((m, k) => {
     const ratio = overMax(m.currentKiB, m.hiKiB) ?? stepToward(m.currentKiB, goals[k]!, upRatio, downRatio, minStep);
+    if (ratios !== null) ratios[k] = ratio;
     return someoneShort ? deepenDecrease(m.currentKiB, ratio, goals[k]!, m.freeKiB) : ratio;
   });
   // Increases in flight (beyond the paper): a target written earlier and not yet reached still
@@ -265,7 +277,9 @@ export const decide: Policy = (input: DecideInput): Decision => {
   let budget = F;
   for (let j = 0; j < managed.length; j++) budget -= bases[j]! - managed[j]!.currentKiB;
   budget = Math.max(0, budget);
-  let dom0Target = overMax(n0, h0) ?? stepToward(n0, dom0Goal, upRatio, downRatio, minStep);
+  const budgetAfterPending = budget;
+  const dom0Step = overMax(n0, h0) ?? stepToward(n0, dom0Goal, upRatio, downRatio, minStep);
+  let dom0Target = dom0Step;
   if (dom0Target > n0) {
     const grant = Math.min(dom0Target - n0, budget);
     dom0Target = n0 + grant;
@@ -290,11 +304,42 @@ export const decide: Policy = (input: DecideInput): Decision => {
     }
   }
 
-  return {
+  const decision: Decision = {
     state: abundant ? 'abundant' : 'scarce',
     overcommitted,
     price,
     dom0: { goalKiB: dom0Goal, targetKiB: dom0Target, reclaimKiB: reclaim },
     guests,
   };
+  if (tracing) {
+    decision.trace = traceOf({
+      input,
+      decision,
+      managed,
+      usableKiB: F,
+      dom0: { n0, l0, h0, want0, d, shortfall, step: dom0Step },
+      sumN,
+      sumL,
+      need,
+      freeAfterDom0,
+      abundant,
+      liftedOvercommit,
+      balanceKiB,
+      bonusKiB,
+      t,
+      nt,
+      withBonus,
+      goals,
+      ratios: ratios!,
+      steps,
+      bases,
+      budgetAfterPending,
+      dom0Grant: dom0Target > n0 ? dom0Target - n0 : 0,
+      wanted,
+      grants,
+      someoneShort,
+      minStep,
+    });
+  }
+  return decision;
 };

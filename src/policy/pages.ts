@@ -14,6 +14,13 @@ export function pageUp(kib: number): number {
   return Math.ceil(kib / PAGE_KIB) * PAGE_KIB;
 }
 
+/** Bounds in whole pages: min up, max down; a range inside one page collapses onto max. */
+export function pageBounds(minKiB: number, maxKiB: number): [number, number] {
+  const hi = pageDown(maxKiB);
+  const lo = Math.min(pageUp(minKiB), hi);
+  return [lo, hi];
+}
+
 export function clamp(x: number, lo: number, hi: number): number {
   return x < lo ? lo : x > hi ? hi : x;
 }

@@ -1,6 +1,7 @@
 // Algorithm 2's steps toward a goal, the two-phase rule for increases, and the order in which
 // a tick's targets are written.
 import { orderByFraction, PAGE_KIB, pageDown } from './pages.ts';
+import type { StepLimit } from './trace.ts';
 
 /**
  * The smallest step worth a write (beyond the paper): 4 MiB. Ratio steps close a gap
@@ -45,6 +46,23 @@ export function stepToward(currentKiB: number, goalKiB: number, upRatio: number,
   if (move < floor) move = floor;
   if (move > dist) move = dist;
   return gap > 0 ? currentKiB + move : currentKiB - move;
+}
+
+/**
+ * What bounded stepToward's move, for decide's trace (trace.ts) only: its branches, named. A gap
+ * under a page snaps; a ratio step under the floor moves the floor, which is the minimum step
+ * ('min step') or the whole gap when that is less ('whole gap'); without the minimum the floor
+ * is one page, still Algorithm 2's step ('ratio').
+ */
+export function stepLimit(currentKiB: number, goalKiB: number, upRatio: number, downRatio: number, minStepKiB = MIN_STEP_KIB): StepLimit {
+  const dist = Math.abs(goalKiB - currentKiB);
+  if (dist === 0) return 'at goal';
+  if (dist < PAGE_KIB) return 'snap';
+  const move = pageDown(dist / (goalKiB > currentKiB ? upRatio : downRatio));
+  const least = Math.max(PAGE_KIB, minStepKiB);
+  const floor = dist < least ? dist : least;
+  if (move >= floor || least <= PAGE_KIB) return 'ratio';
+  return floor === dist ? 'whole gap' : 'min step';
 }
 
 /**

@@ -2,6 +2,7 @@
 // (Xen's memory/target is KiB too); ratios (tau, eps, shares, up/down ratios) are plain numbers.
 // This is also the JSON shape of `memcoop decide` (see README), and the interface every peer
 // policy (static, selfballoon, qmemman-, squeezed-, MOM-style) implements.
+import type { DecisionTrace } from './trace.ts';
 
 export interface PolicyParams {
   /** Idle memory tax (Waldspurger 2002; paper: 0.75). 0 <= tau < 1. */
@@ -85,6 +86,11 @@ export interface DecideInput {
   guests: GuestInput[];
   /** When the host sample was taken (virtual or wall ms); peers that keep their own pace read it. */
   atMs?: number;
+  /**
+   * true: the decision carries its own intermediate figures (Decision.trace; trace.ts) for
+   * `memcoop explain`. Off on the daemon's tick, which needs only the decision.
+   */
+  trace?: boolean;
 }
 
 export type GuestMode = 'self' | 'global' | 'held';
@@ -107,6 +113,8 @@ export interface Decision {
   /** reclaimKiB: what is being taken back from the guests for Dom0 this tick (0 when host free covers Dom0). */
   dom0: { goalKiB: number; targetKiB: number; reclaimKiB: number };
   guests: GuestDecision[];
+  /** Why, in decide's own figures: only when the input asked for it (DecideInput.trace). */
+  trace?: DecisionTrace;
 }
 
 /** A policy: the paper's (decide) or a peer's. Pure. */

@@ -89,8 +89,8 @@ describe('memcoop status, explain and metrics against run --host sim', () => {
     const one = memcoop(['explain', 'vm2', '--json', '--control', sock]);
     assert.equal(one.status, 0, one.stderr);
     const e = JSON.parse(one.stdout) as Explanation;
-    assert.equal(e.matches, true);
-    assert.deepEqual(e.guests.map((g) => g.id), ['vm2']);
+    assert.deepEqual(e.trace.guests.map((g) => g.id), ['vm2']);
+    assert.deepEqual(e.decision.guests.map((g) => [g.goalKiB, g.targetKiB]), e.trace.guests.map((g) => [g.goalKiB, g.targetKiB]));
   });
 
   test('explain of a guest the daemon does not have: one line, exit 1', () => {

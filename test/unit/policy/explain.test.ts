@@ -1,37 +1,132 @@
-// The explanation of a decision (src/policy/explain.ts): its recomputation agrees with decide on
-// any input, and the text names the regime's inequality, the bound that held, and what the
-// two-phase rule held back.
+// The explanation of a decision (src/policy/explain.ts renders decide's own trace): the trace
+// leaves the decision unchanged and its numbers are the decision's, on any input; the text names
+// the regime's inequality, the bound that held, and each rule beyond the paper exactly when it
+// acted, with its numbers.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { DEFAULT_PARAMS } from '../../../src/policy/decide.ts';
-import { explainDecision, formatExplanation } from '../../../src/policy/explain.ts';
+import { decide, DEFAULT_PARAMS } from '../../../src/policy/decide.ts';
+import { explainDecision, formatExplanation, mib } from '../../../src/policy/explain.ts';
+import { PSI_PAGING_HUNDREDTHS, WORKING_ROOM_KIB } from '../../../src/policy/pressure.ts';
+import { RULE_NAMES } from '../../../src/policy/rules.ts';
+import type { DecideInput, PolicyRules } from '../../../src/policy/types.ts';
 import { inputArb } from './arbitraries.ts';
 import { MIB, guest, input } from './fixtures.ts';
 
 const dom0 = { currentKiB: 512 * MIB, committedKiB: 256 * MIB, minKiB: 400 * MIB, maxKiB: 4096 * MIB };
+const PAGING = PSI_PAGING_HUNDREDTHS * 4;
 
-test('the recomputation matches decide on any input (regime, price, every goal and target)', () => {
+/** inputArb with pressure figures, increases in flight and rules switched off at random. */
+const pressuredArb: fc.Arbitrary<DecideInput> = inputArb().chain((x) =>
+  fc
+    .record({
+      rules: fc.subarray([...RULE_NAMES]),
+      extras: fc.array(
+        fc.record({
+          psi: fc.option(fc.integer({ min: 0, max: 3 * PSI_PAGING_HUNDREDTHS }), { nil: undefined }),
+          swapIns: fc.option(fc.integer({ min: 0, max: 4096 }), { nil: undefined }),
+          pending: fc.option(fc.integer({ min: 0, max: 65_536 }), { nil: undefined }),
+          lowFree: fc.boolean(),
+        }),
+        { minLength: x.guests.length, maxLength: x.guests.length },
+      ),
+    })
+    .map(({ rules, extras }) => ({
+      ...x,
+      params: { ...x.params, rules: Object.fromEntries(rules.map((r) => [r, false])) as PolicyRules },
+      guests: x.guests.map((g, i) => {
+        const e = extras[i]!;
+        return {
+          ...g,
+          ...(e.psi !== undefined && { psiSomeAvg10: e.psi }),
+          ...(e.swapIns !== undefined && { swapInsKiB: e.swapIns }),
+          ...(e.pending !== undefined && { pendingIncreaseKiB: e.pending }),
+          ...(e.lowFree && { freeKiB: Math.min(g.freeKiB, 8 * MIB) }),
+        };
+      }),
+    })),
+);
+
+/** One guest's lines of the text. */
+function section(text: string, id: string): string {
+  const block = text.split('\n\n').find((b) => b.startsWith(`${id}: `));
+  assert.ok(block !== undefined, `no section for ${id}`);
+  return block;
+}
+
+test('the trace leaves the decision unchanged, and its goals and targets are the decision\'s', () => {
   fc.assert(
-    fc.property(inputArb(), (x) => {
-      const e = explainDecision(x);
-      assert.equal(e.matches, true);
-      assert.equal(e.guests.length, x.guests.length);
+    fc.property(pressuredArb, (x) => {
+      const plain = decide(x);
+      assert.equal(plain.trace, undefined);
+      const { trace, ...traced } = decide({ ...x, trace: true });
+      assert.deepEqual(traced, plain);
+      assert.ok(trace !== undefined);
+      assert.deepEqual(trace.guests.map((g) => [g.id, g.goalKiB, g.targetKiB]), plain.guests.map((g) => [g.id, g.goalKiB, g.targetKiB]));
+      assert.equal(trace.dom0.goalKiB, plain.dom0.goalKiB);
+      assert.equal(trace.dom0.targetKiB, plain.dom0.targetKiB);
+      assert.equal(trace.dom0.reclaimKiB, plain.dom0.reclaimKiB);
+      assert.equal(trace.price, plain.price);
+      assert.equal(trace.regime, plain.overcommitted ? 'overcommitted' : plain.dom0.reclaimKiB > 0 ? 'reclaiming for Dom0' : plain.state);
+      // The two-phase account adds up: what the guests were granted fits what was left for them.
+      assert.ok(trace.twoPhase.grantedKiB <= trace.twoPhase.budgetKiB);
+      assert.equal(trace.twoPhase.usableKiB - trace.twoPhase.pendingPaidKiB - trace.twoPhase.dom0GrantKiB, trace.twoPhase.budgetKiB);
+      for (const g of trace.guests) {
+        assert.ok(Number.isInteger(g.goalKiB) && Number.isInteger(g.targetKiB) && Number.isInteger(g.capKiB));
+        assert.equal(g.step.wantedKiB - g.step.grantedKiB, g.step.heldBackKiB);
+      }
     }),
     { numRuns: 400 },
   );
 });
 
-test('abundant: the inequality F\' >= need, and each goal is its Committed_AS', () => {
+test('the text\'s goal and target of every guest are the decision\'s, and a rule switched off is never named', () => {
+  fc.assert(
+    fc.property(pressuredArb, (x) => {
+      const e = explainDecision(x);
+      const text = formatExplanation(e);
+      for (const g of e.decision.guests) {
+        const s = section(text, g.id);
+        assert.ok(s.includes(`\n  goal ${mib(g.goalKiB)}: `), s);
+        if (g.mode !== 'held') assert.ok(s.includes(`\n  target ${mib(g.targetKiB)}`), s);
+      }
+      assert.ok(text.includes(`Dom0: goal ${mib(e.decision.dom0.goalKiB)}, target ${mib(e.decision.dom0.targetKiB)}`));
+      for (const r of e.trace.rulesOff) assert.doesNotMatch(text.replace(/^rules off: .*$/m, ''), new RegExp(`\\(${r}[:)]`));
+    }),
+    { numRuns: 300 },
+  );
+});
+
+test('idle memory first is named exactly for the guests whose target it changed', () => {
+  fc.assert(
+    fc.property(pressuredArb, (x) => {
+      const e = explainDecision(x);
+      const without = decide({ ...x, params: { ...x.params, rules: { ...x.params.rules, idleFirst: false } } });
+      const text = formatExplanation(e);
+      e.decision.guests.forEach((g, i) => {
+        const changed = g.targetKiB !== without.guests[i]!.targetKiB;
+        assert.equal(section(text, g.id).includes('(idleFirst)'), changed, section(text, g.id));
+      });
+    }),
+    { numRuns: 300 },
+  );
+});
+
+test('abundant: the inequality F\' >= need, each goal its Committed_AS, the leftover as working room with its numbers', () => {
   const e = explainDecision(input(DEFAULT_PARAMS, 1024 * MIB, dom0, [guest('a', { committedKiB: 300 * MIB }), guest('b', { committedKiB: 200 * MIB })]));
-  assert.equal(e.regime, 'abundant');
-  assert.match(e.inequality, />= guests' need/);
+  assert.equal(e.trace.regime, 'abundant');
+  assert.equal(e.trace.test.kind, 'free vs need');
   // a: its commit (above what it uses plus its room); b: uses 192 MiB, room up to 256 MiB
-  assert.deepEqual(e.guests.map((g) => [g.goalKiB, g.bound]), [[300 * MIB, 'commit'], [256 * MIB, 'room']]);
-  const text = formatExplanation(e, 'a');
-  assert.match(text, /regime: abundant/);
-  assert.match(text, /a: allocation 256 MiB, Committed_AS 300 MiB/);
-  assert.doesNotMatch(text, /^b:/m);
+  assert.deepEqual(e.trace.guests.map((g) => [g.goalKiB, g.goalFrom]), [[300 * MIB, 'commit'], [256 * MIB, 'room']]);
+  const text = formatExplanation(e);
+  assert.match(text, /^regime: abundant +\(free after Dom0 F' = .* >= guests' need/m);
+  assert.match(section(text, 'a'), /goal 300 MiB: its Committed_AS/);
+  assert.doesNotMatch(section(text, 'a'), /working room/);
+  assert.match(section(text, 'b'), /goal 256 MiB: its Committed_AS 200 MiB \+ 56 MiB of what abundance left over/);
+  assert.match(section(text, 'b'), /working room: .*what it uses 192 MiB \+ 64 MiB = 256 MiB \(workingRoom\)/);
+  const one = formatExplanation(e, 'a');
+  assert.match(one, /a: allocation 256 MiB, Committed_AS 300 MiB/);
+  assert.doesNotMatch(one, /^b:/m);
 });
 
 test('scarce: a price, price terms per guest, the commit cap or the price share, and the two-phase hold-back', () => {
@@ -40,34 +135,108 @@ test('scarce: a price, price terms per guest, the commit cap or the price share,
     guest('small', { committedKiB: 140 * MIB, freeKiB: 100 * MIB }),
   ]);
   const e = explainDecision(x);
-  assert.equal(e.regime, 'scarce');
-  assert.notEqual(e.price, null);
-  assert.ok(e.guests.every((g) => g.price !== null));
-  const big = e.guests.find((g) => g.id === 'big')!;
-  assert.equal(big.bound, 'price');
-  const small = e.guests.find((g) => g.id === 'small')!;
-  assert.ok(['commit cap', 'min'].includes(small.bound), small.bound);
+  assert.equal(e.trace.regime, 'scarce');
+  assert.notEqual(e.trace.price, null);
+  assert.ok(e.trace.guests.every((g) => g.price !== null));
+  const big = e.trace.guests.find((g) => g.id === 'big')!;
+  assert.equal(big.goalFrom, 'price');
+  const small = e.trace.guests.find((g) => g.id === 'small')!;
+  assert.ok(['commit cap', 'min'].includes(small.goalFrom), small.goalFrom);
   // big grows, small shrinks: big's increase waits on what is free now (10 MiB after the reserve).
   assert.ok(big.step.heldBackKiB > 0, JSON.stringify(big.step));
-  assert.equal(big.step.grantedKiB, e.twoPhase.budgetKiB);
+  assert.equal(big.step.grantedKiB, e.trace.twoPhase.budgetKiB);
   const text = formatExplanation(e);
   assert.match(text, /price: 1\/t = /);
-  assert.match(text, /held back until this tick's decreases have landed/);
+  assert.match(section(text, 'big'), /held back until this tick's decreases have landed/);
+  assert.doesNotMatch(section(text, 'small'), /held back/);
+});
+
+test('commit cap: named for the guest it held, with its MC_i, and not once the rule is off', () => {
+  // Plenty of price share for c (little active memory is not the point: both are capped by what they commit).
+  const x = input(DEFAULT_PARAMS, 0, dom0, [
+    guest('c', { currentKiB: 256 * MIB, committedKiB: 160 * MIB, freeKiB: 0 }),
+    guest('d', { currentKiB: 256 * MIB, committedKiB: 500 * MIB, freeKiB: 0 }),
+  ]);
+  const e = explainDecision(x);
+  assert.equal(e.trace.guests[0]!.goalFrom, 'commit cap');
+  assert.match(section(formatExplanation(e), 'c'), /goal 160 MiB: its commit cap MC_i \(commitCap/);
+  assert.match(section(formatExplanation(e), 'c'), /clamped to \[L_i 128 MiB, MC_i 160 MiB\]/);
+  assert.doesNotMatch(section(formatExplanation(e), 'd'), /commitCap/);
+  const off = explainDecision({ ...x, params: { ...x.params, rules: { commitCap: false } } });
+  assert.doesNotMatch(formatExplanation(off), /commitCap\)|commitCap:/);
+  assert.match(formatExplanation(off), /^rules off: commitCap$/m);
+});
+
+test('working room in the scarce balance: a paging guest\'s cap is what it uses + 64 MiB, with its numbers', () => {
+  // p commits 200 MiB but uses 252 MiB and pages: its cap is 252 + 64 = 316 MiB, not 200.
+  const x = input(DEFAULT_PARAMS, 0, dom0, [
+    guest('p', { currentKiB: 256 * MIB, committedKiB: 200 * MIB, freeKiB: 4 * MIB, psiSomeAvg10: PAGING }),
+    guest('q', { currentKiB: 256 * MIB, committedKiB: 500 * MIB, freeKiB: 100 * MIB }),
+  ]);
+  const e = explainDecision(x);
+  const p = e.trace.guests[0]!;
+  assert.equal(p.capKiB, 252 * MIB + WORKING_ROOM_KIB);
+  const text = formatExplanation(e);
+  assert.match(section(text, 'p'), /paging: PSI memory some avg10 20\.00 % \(>= 5 %\); short: MemFree 4 MiB < 16 MiB/);
+  assert.match(section(text, 'p'), /working room: paging, so its cap in the balance is what it uses 252 MiB \+ 64 MiB = 316 MiB, above its commit 200 MiB \(workingRoom\)/);
+  assert.doesNotMatch(section(text, 'q'), /working room|paging/);
+  const off = formatExplanation(explainDecision({ ...x, params: { ...x.params, rules: { workingRoom: false } } }));
+  assert.doesNotMatch(off, /working room/);
+});
+
+test('short guests hold: named for a short guest the balance would have lowered, and only then', () => {
+  // Both short; a has the smaller price share and would be lowered; it holds what it has.
+  const x = input(DEFAULT_PARAMS, 0, { ...dom0, committedKiB: 512 * MIB }, [
+    guest('a', { currentKiB: 300 * MIB, committedKiB: 400 * MIB, freeKiB: 4 * MIB, psiSomeAvg10: PAGING }),
+    guest('b', { currentKiB: 200 * MIB, committedKiB: 400 * MIB, freeKiB: 4 * MIB, psiSomeAvg10: PAGING, swapTotalKiB: 1024 * MIB, swapFreeKiB: 0 }),
+  ]);
+  const e = explainDecision(x);
+  const held = e.trace.guests.filter((g) => g.goalFrom === 'short hold').map((g) => g.id);
+  assert.ok(held.length > 0, JSON.stringify(e.trace.guests.map((g) => g.goalFrom)));
+  const text = formatExplanation(e);
+  for (const g of e.trace.guests) {
+    assert.equal(section(text, g.id).includes('(shortHold)'), held.includes(g.id), section(text, g.id));
+  }
+  assert.match(section(text, held[0]!), /goal .*: what it has: it is short, and the scarce balance does not lower a short guest \(shortHold\)/);
+  // Without the rule the same guest is lowered, and nothing says shortHold.
+  const off = explainDecision({ ...x, params: { ...x.params, rules: { shortHold: false } } });
+  const i = e.trace.guests.findIndex((g) => g.id === held[0]);
+  assert.ok(off.decision.guests[i]!.goalKiB < e.decision.guests[i]!.goalKiB);
+  assert.doesNotMatch(formatExplanation(off), /shortHold\)/);
+});
+
+test('the minimum step: named when it, not the ratio, sized the step', () => {
+  // A 6 MiB gap down at ratio 4 is 1.5 MiB: the step is the 4 MiB minimum.
+  const x = input(DEFAULT_PARAMS, 1024 * MIB, dom0, [guest('m', { currentKiB: 256 * MIB, committedKiB: 250 * MIB, freeKiB: 200 * MIB })]);
+  const text = formatExplanation(explainDecision(x));
+  assert.match(section(text, 'm'), /step: down 4 MiB by the minimum step 4 MiB \(minStep: gap\/4 is less\) to 252 MiB/);
+  const big = formatExplanation(explainDecision(input(DEFAULT_PARAMS, 1024 * MIB, dom0, [guest('m', { currentKiB: 256 * MIB, committedKiB: 160 * MIB, freeKiB: 200 * MIB })])));
+  assert.match(section(big, 'm'), /step: down 24 MiB by gap\/4 \(Algorithm 2\) to 232 MiB/);
+  assert.doesNotMatch(big, /minStep/);
+});
+
+test('an increase in flight is said to be paid for', () => {
+  const x = input(DEFAULT_PARAMS, 1024 * MIB, dom0, [guest('u', { committedKiB: 400 * MIB, pendingIncreaseKiB: 32 * MIB })]);
+  const e = explainDecision(x);
+  assert.equal(e.trace.twoPhase.pendingPaidKiB, 32 * MIB);
+  assert.match(section(formatExplanation(e), 'u'), /in flight: an increase of 32 MiB written earlier and not yet reached is already paid for/);
+  assert.match(formatExplanation(e), /^two-phase: 974 MiB free now - 32 MiB for increases in flight/m);
 });
 
 test('Dom0 short: reclaiming, and overcommitted when every guest at its minimum is not enough', () => {
   const hungry = { ...dom0, committedKiB: 900 * MIB };
   const r = explainDecision(input(DEFAULT_PARAMS, 0, hungry, [guest('a', { currentKiB: 512 * MIB }), guest('b', { currentKiB: 512 * MIB })]));
-  assert.equal(r.regime, 'reclaiming for Dom0');
-  assert.equal(r.dom0.reclaimKiB, 388 * MIB);
+  assert.equal(r.trace.regime, 'reclaiming for Dom0');
+  assert.equal(r.trace.dom0.reclaimKiB, 388 * MIB);
+  assert.match(formatExplanation(r), /Dom0 needs 388 MiB > host free 0 MiB: reclaim 388 MiB <= what the guests can give back 768 MiB/);
   const o = explainDecision(input(DEFAULT_PARAMS, 0, { ...dom0, committedKiB: 4000 * MIB }, [guest('a'), guest('b')]));
-  assert.equal(o.regime, 'overcommitted');
-  assert.ok(o.guests.every((g) => g.bound === 'min'));
+  assert.equal(o.trace.regime, 'overcommitted');
+  assert.ok(o.trace.guests.every((g) => g.goalFrom === 'overcommitted'));
   assert.match(formatExplanation(o), /overcommitted/);
 });
 
 test('a guest without an agent is held', () => {
   const e = explainDecision(input(DEFAULT_PARAMS, 1024 * MIB, dom0, [guest('a', { agent: false })]));
-  assert.equal(e.guests[0]!.bound, 'held');
+  assert.equal(e.trace.guests[0]!.goalFrom, 'held');
   assert.match(formatExplanation(e), /held where it is/);
 });
