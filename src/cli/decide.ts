@@ -7,7 +7,7 @@ import { readDecideInput } from './decide-input.ts';
 /** Input larger than this is refused: 100,000 guests at ~300 bytes each fits well inside. */
 const MAX_INPUT_BYTES = 64 * 1024 * 1024;
 
-export const HELP = `usage: memcoop decide [FILE]
+export const HELP = `usage: memcoop decide [--trace] [FILE]
 
 Runs memcoop's policy (Zhang et al. 2011: Dom0 first, self adjustment while memory is
 abundant, the equal idle-memory price balance when it is scarce) once and prints the decision.
@@ -26,6 +26,10 @@ Prints:
    "guests": [{"id", "mode": "self"|"global"|"held", "goalKiB", "targetKiB"}]}
 
 goal: where the policy wants the domain; target: this tick's step toward it.
+--trace: the decision also carries "trace", the policy's own figures behind it (the regime
+and the inequality that chose it, Dom0's need and how it was served, the price and each
+guest's price terms, the bound that held each goal, each step and what bounded it, what the
+two-phase rule held back); the same figures 'memcoop explain' renders (src/policy/trace.ts).
 Memory is in KiB. Exit status 2 on bad input, naming the field.`;
 
 async function readStdin(): Promise<string> {
@@ -45,6 +49,8 @@ export async function run(argv: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
+  const trace = argv.includes('--trace');
+  argv = argv.filter((a) => a !== '--trace');
   const unknown = argv.find((a) => a.startsWith('-') && a !== '-');
   if (unknown !== undefined || argv.length > 1) {
     console.error(`memcoop decide: ${unknown !== undefined ? `unknown option ${unknown}` : 'at most one FILE'}\n\n${HELP}`);
@@ -72,7 +78,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   try {
     const input = readDecideInput(parsed);
-    console.log(JSON.stringify(decide(input), null, 2));
+    console.log(JSON.stringify(decide(trace ? { ...input, trace: true } : input), null, 2));
     return 0;
   } catch (e) {
     if (e instanceof InputError) {

@@ -45,7 +45,7 @@ export function explainJournalAt(header: { startedAt?: number; config: unknown }
         if (at === null) return `the last tick (t=${input.at}) ran no policy (no host sample yet)`;
         continue; // a tick before any host sample decides nothing: the next one
       }
-      found = explainTick(config, policyInput, d.at, guest);
+      found = explainTick(config, policyInput, d.at, guest, d.writes);
       break;
     }
   } finally {

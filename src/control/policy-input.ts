@@ -45,11 +45,15 @@ export function policyInputNow(actor: Pick<SupervisorActor, 'getSnapshot' | 'sys
     facts: g.facts,
   }));
   // A reservation is part of what the policy was given (served as Dom0's need).
-  return { input: withReservation(buildDecideInput(c.config, c.host, views), c.reservedKiB), reservedKiB: c.reservedKiB };
+  const writtenKiB: Record<string, number | null> = {};
+  for (const v of views) writtenKiB[v.id] = v.facts.writtenTargetKiB;
+  return { input: withReservation(buildDecideInput(c.config, c.host, views), c.reservedKiB), reservedKiB: c.reservedKiB, writtenKiB };
 }
 
 /** A tick's policy input, and the reservation it holds in Dom0's need. */
 export interface TickInput {
   input: DecideInput;
   reservedKiB: number;
+  /** Each guest's target written before this tick (null: none yet): what the deadband compares with. */
+  writtenKiB: Record<string, number | null>;
 }

@@ -36,9 +36,9 @@ export async function startControl(opts: ControlOptions): Promise<Control> {
     explain: (req) => {
       const guest = req.guest === undefined || req.guest === null ? null : string(req.guest, 'request.guest');
       const input = observer.lastTickInput;
-      const at = observer.lastDecision?.at;
-      if (input === null || at === undefined) throw new ControlError('no tick has run the policy yet; ask again after the first tick');
-      const r = explainTick(daemon.actor.getSnapshot().context.config, input, at, guest);
+      const last = observer.lastDecision;
+      if (input === null || last === null) throw new ControlError('no tick has run the policy yet; ask again after the first tick');
+      const r = explainTick(daemon.actor.getSnapshot().context.config, input, last.at, guest, last.writes);
       if (typeof r === 'string') throw new ControlError(r);
       return r;
     },

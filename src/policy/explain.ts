@@ -149,8 +149,11 @@ function stepLines(g: GuestTrace): string[] {
   return out;
 }
 
-/** The explanation as text, one guest or all; each line says one reason. */
-export function formatExplanation(e: Explanation, guest?: string): string {
+/**
+ * The explanation as text, one guest or all; each line says one reason. notes: lines the caller
+ * adds to a guest's part (the supervisor's own rules around the policy, e.g. the write deadband).
+ */
+export function formatExplanation(e: Explanation, guest?: string, notes: Readonly<Record<string, readonly string[]>> = {}): string {
   const t = e.trace;
   const d0 = t.dom0;
   const out: string[] = [];
@@ -195,6 +198,7 @@ export function formatExplanation(e: Explanation, guest?: string): string {
     if (!g.managed) continue;
     for (const line of [pagingLine(g), roomLine(g, inBalance), priceLine(g, e.params)]) if (line !== null) out.push(line);
     out.push(...stepLines(g));
+    for (const n of notes[g.id] ?? []) out.push(`  ${n}`);
   }
   if (guest !== undefined && guests.length === 0) out.push('', `no guest ${guest} in this decision`);
   return out.join('\n');

@@ -72,8 +72,22 @@ test('decide reads a FILE; params may be left out (defaults apply), agent=false 
 test('decide --help describes the input and exits 0', () => {
   const r = memcoop(['--help']);
   assert.equal(r.code, 0);
-  assert.match(r.out, /usage: memcoop decide \[FILE\]/);
+  assert.match(r.out, /usage: memcoop decide \[--trace\] \[FILE\]/);
   assert.match(r.out, /reclaimKiB/);
+});
+
+test('decide --trace: the same decision, with the policy\'s own figures behind it', () => {
+  const plain = memcoop([], JSON.stringify(TWO_GUESTS));
+  const traced = memcoop(['--trace'], JSON.stringify(TWO_GUESTS));
+  assert.equal(traced.code, 0, traced.err);
+  const { trace, ...decision } = JSON.parse(traced.out) as { trace: { regime: string; test: { kind: string }; guests: { id: string; goalKiB: number; targetKiB: number; step: { heldBackKiB: number } }[] } };
+  assert.deepEqual(decision, JSON.parse(plain.out));
+  assert.equal(trace.regime, 'scarce');
+  assert.equal(trace.test.kind, 'free vs need');
+  // a's increase waits for this tick's decreases (nothing free beyond the reserve).
+  assert.deepEqual(trace.guests.map((g) => [g.id, g.goalKiB, g.targetKiB]), [['a', 299380, 262144], ['b', 224908, 252836]]);
+  assert.ok(trace.guests[0]!.step.heldBackKiB > 0);
+  assert.equal('trace' in JSON.parse(plain.out), false);
 });
 
 const BAD: Array<[string, unknown, RegExp]> = [
