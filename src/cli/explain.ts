@@ -6,13 +6,16 @@ import type { ExplainResult } from '../control/explain-text.ts';
 
 const USAGE = `usage: memcoop explain [GUEST] [--json] [--control PATH]
 
-Asks the running daemon why its last tick decided what it did: the regime and the inequality
-that chose it (Dom0's need against host free; free after Dom0 against the guests' need), the
-price 1/t and each guest's price terms (tau*A_i, c_i, tau*A_i + c_i*t), which bound held its
-goal (minimum, maximum, commit cap, or the price share), its step (Algorithm 2's ratio) and what
-the two-phase rule held back (increases wait for what is free now). GUEST: only that guest.
+Asks the running daemon why its last tick decided what it did, in the policy's own figures
+(decide's trace, not a recomputation): the regime and the inequality that chose it (Dom0's need
+against host free; free after Dom0 against the guests' need), how Dom0 was served, the price 1/t
+and each guest's price terms (tau*A_i, c_i, tau*A_i + c_i*t), where its goal came from (its
+Committed_AS, the price share, its minimum or maximum, the commit cap, the working room, a short
+guest's hold), its step and what sized it, and what the two-phase rule held back. A rule beyond
+the paper is named in parentheses where it acted (commitCap, minStep, workingRoom, shortHold,
+idleFirst, deadband). GUEST: only that guest.
 The same text for a recorded decision: memcoop replay JOURNAL --explain --at TIME.
-  --json          the explanation as data (memory in KiB)
+  --json          the explanation as data: params, the decision and its trace, the deadband notes (KiB)
   --control PATH  the daemon's control socket (default: MEMCOOP_CONTROL, else the one in /run/memcoop/)
 Exit: 0; 1 when no daemon answers or it cannot explain (a peer policy, no tick yet, no such guest); 2 for bad options.`;
 

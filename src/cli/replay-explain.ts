@@ -15,9 +15,11 @@ import { journalReadFailed } from './journal-read-error.ts';
 export const EXPLAIN_USAGE = `usage: memcoop replay JOURNAL --explain --at TIME [--guest ID] [--json]
 
 Replays JOURNAL up to the first tick at or after TIME (ms, the t= of 'memcoop replay'; 'last' for
-the last tick) and explains that tick's decision as 'memcoop explain' does: the regime and its
-inequality, the price and price terms, the bound that held each goal, each step and what the
-two-phase rule held back. --guest ID: only that guest. --json: the explanation as data.`;
+the last tick) and explains that tick's decision as 'memcoop explain' does, in the policy's own
+figures: the regime and its inequality, the price and price terms, where each goal came from,
+each step and what sized it, what the two-phase rule held back, and each rule beyond the paper
+where it acted. --guest ID: only that guest. --json: the explanation as data (the decision and
+its trace, memory in KiB).`;
 
 /** The explanation of the first tick at or after `at` (null: the last tick), or why there is none. */
 export function explainJournalAt(header: { startedAt?: number; config: unknown }, inputs: readonly SupervisorInput[], at: number | null, guest: string | null): ExplainResult | string {

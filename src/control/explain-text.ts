@@ -44,13 +44,15 @@ export function explainTick(config: SupervisorConfig, tick: TickInput, at: numbe
   if (guest !== null && !tick.input.guests.some((g) => g.id === guest)) {
     return `no guest ${guest} in the decision at t=${at} (guests: ${tick.input.guests.map((g) => g.id).join(', ') || 'none'})`;
   }
-  const e = explainDecision(input);
+  const decided = explainDecision(input);
+  const notes = deadbandNotes(config, tick, decided, writes);
+  const e: Explanation = Object.keys(notes).length > 0 ? { ...decided, notes } : decided;
   // A daemon on the wall clock stamps epoch ms: the date too, for people (replay --at takes the ms).
   const when = at > EPOCH_MS_2001 ? ` (${new Date(at).toISOString()})` : '';
   const reserved =
     reservedKiB > 0
       ? `reserved for new domains: ${mib(reservedKiB)}, counted in Dom0's need below (served first, taken back from the guests) and kept free: the target written for Dom0 stays at its own\n`
       : '';
-  const text = `decision at t=${at} ms${when}\n` + reserved + formatExplanation(e, guest ?? undefined, deadbandNotes(config, tick, e, writes));
+  const text = `decision at t=${at} ms${when}\n` + reserved + formatExplanation(e, guest ?? undefined, notes);
   return { at, guest, text, explanation: guest === null ? e : forGuest(e, guest) };
 }

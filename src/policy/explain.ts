@@ -17,6 +17,8 @@ export interface Explanation {
   decision: Decision;
   /** decide's own figures for it. */
   trace: DecisionTrace;
+  /** Lines the caller added per guest (the supervisor's rules around the policy: the deadband). */
+  notes?: Record<string, string[]>;
 }
 
 /** decide(input) with its trace; pure. */
@@ -27,10 +29,12 @@ export function explainDecision(input: DecideInput): Explanation {
 
 /** The explanation restricted to one guest (its decision and trace entries only). */
 export function forGuest(e: Explanation, id: string): Explanation {
+  const { notes: _, ...rest } = e;
   return {
-    ...e,
+    ...rest,
     decision: { ...e.decision, guests: e.decision.guests.filter((g) => g.id === id) },
     trace: { ...e.trace, guests: e.trace.guests.filter((g) => g.id === id) },
+    ...(e.notes?.[id] !== undefined && { notes: { [id]: e.notes[id] } }),
   };
 }
 
