@@ -3,7 +3,7 @@
 // (breakpoint search, src/policy/clamp-sum.ts) side by side, in the same run on the same inputs,
 // with the paper's (the n x n system of its equation (3) by Gaussian elimination, re-solved after
 // clamping: bench/paper-elimination.ts). Also the whole decide() per tick at each size, for
-// scale. Goal (issue 2): 10,000 guests under 2 ms.
+// scale, and decide() with its trace on (what `memcoop explain` asks for; the tick leaves it off). Goal (issue 2): 10,000 guests under 2 ms.
 import { performance } from 'node:perf_hooks';
 import { balance, type BalanceGuest } from '../src/policy/balance.ts';
 import { decide, DEFAULT_PARAMS } from '../src/policy/decide.ts';
@@ -96,6 +96,7 @@ interface Row {
   guests: number;
   medianMs: number;
   decideMs: number;
+  traceMs: number;
   paperMedianMs: number | null;
   maxDiffKiB: number | null;
   note: string;
@@ -110,6 +111,7 @@ for (const n of SIZES) {
   const { guests, M, input } = makeHost(n);
   const ours = measure(() => balance(guests, M, tau, eps), TARGET_MS);
   const whole = measure(() => decide(input), TARGET_MS);
+  const traced = measure(() => decide({ ...input, trace: true }), TARGET_MS);
 
   let paperMedianMs: number | null = null;
   let maxDiffKiB: number | null = null;
@@ -128,15 +130,16 @@ for (const n of SIZES) {
     maxDiffKiB = 0;
     for (let i = 0; i < n; i++) maxDiffKiB = Math.max(maxDiffKiB, Math.abs(paper.last[i]! - ours.last.nt[i]!));
   }
-  rows.push({ guests: n, medianMs: ours.medianMs, decideMs: whole.medianMs, paperMedianMs, maxDiffKiB, note });
+  rows.push({ guests: n, medianMs: ours.medianMs, decideMs: whole.medianMs, traceMs: traced.medianMs, paperMedianMs, maxDiffKiB, note });
 }
 
 const fmt = (ms: number | null) => (ms === null ? '-' : ms < 1 ? ms.toFixed(4) : ms.toFixed(2));
-const header = ['guests', 'balance ms', 'decide ms', 'paper ms', 'paper/ours', 'max |diff| KiB'];
+const header = ['guests', 'balance ms', 'decide ms', 'decide+trace ms', 'paper ms', 'paper/ours', 'max |diff| KiB'];
 const lines = rows.map((r) => [
   String(r.guests),
   fmt(r.medianMs),
   fmt(r.decideMs),
+  fmt(r.traceMs),
   fmt(r.paperMedianMs),
   r.paperMedianMs === null ? '-' : `${Math.round(r.paperMedianMs / r.medianMs)}x`,
   r.maxDiffKiB === null ? '-' : r.maxDiffKiB.toExponential(1),
@@ -154,6 +157,6 @@ if (at10k) {
 }
 if (json) {
   console.log(
-    JSON.stringify({ rows: rows.map((r) => ({ guests: r.guests, medianMs: r.medianMs, paperMedianMs: r.paperMedianMs })) }),
+    JSON.stringify({ rows: rows.map((r) => ({ guests: r.guests, medianMs: r.medianMs, decideMs: r.decideMs, traceMs: r.traceMs, paperMedianMs: r.paperMedianMs })) }),
   );
 }
