@@ -2,7 +2,7 @@
 // them (which regime test, which bound held, what bounded a step) and computes no policy. Run
 // only when the input asks for a trace.
 import { priceWeight } from './balance.ts';
-import { pageBounds, pageUp } from './pages.ts';
+import { PAGE_KIB, pageBounds, pageUp } from './pages.ts';
 import { idleFreeKiB, isPaging, SWAPIN_PAGING_KIB } from './pressure.ts';
 import { RULE_NAMES, ruleOn } from './rules.ts';
 import { stepLimit } from './steps.ts';
@@ -79,7 +79,8 @@ function capFrom(f: DecideFigures, m: TracedGuest): GuestTrace['capFrom'] {
   return m.paging && m.roomKiB > m.mcKiB ? 'room' : 'commit';
 }
 
-function goalSource(f: DecideFigures, m: TracedGuest, goal: number, committedKiB: number): GoalSource {
+/** share: tau*A_i + c_i*t, the price share before the clamp (null without a balance or a t). */
+function goalSource(f: DecideFigures, m: TracedGuest, goal: number, committedKiB: number, share: number | null): GoalSource {
   const { decision } = f;
   if (decision.overcommitted) return 'overcommitted';
   if (f.abundant) {
@@ -87,8 +88,10 @@ function goalSource(f: DecideFigures, m: TracedGuest, goal: number, committedKiB
     const c = pageUp(committedKiB);
     return m.mcKiB === c ? 'commit' : m.mcKiB === m.loKiB && c < m.loKiB ? 'commit at min' : 'commit at max';
   }
-  if (goal <= m.minKiB) return m.minKiB > m.loKiB ? 'short hold' : 'min';
-  if (goal < m.maxKiB) return 'price';
+  // The floor held only where the price share fell below it (by more than page rounding): a guest
+  // whose share lands on its floor (the one left to take what the others' bounds leave) is priced.
+  if (goal <= m.minKiB && (share === null || share < m.minKiB - PAGE_KIB)) return m.minKiB > m.loKiB ? 'short hold' : 'min';
+  if (goal < m.maxKiB || goal <= m.minKiB) return 'price';
   const cap = capFrom(f, m);
   return cap === 'room' ? 'room cap' : cap === 'commit' ? 'commit cap' : 'max';
 }
@@ -120,6 +123,7 @@ export function traceOf(f: DecideFigures): DecisionTrace {
     grantedSum += granted;
     const inBalance = f.nt !== null && f.withBonus !== null;
     const w = priceWeight(m, tau, eps);
+    const share = inBalance && f.t !== null ? tau * m.activeKiB + w * f.t : null;
     guests[m.index] = {
       id: g.id,
       managed: true,
@@ -135,7 +139,7 @@ export function traceOf(f: DecideFigures): DecisionTrace {
       capFrom: capFrom(f, m),
       paging: isPaging(g) ? pagingOf(g, m.short) : null,
       goalKiB: goal,
-      goalFrom: goalSource(f, m, goal, g.committedKiB),
+      goalFrom: goalSource(f, m, goal, g.committedKiB, share),
       leftoverKiB: f.abundant ? goal - m.mcKiB : 0,
       price: inBalance
         ? {
@@ -143,7 +147,7 @@ export function traceOf(f: DecideFigures): DecisionTrace {
             shares: m.shares,
             tauActiveKiB: Math.round(tau * m.activeKiB),
             weight: w,
-            shareKiB: f.t === null ? null : Math.round(tau * m.activeKiB + w * f.t),
+            shareKiB: share === null ? null : Math.round(share),
             floorKiB: m.minKiB,
             balancedKiB: Math.round(f.nt![k]!),
             bonusKiB: Math.round(f.withBonus![k]! - f.nt![k]!),
