@@ -38,10 +38,17 @@ export function forGuest(e: Explanation, id: string): Explanation {
   };
 }
 
-/** KiB as MiB for people: one decimal, exact when whole. */
+/**
+ * KiB as MiB for people: one decimal, exact when whole. Never a whole-looking number that is not
+ * whole: under 1 MiB it says KiB, and a value one decimal would round to a whole MiB gets three
+ * (a page is 0.004 MiB), so "112.0" never stands for 111.996 beside a written 112.
+ */
 export function mib(kib: number): string {
   const m = kib / 1024;
-  return Number.isInteger(m) ? `${m} MiB` : `${m.toFixed(1)} MiB`;
+  if (Number.isInteger(m)) return `${m} MiB`;
+  if (Math.abs(kib) < 1024) return `${kib} KiB`;
+  const one = m.toFixed(1);
+  return one.endsWith('.0') ? `${m.toFixed(3)} MiB` : `${one} MiB`;
 }
 
 function regimeLine(regime: Regime, t: RegimeTest): string {
@@ -64,7 +71,7 @@ function goalLine(g: GuestTrace): string {
     commit: () => 'its Committed_AS (abundant: self adjustment toward what it committed)',
     'commit at min': () => `its minimum L_i (abundant: Committed_AS ${mib(g.committedKiB)} is below it)`,
     'commit at max': () => `its maximum H_i (abundant: Committed_AS ${mib(g.committedKiB)} is above it)`,
-    room: () => `its Committed_AS ${mib(g.mcKiB)} + ${mib(g.leftoverKiB)} of what abundance left over`,
+    room: () => `its commit within its bounds, MC_i ${mib(g.mcKiB)}, + ${mib(g.leftoverKiB)} of what abundance left over`,
     price: () => 'the equal-price share (inside its bounds)',
     min: () => 'its minimum L_i',
     'short hold': () => `what it has: it is short, and the scarce balance does not lower a short guest (shortHold)`,

@@ -122,7 +122,7 @@ test('abundant: the inequality F\' >= need, each goal its Committed_AS, the left
   assert.match(text, /^regime: abundant +\(free after Dom0 F' = .* >= guests' need/m);
   assert.match(section(text, 'a'), /goal 300 MiB: its Committed_AS/);
   assert.doesNotMatch(section(text, 'a'), /working room/);
-  assert.match(section(text, 'b'), /goal 256 MiB: its Committed_AS 200 MiB \+ 56 MiB of what abundance left over/);
+  assert.match(section(text, 'b'), /goal 256 MiB: its commit within its bounds, MC_i 200 MiB, \+ 56 MiB of what abundance left over/);
   assert.match(section(text, 'b'), /working room: .*what it uses 192 MiB \+ 64 MiB = 256 MiB \(workingRoom\)/);
   const one = formatExplanation(e, 'a');
   assert.match(one, /a: allocation 256 MiB, Committed_AS 300 MiB/);
