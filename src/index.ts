@@ -3,3 +3,5 @@
 // by dist/types/index.d.ts); the daemon, the simulator and the hosts stay behind the CLI.
 export { decide, DEFAULT_PARAMS } from './policy/decide.ts';
 export type * from './policy/types.ts';
+// What decide reports behind a decision when the input sets trace: true (Decision.trace).
+export type * from './policy/trace.ts';

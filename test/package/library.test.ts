@@ -76,6 +76,11 @@ test("plain Node ESM: import { decide } from 'memcoop' answers as the policy doe
   );
   const out = run(process.execPath, ['main.mjs'], project);
   assert.deepEqual(JSON.parse(out), JSON.parse(JSON.stringify(decide(INPUT))));
+  // With trace: true the same decision carries decide's own figures.
+  writeFileSync(join(project, 'input.json'), JSON.stringify({ ...INPUT, trace: true }));
+  const traced = JSON.parse(run(process.execPath, ['main.mjs'], project)) as ReturnType<typeof decide>;
+  assert.deepEqual(traced, JSON.parse(JSON.stringify(decide({ ...INPUT, trace: true }))));
+  assert.ok(traced.trace !== undefined && traced.trace.guests.length === INPUT.guests.length);
 });
 
 test('the package resolves to compiled JavaScript, not TypeScript sources', () => {
@@ -91,7 +96,10 @@ test('TypeScript in the consumer finds the types: a right call passes, a wrong o
     "import { decide, DEFAULT_PARAMS, type DecideInput, type Decision } from 'memcoop';\n" +
       "declare const input: Omit<DecideInput, 'params'>;\n" +
       'const d: Decision = decide({ ...input, params: DEFAULT_PARAMS });\n' +
-      'export const state: string = d.state;\n',
+      'export const state: string = d.state;\n' +
+      "import type { DecisionTrace } from 'memcoop';\n" +
+      'const t: DecisionTrace | undefined = decide({ ...input, params: DEFAULT_PARAMS, trace: true }).trace;\n' +
+      'export const regime: string | undefined = t?.regime;\n',
   );
   run(process.execPath, [tsc, '-p', 'tsconfig.json'], project);
   writeFileSync(join(project, 'tsconfig.bad.json'), JSON.stringify({ extends: './tsconfig.json', files: ['bad.ts'] }));
