@@ -51,8 +51,8 @@ export function stepToward(currentKiB: number, goalKiB: number, upRatio: number,
 /**
  * What bounded stepToward's move, for decide's trace (trace.ts) only: its branches, named. A gap
  * under a page snaps; a ratio step under the floor moves the floor, which is the minimum step
- * ('min step') or the whole gap when that is less ('whole gap'); without the minimum the floor
- * is one page, still Algorithm 2's step ('ratio').
+ * ('min step') or the whole gap when that is less ('whole gap'), where that moves more than the
+ * one page a step takes without the minimum (else it is Algorithm 2's step, 'ratio').
  */
 export function stepLimit(currentKiB: number, goalKiB: number, upRatio: number, downRatio: number, minStepKiB = MIN_STEP_KIB): StepLimit {
   const dist = Math.abs(goalKiB - currentKiB);
@@ -61,7 +61,8 @@ export function stepLimit(currentKiB: number, goalKiB: number, upRatio: number, 
   const move = pageDown(dist / (goalKiB > currentKiB ? upRatio : downRatio));
   const least = Math.max(PAGE_KIB, minStepKiB);
   const floor = dist < least ? dist : least;
-  if (move >= floor || least <= PAGE_KIB) return 'ratio';
+  // Without the minimum a step is still at least a page: only a floor above that is the minimum's doing.
+  if (Math.max(move, PAGE_KIB) >= floor) return 'ratio';
   return floor === dist ? 'whole gap' : 'min step';
 }
 

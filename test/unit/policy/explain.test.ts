@@ -112,6 +112,24 @@ test('idle memory first is named exactly for the guests whose target it changed'
   );
 });
 
+test('the minimum step is named exactly for the decreases whose target it changed', () => {
+  // idleFirst off: it deepens decreases too, and would hide what the minimum did.
+  const noIdle = pressuredArb.map((x) => ({ ...x, params: { ...x.params, rules: { ...x.params.rules, idleFirst: false } } }));
+  fc.assert(
+    fc.property(noIdle, (x) => {
+      const e = explainDecision(x);
+      const without = decide({ ...x, params: { ...x.params, rules: { ...x.params.rules, minStep: false } } });
+      const text = formatExplanation(e);
+      e.trace.guests.forEach((g, i) => {
+        if (!g.managed || g.step.limit === 'over max' || !(g.goalKiB < g.currentKiB)) return;
+        const changed = e.decision.guests[i]!.targetKiB !== without.guests[i]!.targetKiB;
+        assert.equal(section(text, g.id).includes('(minStep'), changed, section(text, g.id));
+      });
+    }),
+    { numRuns: 300 },
+  );
+});
+
 test('abundant: the inequality F\' >= need, each goal its Committed_AS, the leftover as working room with its numbers', () => {
   const e = explainDecision(input(DEFAULT_PARAMS, 1024 * MIB, dom0, [guest('a', { committedKiB: 300 * MIB }), guest('b', { committedKiB: 200 * MIB })]));
   assert.equal(e.trace.regime, 'abundant');
