@@ -3,6 +3,7 @@
 // targets. What the math is: docs/algorithm.md; what each step here adds to it is commented inline.
 import { addBonus, balance, swapUsed, type BalanceGuest } from './balance.ts';
 import { clamp, PAGE_KIB, pageDown, pageUp, roundPagesExact } from './pages.ts';
+import { yieldToPaging } from './idle-yield.ts';
 import { deepenDecrease, isPaging, isShort, pagingCapKiB } from './pressure.ts';
 import { ruleOn } from './rules.ts';
 import { MIN_STEP_KIB, shareIncreases, stepToward } from './steps.ts';
@@ -39,6 +40,10 @@ interface Managed extends BalanceGuest {
   roomKiB: number;
   /** An increase written earlier and not yet reached (whole pages, >= 0). */
   pendingKiB: number;
+  /** Its agent reports PSI (idle-yield.ts: only such guests give up committed memory). */
+  reportsPressure: boolean;
+  /** MemAvailable, when reported (idle-yield.ts). */
+  availableKiB?: number;
 }
 
 // Paging lifts the commit cap (beyond the paper; pressure.ts). A guest at exactly its
@@ -135,6 +140,7 @@ export const decide: Policy = (input: DecideInput): Decision => {
   const workingRoom = ruleOn(params, 'workingRoom');
   const shortHold = ruleOn(params, 'shortHold');
   const idleFirst = ruleOn(params, 'idleFirst');
+  const idleYield = workingRoom && ruleOn(params, 'idleYield');
 
   // Host free after the reserve (F).
   const F = pageDown(Math.max(0, host.freeKiB - reserveKiB));
@@ -165,6 +171,8 @@ export const decide: Policy = (input: DecideInput): Decision => {
       short: isShort(g), // read by shortHold and idleFirst, each switchable
       roomKiB: pagingCapKiB(mc, hi, n, g.freeKiB),
       pendingKiB: pageDown(Math.max(0, Math.min(g.pendingIncreaseKiB ?? 0, hi - n))),
+      reportsPressure: g.psiSomeAvg10 !== undefined,
+      ...(g.availableKiB === undefined ? {} : { availableKiB: g.availableKiB }),
       minKiB: lo,
       // the commit cap: min(H_i, max(L_i, MC_i)) = MC_i; more while paging (working room)
       maxKiB: !commitCap ? hi : paging ? pagingCapKiB(mc, hi, n, g.freeKiB) : mc,
@@ -206,6 +214,7 @@ export const decide: Policy = (input: DecideInput): Decision => {
   if (abundant) {
     managed.forEach((m, k) => (goals[k] = m.mcKiB));
     if (workingRoom) giveLeftover(managed, goals, freeAfterDom0 - need);
+    if (idleYield) yieldToPaging(managed, goals);
   } else {
     let M = sumN - reclaim;
     let extra = freeAfterDom0;
