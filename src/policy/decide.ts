@@ -111,7 +111,11 @@ function overMax(currentKiB: number, hiKiB: number): number | null {
  * While abundant: leftoverKiB (free memory after the reserve, Dom0 and every guest's goal) goes
  * first to the paging guests, then to every guest, in proportion to their goals, each up to its
  * room cap (pressure.ts: what it uses plus its working room, within H_i); whole pages, rounded
- * down: what rounding leaves stays free. Goals are changed in place.
+ * down, and the whole pages rounding leaves go one each to the guests with the largest remainders
+ * (still under their caps). Leaving them free leaked a page a tick: the next tick's leftover
+ * counts the guest's goal above MC_i, so a page rounded off each tick drained a guest into the
+ * host for as long as it stayed abundant (found by the "settles" property test). Goals are
+ * changed in place.
  */
 function giveLeftover(managed: readonly Managed[], goals: number[], leftoverKiB: number): void {
   let left = leftoverKiB;
@@ -129,6 +133,14 @@ function giveLeftover(managed: readonly Managed[], goals: number[], leftoverKiB:
       left -= g - goals[k]!;
       goals[k] = g;
     });
+    // Largest remainders first (ties: input order), a page each, under the caps.
+    const order = ks.map((_, j) => j).filter((j) => goals[ks[j]!]! + PAGE_KIB <= caps[j]!);
+    order.sort((a, b) => out[b]! - goals[ks[b]!]! - (out[a]! - goals[ks[a]!]!) || a - b);
+    for (const j of order) {
+      if (left < PAGE_KIB) break;
+      goals[ks[j]!] = goals[ks[j]!]! + PAGE_KIB;
+      left -= PAGE_KIB;
+    }
   }
 }
 
