@@ -15,6 +15,8 @@ import type { ReportFields } from '../vocabulary/events.ts';
 export interface GuestReport extends ReportFields {
   /** PSI memory "some" avg10 (hundredths of a per cent), when the agent sends it. */
   psiSomeAvg10?: number;
+  /** MemAvailable, when the agent sends it (idle-yield.ts: what a guest not paging could give). */
+  availableKiB?: number;
   /** /proc/vmstat pswpin (pages swapped in since boot), when the agent sends it. */
   pswpin?: number;
   /** KiB swapped in since the guest's previous report (pswpin's growth x 4 KiB), when both have pswpin. */
@@ -29,12 +31,13 @@ const SWAP_PAGE_KIB = 4;
  * previous report (a counter that went back, an agent restarted, gives no growth).
  */
 export function keptReport(
-  r: ReportFields & { psiSomeAvg10?: number; pswpin?: number },
+  r: ReportFields & { psiSomeAvg10?: number; pswpin?: number; availableKiB?: number },
   previous: GuestReport | null,
 ): GuestReport {
-  const { committedKiB, freeKiB, swapTotalKiB, swapFreeKiB, psiSomeAvg10, pswpin } = r;
+  const { committedKiB, freeKiB, swapTotalKiB, swapFreeKiB, psiSomeAvg10, pswpin, availableKiB } = r;
   const out: GuestReport = { committedKiB, freeKiB, swapTotalKiB, swapFreeKiB };
   if (psiSomeAvg10 !== undefined) out.psiSomeAvg10 = psiSomeAvg10;
+  if (availableKiB !== undefined) out.availableKiB = availableKiB;
   if (pswpin !== undefined) {
     out.pswpin = pswpin;
     if (previous?.pswpin !== undefined && pswpin >= previous.pswpin) out.swapInsKiB = (pswpin - previous.pswpin) * SWAP_PAGE_KIB;

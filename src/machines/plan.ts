@@ -96,6 +96,7 @@ export function buildDecideInput(config: SupervisorConfig, host: HostFacts, gues
         agent: g.participates,
         ...(r?.psiSomeAvg10 === undefined ? {} : { psiSomeAvg10: r.psiSomeAvg10 }),
         ...(r?.swapInsKiB === undefined ? {} : { swapInsKiB: r.swapInsKiB }),
+        ...(r?.availableKiB === undefined ? {} : { availableKiB: r.availableKiB }),
         ...(g.participates && c.writtenTargetKiB !== null && c.writtenTargetKiB > c.currentKiB ? { pendingIncreaseKiB: c.writtenTargetKiB - c.currentKiB } : {}),
       };
     }),

@@ -47,6 +47,8 @@ export interface DecideFigures {
   t: number | null;
   nt: Float64Array | null;
   withBonus: Float64Array | null;
+  /** idleYield: what each guest's goal gained (+) or gave (-) in the transfer; null when it did not run. */
+  yielded: readonly number[] | null;
   goals: readonly number[];
   ratios: readonly number[];
   steps: readonly number[];
@@ -80,10 +82,11 @@ function capFrom(f: DecideFigures, m: TracedGuest): GuestTrace['capFrom'] {
 }
 
 /** share: tau*A_i + c_i*t, the price share before the clamp (null without a balance or a t). */
-function goalSource(f: DecideFigures, m: TracedGuest, goal: number, committedKiB: number, share: number | null): GoalSource {
+function goalSource(f: DecideFigures, m: TracedGuest, k: number, goal: number, committedKiB: number, share: number | null): GoalSource {
   const { decision } = f;
   if (decision.overcommitted) return 'overcommitted';
   if (f.abundant) {
+    if ((f.yielded?.[k] ?? 0) < 0) return 'idle yield';
     if (goal > m.mcKiB) return 'room';
     const c = pageUp(committedKiB);
     return m.mcKiB === c ? 'commit' : m.mcKiB === m.loKiB && c < m.loKiB ? 'commit at min' : 'commit at max';
@@ -139,8 +142,9 @@ export function traceOf(f: DecideFigures): DecisionTrace {
       capFrom: capFrom(f, m),
       paging: isPaging(g) ? pagingOf(g, m.short) : null,
       goalKiB: goal,
-      goalFrom: goalSource(f, m, goal, g.committedKiB, share),
-      leftoverKiB: f.abundant ? goal - m.mcKiB : 0,
+      goalFrom: goalSource(f, m, k, goal, g.committedKiB, share),
+      leftoverKiB: f.abundant ? Math.max(0, goal - m.mcKiB - Math.max(0, f.yielded?.[k] ?? 0)) : 0,
+      yieldKiB: f.yielded?.[k] ?? 0,
       price: inBalance
         ? {
             swapUsed: m.swapUsed,
@@ -188,6 +192,7 @@ export function traceOf(f: DecideFigures): DecisionTrace {
       goalKiB: d.goalKiB,
       goalFrom: 'held',
       leftoverKiB: 0,
+      yieldKiB: 0,
       price: null,
       step: {
         stepKiB: d.targetKiB,

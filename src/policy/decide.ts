@@ -3,6 +3,7 @@
 // targets. What the math is: docs/algorithm.md; what each step here adds to it is commented inline.
 import { addBonus, balance, swapUsed, type BalanceGuest } from './balance.ts';
 import { clamp, PAGE_KIB, pageBounds, pageDown, pageUp, roundPagesExact } from './pages.ts';
+import { yieldToPaging } from './idle-yield.ts';
 import { deepenDecrease, isPaging, isShort, pagingCapKiB } from './pressure.ts';
 import { ruleOn } from './rules.ts';
 import { MIN_STEP_KIB, shareIncreases, stepToward } from './steps.ts';
@@ -37,6 +38,10 @@ interface Managed extends BalanceGuest {
   roomKiB: number;
   /** An increase written earlier and not yet reached (whole pages, >= 0). */
   pendingKiB: number;
+  /** Its agent reports PSI (idle-yield.ts: only such guests give up committed memory). */
+  reportsPressure: boolean;
+  /** MemAvailable, when reported (idle-yield.ts). */
+  availableKiB?: number;
 }
 
 // Paging lifts the commit cap (beyond the paper; pressure.ts). A guest at exactly its
@@ -104,7 +109,11 @@ function overMax(currentKiB: number, hiKiB: number): number | null {
  * While abundant: leftoverKiB (free memory after the reserve, Dom0 and every guest's goal) goes
  * first to the paging guests, then to every guest, in proportion to their goals, each up to its
  * room cap (pressure.ts: what it uses plus its working room, within H_i); whole pages, rounded
- * down: what rounding leaves stays free. Goals are changed in place.
+ * down, and the whole pages rounding leaves go one each to the guests with the largest remainders
+ * (still under their caps). Leaving them free leaked a page a tick: the next tick's leftover
+ * counts the guest's goal above MC_i, so a page rounded off each tick drained a guest into the
+ * host for as long as it stayed abundant (found by the "settles" property test). Goals are
+ * changed in place.
  */
 function giveLeftover(managed: readonly Managed[], goals: number[], leftoverKiB: number): void {
   let left = leftoverKiB;
@@ -122,6 +131,14 @@ function giveLeftover(managed: readonly Managed[], goals: number[], leftoverKiB:
       left -= g - goals[k]!;
       goals[k] = g;
     });
+    // Largest remainders first (ties: input order), a page each, under the caps.
+    const order = ks.map((_, j) => j).filter((j) => goals[ks[j]!]! + PAGE_KIB <= caps[j]!);
+    order.sort((a, b) => out[b]! - goals[ks[b]!]! - (out[a]! - goals[ks[a]!]!) || a - b);
+    for (const j of order) {
+      if (left < PAGE_KIB) break;
+      goals[ks[j]!] = goals[ks[j]!]! + PAGE_KIB;
+      left -= PAGE_KIB;
+    }
   }
 }
 
@@ -133,6 +150,7 @@ export const decide: Policy = (input: DecideInput): Decision => {
   const workingRoom = ruleOn(params, 'workingRoom');
   const shortHold = ruleOn(params, 'shortHold');
   const idleFirst = ruleOn(params, 'idleFirst');
+  const idleYield = workingRoom && ruleOn(params, 'idleYield');
 
   // Host free after the reserve (F).
   const F = pageDown(Math.max(0, host.freeKiB - reserveKiB));
@@ -164,6 +182,8 @@ export const decide: Policy = (input: DecideInput): Decision => {
       short: isShort(g), // read by shortHold and idleFirst, each switchable
       roomKiB: pagingCapKiB(mc, hi, n, g.freeKiB),
       pendingKiB: pageDown(Math.max(0, Math.min(g.pendingIncreaseKiB ?? 0, hi - n))),
+      reportsPressure: g.psiSomeAvg10 !== undefined,
+      ...(g.availableKiB === undefined ? {} : { availableKiB: g.availableKiB }),
       minKiB: lo,
       // the commit cap: min(H_i, max(L_i, MC_i)) = MC_i; more while paging (working room)
       maxKiB: !commitCap ? hi : paging ? pagingCapKiB(mc, hi, n, g.freeKiB) : mc,
@@ -211,9 +231,15 @@ export const decide: Policy = (input: DecideInput): Decision => {
   let t: number | null = null;
   let nt: Float64Array | null = null;
   let withBonus: Float64Array | null = null;
+  let yielded: number[] | null = null;
   if (abundant) {
     managed.forEach((m, k) => (goals[k] = m.mcKiB));
     if (workingRoom) giveLeftover(managed, goals, freeAfterDom0 - need);
+    if (idleYield) {
+      const before = tracing ? [...goals] : null;
+      yieldToPaging(managed, goals);
+      if (before !== null) yielded = goals.map((g, k) => g - before[k]!);
+    }
   } else {
     let M = sumN - reclaim;
     let extra = freeAfterDom0;
@@ -329,6 +355,7 @@ export const decide: Policy = (input: DecideInput): Decision => {
       t,
       nt,
       withBonus,
+      yielded,
       goals,
       ratios: ratios!,
       steps,

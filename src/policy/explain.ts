@@ -71,7 +71,11 @@ function goalLine(g: GuestTrace): string {
     commit: () => 'its Committed_AS (abundant: self adjustment toward what it committed)',
     'commit at min': () => `its minimum L_i (abundant: Committed_AS ${mib(g.committedKiB)} is below it)`,
     'commit at max': () => `its maximum H_i (abundant: Committed_AS ${mib(g.committedKiB)} is above it)`,
-    room: () => `its commit within its bounds, MC_i ${mib(g.mcKiB)}, + ${mib(g.leftoverKiB)} of what abundance left over`,
+    room: () =>
+      `its commit within its bounds, MC_i ${mib(g.mcKiB)}, + ${mib(g.leftoverKiB)} of what abundance left over` +
+      (g.yieldKiB > 0 ? ` + ${mib(g.yieldKiB)} that guests not paging gave (idleYield)` : ''),
+    'idle yield': () =>
+      `its commit MC_i ${mib(g.mcKiB)} less ${mib(-g.yieldKiB)} given to paging guests: it is not paging, and keeps what it uses (N_i less MemAvailable) + ${mib(WORKING_ROOM_KIB)} (idleYield)`,
     price: () => 'the equal-price share (inside its bounds)',
     min: () => 'its minimum L_i',
     'short hold': () => `what it has: it is short, and the scarce balance does not lower a short guest (shortHold)`,

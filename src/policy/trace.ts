@@ -23,7 +23,8 @@ export type GoalSource =
   | 'commit' // abundant: MC_i = Committed_AS within [L_i, H_i] (self adjustment)
   | 'commit at min' // abundant: Committed_AS below L_i, so L_i
   | 'commit at max' // abundant: Committed_AS above H_i, so H_i
-  | 'room' // abundant: above MC_i, what was left over, up to used + working room (workingRoom)
+  | 'room' // abundant: above MC_i, what was left over (and what guests not paging gave), up to used + working room (workingRoom)
+  | 'idle yield' // abundant, not paging: gave what it commits beyond use + working room to paging guests (idleYield)
   | 'price' // scarce: strictly inside its bounds, the equal-price share plus the bonus
   | 'min' // scarce: the floor L_i held
   | 'short hold' // scarce: shortHold raised its floor to what it has, and that floor held
@@ -76,6 +77,8 @@ export interface GuestTrace {
   goalFrom: GoalSource;
   /** Abundant: what the leftover added above MC_i. */
   leftoverKiB: number;
+  /** idleYield (abundant): KiB this guest's goal received from guests not paging (+) or gave to paging guests (-). */
+  yieldKiB: number;
   /** The scarce balance's price terms; null outside it. */
   price: {
     swapUsed: number;

@@ -31,6 +31,8 @@ export interface PolicyRules {
   shortHold?: boolean;
   /** pressure.ts: while a guest is short, a decrease takes idle free memory at once. */
   idleFirst?: boolean;
+  /** idle-yield.ts: while memory is abundant, guests not paging give what they commit beyond use plus room to paging guests (needs workingRoom). */
+  idleYield?: boolean;
 }
 
 export interface HostInput {
@@ -70,6 +72,11 @@ export interface GuestInput {
    * the instant paging signal PSI's ten-second average lags (pressure.ts).
    */
   swapInsKiB?: number;
+  /**
+   * MemAvailable as the agent reported it, when known: free memory plus what the guest's kernel
+   * could reclaim without swapping (idle-yield.ts). Absent: MemFree stands for it.
+   */
+  availableKiB?: number;
   /**
    * An increase already written and not yet reached (written target - N_i, if positive): its memory
    * is still in the host's free count but spoken for, so it is not granted again. Absent: 0.

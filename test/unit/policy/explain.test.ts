@@ -223,6 +223,21 @@ test('short guests hold: named for a short guest the balance would have lowered,
   assert.doesNotMatch(formatExplanation(off), /shortHold\)/);
 });
 
+test('idle commit yields: named for the guest that gave and the paging guest that took, with the numbers, and not once the rule is off', () => {
+  // The worked example of idle-yield.test.ts: vm1 gives 100 MiB of its 560 MiB commit to vm2.
+  const x = input({ ...DEFAULT_PARAMS, reserveKiB: 0 }, 20 * MIB, { ...dom0, currentKiB: 512 * MIB, committedKiB: 512 * MIB }, [
+    guest('vm1', { currentKiB: 500 * MIB, committedKiB: 560 * MIB, maxKiB: 768 * MIB, freeKiB: 4 * MIB, availableKiB: 300 * MIB, psiSomeAvg10: 0 }),
+    guest('vm2', { currentKiB: 400 * MIB, committedKiB: 330 * MIB, maxKiB: 768 * MIB, freeKiB: 4 * MIB, availableKiB: 100 * MIB, psiSomeAvg10: PAGING }),
+  ]);
+  const e = explainDecision(x);
+  assert.deepEqual(e.trace.guests.map((g) => [g.goalFrom, g.yieldKiB]), [['idle yield', -100 * MIB], ['room', 100 * MIB]]);
+  const text = formatExplanation(e);
+  assert.match(section(text, 'vm1'), /goal 460 MiB: its commit MC_i 560 MiB less 100 MiB given to paging guests: .*\(idleYield\)/);
+  assert.match(section(text, 'vm2'), /goal 460 MiB: .*\+ 30 MiB of what abundance left over \+ 100 MiB that guests not paging gave \(idleYield\)/);
+  const off = formatExplanation(explainDecision({ ...x, params: { ...x.params, rules: { idleYield: false } } }));
+  assert.doesNotMatch(off, /idleYield\)/);
+});
+
 test('the minimum step: named when it, not the ratio, sized the step', () => {
   // A 6 MiB gap down at ratio 4 is 1.5 MiB: the step is the 4 MiB minimum.
   const x = input(DEFAULT_PARAMS, 1024 * MIB, dom0, [guest('m', { currentKiB: 256 * MIB, committedKiB: 250 * MIB, freeKiB: 200 * MIB })]);
