@@ -1,6 +1,9 @@
 // A `memcoop run` daemon as a child process for tests: its JSON log lines collected, waited on by
-// message, stopped by its own pid (SIGTERM, then SIGKILL if it does not go).
+// message, stopped by its own pid (SIGTERM, then SIGKILL if it does not go). For `--host xen`
+// against a xenstored fixture, writeXenConfig writes the small stand-in host's config the tests
+// share and startXenDaemon starts it.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -17,10 +20,18 @@ export interface DaemonChild {
   child: ChildProcess;
   lines: LogLine[];
   stderr(): string;
-  /** Resolves with the first line matching, or rejects after timeoutMs. */
-  waitFor(pred: (l: LogLine) => boolean, what: string, timeoutMs?: number): Promise<LogLine>;
+  /** Resolves with the first line matching (a predicate, or its msg: equal to a string, matching a RegExp), or rejects after timeoutMs. */
+  waitFor(match: LineMatch, what?: string, timeoutMs?: number): Promise<LogLine>;
   exited: Promise<number | null>;
   stop(): Promise<number | null>;
+}
+
+export type LineMatch = ((l: LogLine) => boolean) | RegExp | string;
+
+function matcher(m: LineMatch): (l: LogLine) => boolean {
+  if (typeof m === 'function') return m;
+  if (typeof m === 'string') return (l) => l.msg === m;
+  return (l) => m.test(l.msg ?? '');
 }
 
 export function startDaemonChild(args: string[], env: Record<string, string> = {}): DaemonChild {
@@ -43,7 +54,8 @@ export function startDaemonChild(args: string[], env: Record<string, string> = {
   });
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const waitFor = async (pred: (l: LogLine) => boolean, what: string, timeoutMs = 30_000): Promise<LogLine> => {
+  const waitFor = async (match: LineMatch, what = String(match), timeoutMs = 30_000): Promise<LogLine> => {
+    const pred = matcher(match);
     const end = Date.now() + timeoutMs;
     for (;;) {
       const l = lines.find(pred);
@@ -70,6 +82,49 @@ export function startDaemonChild(args: string[], env: Record<string, string> = {
       return child.exitCode;
     },
   };
+}
+
+/** `memcoop run --host xen ARGS...` (give it --config and --socket). */
+export function startXenDaemon(args: string[], env: Record<string, string> = {}): DaemonChild {
+  return startDaemonChild(['--host', 'xen', ...args], env);
+}
+
+/** The stand-in host's size unless a test says otherwise: 2 GiB, of which Dom0 has 512 MiB. */
+const STAND_IN_TOTAL_KIB = 2097152;
+
+export interface XenDaemonConfig {
+  /** Between ticks; short, so that a test sees targets soon. */
+  tickMs?: number;
+  hostTotalKiB?: number;
+  /** Lines of the `supervisor:` block after Dom0's bounds, verbatim (a test's params). */
+  supervisor?: string[];
+  /** Top-level lines after the supervisor block, verbatim (guests: ...). */
+  extra?: string[];
+}
+
+/**
+ * Writes DIR/memcoop.yaml for a small, fast daemon on the stand-in host (a 512 MiB Dom0
+ * committing 256 MiB, allowed 256 MiB-1 GiB) and returns its path. silenceTicks is a day's worth:
+ * the tests write a guest's report only when they mean to, and a quiet guest must stay managed.
+ */
+export function writeXenConfig(dir: string, c: XenDaemonConfig = {}): string {
+  const cfg = join(dir, 'memcoop.yaml');
+  writeFileSync(
+    cfg,
+    [
+      `tickMs: ${c.tickMs ?? 100}`,
+      'logLevel: info',
+      'xen:',
+      `  standIn: { hostTotalKiB: ${c.hostTotalKiB ?? STAND_IN_TOTAL_KIB}, dom0KiB: 524288, dom0CommittedKiB: 262144 }`,
+      'supervisor:',
+      '  silenceTicks: 86400',
+      '  dom0: { minKiB: 262144, maxKiB: 1048576 }',
+      ...(c.supervisor ?? []),
+      ...(c.extra ?? []),
+      '',
+    ].join('\n'),
+  );
+  return cfg;
 }
 
 /** Runs a memcoop command to completion. */
