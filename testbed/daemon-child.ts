@@ -3,8 +3,10 @@
 // against a xenstored fixture, writeXenConfig writes the small stand-in host's config the tests
 // share and startXenDaemon starts it.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Status } from '../src/control/status.ts';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -125,6 +127,52 @@ export function writeXenConfig(dir: string, c: XenDaemonConfig = {}): string {
     ].join('\n'),
   );
   return cfg;
+}
+
+/** Ticks a simulated daemon has decided before startSimDaemon returns: every guest has reported and been balanced. */
+const SIM_SETTLED_TICKS = 5;
+/** Between status polls while it settles. */
+const SIM_POLL_MS = 200;
+
+export interface SimDaemon {
+  readonly d: DaemonChild;
+  /** Its own temporary folder: the lock (sim.pid), the control socket beside it, the journal. */
+  readonly dir: string;
+  readonly sock: string;
+  readonly journal: string;
+  /** `memcoop status --json` against it. */
+  status(): Status;
+  /** Stops it (by its pid) and removes its folder. */
+  stop(): Promise<void>;
+}
+
+/**
+ * `memcoop run --host sim ARGS...` in a fresh temporary folder, returned once it has decided
+ * SIM_SETTLED_TICKS ticks (ARGS: --speed, --scenario, --metrics ...; the lock and journal are set here).
+ */
+export async function startSimDaemon(args: string[]): Promise<SimDaemon> {
+  const dir = mkdtempSync(join(tmpdir(), 'memcoop-sim-'));
+  const sock = join(dir, 'sim.sock');
+  const journal = join(dir, 'journal.jsonl');
+  const d = startDaemonChild(['--host', 'sim', ...args, '--lock', join(dir, 'sim.pid'), '--journal', journal]);
+  const stop = async () => {
+    await d.stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  const status = () => JSON.parse(memcoop(['status', '--json', '--control', sock]).stdout) as Status;
+  try {
+    await d.waitFor('control socket open', 'the control socket');
+    for (;;) {
+      const r = memcoop(['status', '--json', '--control', sock]);
+      if (r.status === 0 && (JSON.parse(r.stdout) as Status).ticks >= SIM_SETTLED_TICKS) break;
+      if (d.child.exitCode !== null) throw new Error(`the daemon exited (${d.child.exitCode}); stderr: ${d.stderr()}`);
+      await new Promise((res) => setTimeout(res, SIM_POLL_MS));
+    }
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { d, dir, sock, journal, status, stop };
 }
 
 /** Runs a memcoop command to completion. */
