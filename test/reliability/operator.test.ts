@@ -5,7 +5,7 @@
 //   3 a symbolic link at the journal's path       4 SIGHUP does not kill the daemon
 //   5 a second daemon on the same host            8 replays that reproduce, missing lines, UTF-8
 //   9 configs that are not files, absurd numbers  10 impossible decide snapshots, sim --out FILE
-// (6, 1,000 guests, is `npm run bench:scale`'s; 7, a flipping agent, is in agent-flood.test.ts.)
+// (6, 1,000 guests, is `npm run bench:scale`'s; 7, a flipping agent, is in test/xen/host.test.ts and test/unit/log-budget.test.ts.)
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
