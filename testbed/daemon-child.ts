@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Status } from '../src/control/status.ts';
+import { killOnExit } from './kill-on-exit.ts';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -38,6 +39,7 @@ function matcher(m: LineMatch): (l: LogLine) => boolean {
 
 export function startDaemonChild(args: string[], env: Record<string, string> = {}): DaemonChild {
   const child = spawn(process.execPath, [BIN, 'run', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  killOnExit(child);
   const lines: LogLine[] = [];
   let err = '';
   let buf = '';

@@ -7,6 +7,7 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { killOnExit } from './kill-on-exit.ts';
 import { buildShim, spawnXenstored, stopXenstored, waitXenstoredReady, xenstoredUnavailable, type XenstoredKind } from '../src/dev/xenstored.ts';
 
 export { XEN_BIN_DIR, xenstoredUnavailable, type XenstoredKind } from '../src/dev/xenstored.ts';
@@ -27,35 +28,11 @@ export interface XenstoredFixture {
   restart(): Promise<void>;
 }
 
-const live = new Set<ChildProcess>();
-let exitHookInstalled = false;
-
-/** A test that dies must not leave daemons behind: kill ours (by pid) when this process exits. */
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.on('exit', () => {
-    for (const c of live) if (c.exitCode === null && c.signalCode === null && c.pid) {
-      try {
-        process.kill(c.pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-  });
-}
-
-async function stopChild(child: ChildProcess): Promise<void> {
-  await stopXenstored(child);
-  live.delete(child);
-}
-
 /** Starts a xenstored of the given kind in a fresh temporary directory; resolves once it answers. */
 export async function startXenstored(kind: XenstoredKind): Promise<XenstoredFixture> {
   const why = xenstoredUnavailable(kind);
   if (why) throw new Error(why);
   const shim = buildShim();
-  installExitHook();
   const dir = mkdtempSync(join(tmpdir(), `memcoop-${kind}-`));
   const socketPath = join(dir, 'socket');
   let child: ChildProcess | null = null;
@@ -64,12 +41,12 @@ export async function startXenstored(kind: XenstoredKind): Promise<XenstoredFixt
   const start = async () => {
     const t0 = performance.now();
     const c = spawnXenstored(kind, dir, shim);
-    live.add(c);
+    killOnExit(c); // a test that dies must not leave daemons behind
     child = c;
     try {
       await waitXenstoredReady(c, kind, dir);
     } catch (e) {
-      await stopChild(c);
+      await stopXenstored(c);
       throw e;
     }
     startMs = performance.now() - t0;
@@ -93,12 +70,12 @@ export async function startXenstored(kind: XenstoredKind): Promise<XenstoredFixt
       return startMs;
     },
     async stop() {
-      if (child) await stopChild(child);
+      if (child) await stopXenstored(child);
       child = null;
       rmSync(dir, { recursive: true, force: true });
     },
     async restart() {
-      if (child) await stopChild(child);
+      if (child) await stopXenstored(child);
       child = null;
       await start();
     },

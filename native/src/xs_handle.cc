@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "xs_errors.h"
@@ -309,6 +310,13 @@ std::vector<struct xs_permissions> PermsArg(Napi::Env env, const Napi::Value& va
   return perms;
 }
 
+// (path, token) of watch and unwatch.
+std::pair<std::string, std::string> WatchArgs(const Napi::CallbackInfo& info) {
+  auto path = PathArg(info, 0);
+  if (!info[1].IsString()) throw Napi::TypeError::New(info.Env(), "token must be a string");
+  return {std::move(path), info[1].As<Napi::String>().Utf8Value()};
+}
+
 // A request of `kind` on (tx, path) from the call's first two arguments.
 XsRequest TxPathArgs(const Napi::CallbackInfo& info, RequestKind kind) {
   XsRequest r(kind);
@@ -511,9 +519,7 @@ Napi::Value XsHandle::TransactionEnd(const Napi::CallbackInfo& info) {
 // soon as the watch is registered is not missed.
 Napi::Value XsHandle::Watch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto path = PathArg(info, 0);
-  if (!info[1].IsString()) throw Napi::TypeError::New(env, "token must be a string");
-  auto token = info[1].As<Napi::String>().Utf8Value();
+  auto [path, token] = WatchArgs(info);
   if (auto r = Unusable(env, "watch", path); !r.IsEmpty()) return r;
   if (int err = EnsurePoll(env); err != 0) {
     auto d = Napi::Promise::Deferred::New(env);
@@ -525,9 +531,7 @@ Napi::Value XsHandle::Watch(const Napi::CallbackInfo& info) {
 
 Napi::Value XsHandle::Unwatch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto path = PathArg(info, 0);
-  if (!info[1].IsString()) throw Napi::TypeError::New(env, "token must be a string");
-  auto token = info[1].As<Napi::String>().Utf8Value();
+  auto [path, token] = WatchArgs(info);
   if (auto r = Unusable(env, "unwatch", path); !r.IsEmpty()) return r;
   return (new WatchOp(this, Value(), path, token, false))->Start();
 }
