@@ -58,7 +58,7 @@ await build({
 });
 
 // Declarations: tsc writes them with the sources' own `.ts` specifiers; a consumer's TypeScript
-// resolves `./x.js` to `./x.d.ts` under every module setting, so the specifiers become `.js`.
+// resolves a `.js` specifier to its `.d.ts` under every module setting, so the specifiers become `.js`.
 const typesDir = join(outdir, 'types');
 const tsc = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.lib.json')], { cwd: root, stdio: 'inherit' });
 if (tsc.status !== 0) {

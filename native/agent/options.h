@@ -10,7 +10,7 @@
 /* The paper's 1 s tick. */
 #define DEFAULT_INTERVAL_MS 1000
 /* Half the supervisor's silence window (DEFAULT_SILENCE_TICKS = 10 ticks of 1 s,
- * src/machines/config.ts), so one lost heartbeat does not make a quiet guest look silent. */
+ * src/vocabulary/config.ts), so one lost heartbeat does not make a quiet guest look silent. */
 #define DEFAULT_HEARTBEAT_MS 5000
 #define DEFAULT_PORT "/dev/virtio-ports/org.memcoop.agent.0"
 #define XENBUS_DEVICE "/dev/xen/xenbus"

@@ -16,7 +16,7 @@
  *  - xc_domain_getinfo: every ordinary domid exists, as on a host whose guests are running (the C
  *    xenstored asks while introducing dom0 and for every domid named in a permission list; a
  *    "no such domain" answer would make it refuse permissions naming a guest with ENOENT).
- * Built by test/xen/fixture.ts: gcc -shared -fPIC -O2 -o xenstored-shim.so xenstored-shim.c -ldl
+ * Built by src/dev/xenstored.ts (buildShim): gcc -shared -fPIC -O2 -o xenstored-shim.so xenstored-shim.c -ldl
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>

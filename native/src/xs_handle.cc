@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "xs_errors.h"
@@ -98,157 +99,120 @@ class XsOp : public Napi::AsyncWorker {
   int err_ = 0;
 };
 
-class ReadOp : public XsOp {
- public:
-  ReadOp(XsHandle* o, const Napi::Object& s, xs_transaction_t tx, std::string path)
-      : XsOp(o, s, "read", path), tx_(tx), key_(std::move(path)) {}
-  bool Run() override {
-    unsigned int len = 0;
-    void* v = xs_read(xsh_, tx_, key_.c_str(), &len);
-    if (!v) return false;
-    data_.assign(static_cast<char*>(v), static_cast<char*>(v) + len);
-    free(v);
-    return true;
-  }
-  Napi::Value Result(Napi::Env env) override {
-    return Napi::Buffer<char>::Copy(env, data_.data(), data_.size());
-  }
+}  // namespace
 
- private:
-  xs_transaction_t tx_;
-  std::string key_;
-  std::vector<char> data_;
+// ---- one request, alone or in a batch ----
+
+enum RequestKind : uint32_t {
+  kRead = 0, kWrite = 1, kMkdir = 2, kSetPerms = 3, kDirectory = 4, kRm = 5, kStart = 6, kEnd = 7, kGetPerms = 8
+};
+const char* const kRequestNames[] = {"read", "write", "mkdir", "set_permissions", "directory", "rm",
+                                     "transaction_start", "transaction_end", "get_permissions"};
+
+// One xenstore request: what it asks (kind, path, value) and, once run, its answer.
+struct XsRequest {
+  explicit XsRequest(RequestKind k) : kind(k) {}
+  RequestKind kind;
+  std::string path;
+  int64_t txRef = 0;  // >= 0: a transaction id (0: none); < 0 (in a batch): -1-k, begun by request k
+  bool abort = false;  // kEnd
+  std::vector<char> data;
+  std::vector<struct xs_permissions> perms;
+  // outcome
+  bool ran = false;
+  int err = 0;
+  xs_transaction_t tx = XBT_NULL;  // kStart's result
+  std::vector<char> value;
+  std::vector<std::string> names;
 };
 
-class WriteOp : public XsOp {
- public:
-  WriteOp(XsHandle* o, const Napi::Object& s, xs_transaction_t tx, std::string path,
-          std::vector<char> data)
-      : XsOp(o, s, "write", path), tx_(tx), key_(std::move(path)), data_(std::move(data)) {}
-  bool Run() override {
-    return xs_write(xsh_, tx_, key_.c_str(), data_.data(), static_cast<unsigned int>(data_.size()));
-  }
+namespace {
 
- private:
-  xs_transaction_t tx_;
-  std::string key_;
-  std::vector<char> data_;
-};
-
-class DirectoryOp : public XsOp {
- public:
-  DirectoryOp(XsHandle* o, const Napi::Object& s, xs_transaction_t tx, std::string path)
-      : XsOp(o, s, "directory", path), tx_(tx), key_(std::move(path)) {}
-  bool Run() override {
-    unsigned int n = 0;
-    char** d = xs_directory(xsh_, tx_, key_.c_str(), &n);
-    if (!d) return false;
-    for (unsigned int i = 0; i < n; i++) names_.emplace_back(d[i]);
-    free(d);
-    return true;
-  }
-  Napi::Value Result(Napi::Env env) override {
-    Napi::Array a = Napi::Array::New(env, names_.size());
-    for (size_t i = 0; i < names_.size(); i++) a.Set(i, Napi::String::New(env, names_[i]));
-    return a;
-  }
-
- private:
-  xs_transaction_t tx_;
-  std::string key_;
-  std::vector<std::string> names_;
-};
-
-class MkdirOp : public XsOp {
- public:
-  MkdirOp(XsHandle* o, const Napi::Object& s, xs_transaction_t tx, std::string path)
-      : XsOp(o, s, "mkdir", path), tx_(tx), key_(std::move(path)) {}
-  bool Run() override { return xs_mkdir(xsh_, tx_, key_.c_str()); }
-
- private:
-  xs_transaction_t tx_;
-  std::string key_;
-};
-
-class RmOp : public XsOp {
- public:
-  RmOp(XsHandle* o, const Napi::Object& s, xs_transaction_t tx, std::string path)
-      : XsOp(o, s, "rm", path), tx_(tx), key_(std::move(path)) {}
-  bool Run() override { return xs_rm(xsh_, tx_, key_.c_str()); }
-
- private:
-  xs_transaction_t tx_;
-  std::string key_;
-};
-
-class GetPermsOp : public XsOp {
- public:
-  GetPermsOp(XsHandle* o, const Napi::Object& s, xs_transaction_t tx, std::string path)
-      : XsOp(o, s, "get_permissions", path), tx_(tx), key_(std::move(path)) {}
-  bool Run() override {
-    unsigned int n = 0;
-    struct xs_permissions* p = xs_get_permissions(xsh_, tx_, key_.c_str(), &n);
-    if (!p) return false;
-    perms_.assign(p, p + n);
-    free(p);
-    return true;
-  }
-  Napi::Value Result(Napi::Env env) override {
-    Napi::Array a = Napi::Array::New(env, perms_.size());
-    for (size_t i = 0; i < perms_.size(); i++) {
-      Napi::Object o = Napi::Object::New(env);
-      o.Set("id", Napi::Number::New(env, perms_[i].id));
-      o.Set("perms", Napi::Number::New(env, perms_[i].perms));
-      a.Set(i, o);
+// Sends `r` on transaction `tx` and keeps its answer in `r`; false with errno set on failure.
+// The one place each request kind is spoken: single requests and batches both come here.
+bool RunRequest(struct xs_handle* xsh, xs_transaction_t tx, XsRequest& r) {
+  switch (r.kind) {
+    case kRead: {
+      unsigned int len = 0;
+      void* v = xs_read(xsh, tx, r.path.c_str(), &len);
+      if (!v) return false;
+      r.value.assign(static_cast<char*>(v), static_cast<char*>(v) + len);
+      free(v);
+      return true;
     }
-    return a;
+    case kWrite:
+      return xs_write(xsh, tx, r.path.c_str(), r.data.data(), static_cast<unsigned int>(r.data.size()));
+    case kMkdir:
+      return xs_mkdir(xsh, tx, r.path.c_str());
+    case kSetPerms:
+      return xs_set_permissions(xsh, tx, r.path.c_str(), r.perms.data(), static_cast<unsigned int>(r.perms.size()));
+    case kGetPerms: {
+      unsigned int n = 0;
+      struct xs_permissions* p = xs_get_permissions(xsh, tx, r.path.c_str(), &n);
+      if (!p) return false;
+      r.perms.assign(p, p + n);
+      free(p);
+      return true;
+    }
+    case kDirectory: {
+      unsigned int n = 0;
+      char** d = xs_directory(xsh, tx, r.path.c_str(), &n);
+      if (!d) return false;
+      for (unsigned int i = 0; i < n; i++) r.names.emplace_back(d[i]);
+      free(d);
+      return true;
+    }
+    case kRm:
+      return xs_rm(xsh, tx, r.path.c_str());
+    case kStart:
+      r.tx = xs_transaction_start(xsh);
+      return r.tx != XBT_NULL;
+    case kEnd:
+      // EAGAIN here means another writer touched what the transaction read; the TS helper retries.
+      return xs_transaction_end(xsh, tx, r.abort);
   }
+  errno = EINVAL;
+  return false;
+}
 
- private:
-  xs_transaction_t tx_;
-  std::string key_;
-  std::vector<struct xs_permissions> perms_;
-};
-
-class SetPermsOp : public XsOp {
- public:
-  SetPermsOp(XsHandle* o, const Napi::Object& s, xs_transaction_t tx, std::string path,
-             std::vector<struct xs_permissions> perms)
-      : XsOp(o, s, "set_permissions", path), tx_(tx), key_(std::move(path)), perms_(std::move(perms)) {}
-  bool Run() override {
-    return xs_set_permissions(xsh_, tx_, key_.c_str(), perms_.data(),
-                              static_cast<unsigned int>(perms_.size()));
+// A successful request's answer as JS: a Buffer for a read, string[] for a directory, the id for
+// a kStart, [{id, perms}] for kGetPerms, else undefined.
+Napi::Value RequestValue(Napi::Env env, const XsRequest& r) {
+  switch (r.kind) {
+    case kRead:
+      return Napi::Buffer<char>::Copy(env, r.value.data(), r.value.size());
+    case kDirectory: {
+      Napi::Array a = Napi::Array::New(env, r.names.size());
+      for (size_t i = 0; i < r.names.size(); i++) a.Set(i, Napi::String::New(env, r.names[i]));
+      return a;
+    }
+    case kStart:
+      return Napi::Number::New(env, r.tx);
+    case kGetPerms: {
+      Napi::Array a = Napi::Array::New(env, r.perms.size());
+      for (size_t i = 0; i < r.perms.size(); i++) {
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("id", Napi::Number::New(env, r.perms[i].id));
+        o.Set("perms", Napi::Number::New(env, r.perms[i].perms));
+        a.Set(i, o);
+      }
+      return a;
+    }
+    default:
+      return env.Undefined();
   }
+}
 
- private:
-  xs_transaction_t tx_;
-  std::string key_;
-  std::vector<struct xs_permissions> perms_;
-};
-
-class TxStartOp : public XsOp {
+// One request in its own pool job (its transaction is an id, never a reference).
+class RequestOp : public XsOp {
  public:
-  TxStartOp(XsHandle* o, const Napi::Object& s) : XsOp(o, s, "transaction_start", "") {}
-  bool Run() override {
-    tx_ = xs_transaction_start(xsh_);
-    return tx_ != XBT_NULL;
-  }
-  Napi::Value Result(Napi::Env env) override { return Napi::Number::New(env, tx_); }
+  RequestOp(XsHandle* o, const Napi::Object& s, XsRequest r)
+      : XsOp(o, s, kRequestNames[r.kind], r.path), r_(std::move(r)) {}
+  bool Run() override { return RunRequest(xsh_, static_cast<xs_transaction_t>(r_.txRef), r_); }
+  Napi::Value Result(Napi::Env env) override { return RequestValue(env, r_); }
 
  private:
-  xs_transaction_t tx_ = XBT_NULL;
-};
-
-// EAGAIN here means another writer touched what the transaction read; the TS helper retries.
-class TxEndOp : public XsOp {
- public:
-  TxEndOp(XsHandle* o, const Napi::Object& s, xs_transaction_t tx, bool abort)
-      : XsOp(o, s, "transaction_end", ""), tx_(tx), abort_(abort) {}
-  bool Run() override { return xs_transaction_end(xsh_, tx_, abort_); }
-
- private:
-  xs_transaction_t tx_;
-  bool abort_;
+  XsRequest r_;
 };
 
 class WatchOp : public XsOp {
@@ -273,30 +237,9 @@ class WatchOp : public XsOp {
 // this batch (a kStart), so transactions of many callers begin, run and end in one job. Within
 // a transaction, a request that failed makes the later ones of that transaction skip (a read
 // that found nothing, ENOENT, is an answer, not a failure); other transactions go on.
-enum BatchKind : uint32_t {
-  kRead = 0, kWrite = 1, kMkdir = 2, kSetPerms = 3, kDirectory = 4, kRm = 5, kStart = 6, kEnd = 7, kGetPerms = 8
-};
-const char* const kBatchOpNames[] = {"read", "write", "mkdir", "set_permissions", "directory", "rm",
-                                     "transaction_start", "transaction_end", "get_permissions"};
-
-struct BatchItem {
-  BatchKind kind;
-  std::string path;
-  int64_t txRef = 0;  // >= 0: a transaction id (0: none); < 0: -1-k, begun by item k
-  bool abort = false;  // kEnd
-  std::vector<char> data;
-  std::vector<struct xs_permissions> perms;
-  // outcome
-  bool ran = false;
-  int err = 0;
-  xs_transaction_t tx = XBT_NULL;  // kStart's result
-  std::vector<char> value;
-  std::vector<std::string> names;
-};
-
 class BatchOp : public XsOp {
  public:
-  BatchOp(XsHandle* o, const Napi::Object& s, std::vector<BatchItem> items)
+  BatchOp(XsHandle* o, const Napi::Object& s, std::vector<XsRequest> items)
       : XsOp(o, s, "batch", ""), items_(std::move(items)) {}
   bool Run() override {
     std::vector<std::pair<xs_transaction_t, int>> failed;  // transactions whose later requests skip, and why
@@ -306,7 +249,7 @@ class BatchOp : public XsOp {
         tx = static_cast<xs_transaction_t>(it.txRef);
       } else {
         size_t k = static_cast<size_t>(-1 - it.txRef);
-        const BatchItem& start = items_[k];  // checked in Batch(): k < this item's index
+        const XsRequest& start = items_[k];  // checked in Batch(): k < this item's index
         if (!start.ran || start.err != 0) continue;  // its transaction never began: skip
         tx = start.tx;
       }
@@ -325,62 +268,7 @@ class BatchOp : public XsOp {
       }
       errno = 0;
       it.ran = true;
-      bool ok = true;
-      switch (it.kind) {
-        case kRead: {
-          unsigned int len = 0;
-          void* v = xs_read(xsh_, tx, it.path.c_str(), &len);
-          if (v) {
-            it.value.assign(static_cast<char*>(v), static_cast<char*>(v) + len);
-            free(v);
-          } else {
-            ok = false;
-          }
-          break;
-        }
-        case kWrite:
-          ok = xs_write(xsh_, tx, it.path.c_str(), it.data.data(), static_cast<unsigned int>(it.data.size()));
-          break;
-        case kMkdir:
-          ok = xs_mkdir(xsh_, tx, it.path.c_str());
-          break;
-        case kSetPerms:
-          ok = xs_set_permissions(xsh_, tx, it.path.c_str(), it.perms.data(), static_cast<unsigned int>(it.perms.size()));
-          break;
-        case kGetPerms: {
-          unsigned int n = 0;
-          struct xs_permissions* p = xs_get_permissions(xsh_, tx, it.path.c_str(), &n);
-          if (p) {
-            it.perms.assign(p, p + n);
-            free(p);
-          } else {
-            ok = false;
-          }
-          break;
-        }
-        case kDirectory: {
-          unsigned int n = 0;
-          char** d = xs_directory(xsh_, tx, it.path.c_str(), &n);
-          if (d) {
-            for (unsigned int i = 0; i < n; i++) it.names.emplace_back(d[i]);
-            free(d);
-          } else {
-            ok = false;
-          }
-          break;
-        }
-        case kRm:
-          ok = xs_rm(xsh_, tx, it.path.c_str());
-          break;
-        case kStart:
-          it.tx = xs_transaction_start(xsh_);
-          ok = it.tx != XBT_NULL;
-          break;
-        case kEnd:
-          ok = xs_transaction_end(xsh_, tx, it.abort);
-          break;
-      }
-      if (!ok) {
+      if (!RunRequest(xsh_, tx, it)) {
         it.err = errno != 0 ? errno : EIO;
         bool answer = it.kind == kRead && it.err == ENOENT;
         if (tx != XBT_NULL && !answer && it.kind != kEnd) failed.emplace_back(tx, it.err);
@@ -388,44 +276,20 @@ class BatchOp : public XsOp {
     }
     return true;
   }
-  // One result per request: its value (a Buffer for a read, string[] for a directory, the id for
-  // a kStart, [{id, perms}] for kGetPerms, else undefined), its Error, or null if it was skipped.
+  // One result per request: its value (RequestValue), its Error, or null if it was skipped.
   Napi::Value Result(Napi::Env env) override {
     Napi::Array results = Napi::Array::New(env, items_.size());
     for (size_t k = 0; k < items_.size(); k++) {
-      auto& it = items_[k];
-      Napi::Value v;
-      if (!it.ran) {
-        v = env.Null();
-      } else if (it.err != 0) {
-        v = MakeXsError(env, it.err, kBatchOpNames[it.kind], it.path).Value();
-      } else if (it.kind == kRead) {
-        v = Napi::Buffer<char>::Copy(env, it.value.data(), it.value.size());
-      } else if (it.kind == kDirectory) {
-        Napi::Array a = Napi::Array::New(env, it.names.size());
-        for (size_t i = 0; i < it.names.size(); i++) a.Set(i, Napi::String::New(env, it.names[i]));
-        v = a;
-      } else if (it.kind == kStart) {
-        v = Napi::Number::New(env, it.tx);
-      } else if (it.kind == kGetPerms) {
-        Napi::Array a = Napi::Array::New(env, it.perms.size());
-        for (size_t i = 0; i < it.perms.size(); i++) {
-          Napi::Object o = Napi::Object::New(env);
-          o.Set("id", Napi::Number::New(env, it.perms[i].id));
-          o.Set("perms", Napi::Number::New(env, it.perms[i].perms));
-          a.Set(i, o);
-        }
-        v = a;
-      } else {
-        v = env.Undefined();
-      }
-      results.Set(k, v);
+      const auto& it = items_[k];
+      results.Set(k, !it.ran            ? env.Null()
+                     : it.err != 0      ? MakeXsError(env, it.err, kRequestNames[it.kind], it.path).Value()
+                                        : RequestValue(env, it));
     }
     return results;
   }
 
  private:
-  std::vector<BatchItem> items_;
+  std::vector<XsRequest> items_;
 };
 
 std::vector<struct xs_permissions> PermsArg(Napi::Env env, const Napi::Value& value) {
@@ -444,6 +308,21 @@ std::vector<struct xs_permissions> PermsArg(Napi::Env env, const Napi::Value& va
     perms.push_back(p);
   }
   return perms;
+}
+
+// (path, token) of watch and unwatch.
+std::pair<std::string, std::string> WatchArgs(const Napi::CallbackInfo& info) {
+  auto path = PathArg(info, 0);
+  if (!info[1].IsString()) throw Napi::TypeError::New(info.Env(), "token must be a string");
+  return {std::move(path), info[1].As<Napi::String>().Utf8Value()};
+}
+
+// A request of `kind` on (tx, path) from the call's first two arguments.
+XsRequest TxPathArgs(const Napi::CallbackInfo& info, RequestKind kind) {
+  XsRequest r(kind);
+  r.txRef = TxArg(info, 0);
+  r.path = PathArg(info, 1);
+  return r;
 }
 
 }  // namespace
@@ -555,73 +434,35 @@ Napi::Value XsHandle::Unusable(Napi::Env env, const char* op, const std::string&
   return d.Promise();
 }
 
-Napi::Value XsHandle::Read(const Napi::CallbackInfo& info) {
-  auto tx = TxArg(info, 0);
-  auto path = PathArg(info, 1);
-  if (auto r = Unusable(info.Env(), "read", path); !r.IsEmpty()) return r;
-  return (new ReadOp(this, Value(), tx, path))->Start();
+Napi::Value XsHandle::Send(Napi::Env env, XsRequest&& r) {
+  if (auto u = Unusable(env, kRequestNames[r.kind], r.path); !u.IsEmpty()) return u;
+  return (new RequestOp(this, Value(), std::move(r)))->Start();
 }
+
+Napi::Value XsHandle::Read(const Napi::CallbackInfo& info) { return Send(info.Env(), TxPathArgs(info, kRead)); }
 
 Napi::Value XsHandle::Write(const Napi::CallbackInfo& info) {
-  auto tx = TxArg(info, 0);
-  auto path = PathArg(info, 1);
+  XsRequest r = TxPathArgs(info, kWrite);
   if (!info[2].IsBuffer()) throw Napi::TypeError::New(info.Env(), "value must be a Buffer");
   auto buf = info[2].As<Napi::Buffer<char>>();
-  if (auto r = Unusable(info.Env(), "write", path); !r.IsEmpty()) return r;
-  std::vector<char> data(buf.Data(), buf.Data() + buf.Length());
-  return (new WriteOp(this, Value(), tx, path, std::move(data)))->Start();
+  r.data.assign(buf.Data(), buf.Data() + buf.Length());
+  return Send(info.Env(), std::move(r));
 }
 
-Napi::Value XsHandle::Directory(const Napi::CallbackInfo& info) {
-  auto tx = TxArg(info, 0);
-  auto path = PathArg(info, 1);
-  if (auto r = Unusable(info.Env(), "directory", path); !r.IsEmpty()) return r;
-  return (new DirectoryOp(this, Value(), tx, path))->Start();
-}
+Napi::Value XsHandle::Directory(const Napi::CallbackInfo& info) { return Send(info.Env(), TxPathArgs(info, kDirectory)); }
 
-Napi::Value XsHandle::Mkdir(const Napi::CallbackInfo& info) {
-  auto tx = TxArg(info, 0);
-  auto path = PathArg(info, 1);
-  if (auto r = Unusable(info.Env(), "mkdir", path); !r.IsEmpty()) return r;
-  return (new MkdirOp(this, Value(), tx, path))->Start();
-}
+Napi::Value XsHandle::Mkdir(const Napi::CallbackInfo& info) { return Send(info.Env(), TxPathArgs(info, kMkdir)); }
 
-Napi::Value XsHandle::Rm(const Napi::CallbackInfo& info) {
-  auto tx = TxArg(info, 0);
-  auto path = PathArg(info, 1);
-  if (auto r = Unusable(info.Env(), "rm", path); !r.IsEmpty()) return r;
-  return (new RmOp(this, Value(), tx, path))->Start();
-}
+Napi::Value XsHandle::Rm(const Napi::CallbackInfo& info) { return Send(info.Env(), TxPathArgs(info, kRm)); }
 
-Napi::Value XsHandle::GetPermissions(const Napi::CallbackInfo& info) {
-  auto tx = TxArg(info, 0);
-  auto path = PathArg(info, 1);
-  if (auto r = Unusable(info.Env(), "get_permissions", path); !r.IsEmpty()) return r;
-  return (new GetPermsOp(this, Value(), tx, path))->Start();
-}
+Napi::Value XsHandle::GetPermissions(const Napi::CallbackInfo& info) { return Send(info.Env(), TxPathArgs(info, kGetPerms)); }
 
 // setPermissions(tx, path, [{id, perms}]): the first entry is the owner, whose perms apply to
 // every domain not listed.
 Napi::Value XsHandle::SetPermissions(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  auto tx = TxArg(info, 0);
-  auto path = PathArg(info, 1);
-  if (!info[2].IsArray()) throw Napi::TypeError::New(env, "permissions must be an array");
-  auto arr = info[2].As<Napi::Array>();
-  std::vector<struct xs_permissions> perms;
-  for (uint32_t i = 0; i < arr.Length(); i++) {
-    Napi::Value v = arr.Get(i);
-    if (!v.IsObject()) throw Napi::TypeError::New(env, "each permission must be {id, perms}");
-    auto o = v.As<Napi::Object>();
-    if (!o.Get("id").IsNumber() || !o.Get("perms").IsNumber())
-      throw Napi::TypeError::New(env, "each permission must be {id, perms}");
-    struct xs_permissions p;
-    p.id = o.Get("id").As<Napi::Number>().Uint32Value();
-    p.perms = o.Get("perms").As<Napi::Number>().Uint32Value();
-    perms.push_back(p);
-  }
-  if (auto r = Unusable(env, "set_permissions", path); !r.IsEmpty()) return r;
-  return (new SetPermsOp(this, Value(), tx, path, std::move(perms)))->Start();
+  XsRequest r = TxPathArgs(info, kSetPerms);
+  r.perms = PermsArg(info.Env(), info[2]);
+  return Send(info.Env(), std::move(r));
 }
 
 // batch(ops: [kind, path, tx, value?][]): Promise<results> (see BatchOp).
@@ -629,7 +470,7 @@ Napi::Value XsHandle::Batch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsArray()) throw Napi::TypeError::New(env, "ops must be an array");
   auto arr = info[0].As<Napi::Array>();
-  std::vector<BatchItem> items;
+  std::vector<XsRequest> items;
   items.reserve(arr.Length());
   for (uint32_t i = 0; i < arr.Length(); i++) {
     Napi::Value v = arr.Get(i);
@@ -639,8 +480,7 @@ Napi::Value XsHandle::Batch(const Napi::CallbackInfo& info) {
       throw Napi::TypeError::New(env, "each op must be [kind, path, tx, value?]");
     uint32_t kind = op.Get(0u).As<Napi::Number>().Uint32Value();
     if (kind > kGetPerms) throw Napi::TypeError::New(env, "unknown op kind");
-    BatchItem it;
-    it.kind = static_cast<BatchKind>(kind);
+    XsRequest it(static_cast<RequestKind>(kind));
     it.path = op.Get(1u).As<Napi::String>().Utf8Value();
     it.txRef = op.Get(2u).As<Napi::Number>().Int64Value();
     if (it.txRef < 0) {
@@ -666,25 +506,20 @@ Napi::Value XsHandle::Batch(const Napi::CallbackInfo& info) {
   return (new BatchOp(this, Value(), std::move(items)))->Start();
 }
 
-Napi::Value XsHandle::TransactionStart(const Napi::CallbackInfo& info) {
-  if (auto r = Unusable(info.Env(), "transaction_start", ""); !r.IsEmpty()) return r;
-  return (new TxStartOp(this, Value()))->Start();
-}
+Napi::Value XsHandle::TransactionStart(const Napi::CallbackInfo& info) { return Send(info.Env(), XsRequest(kStart)); }
 
 Napi::Value XsHandle::TransactionEnd(const Napi::CallbackInfo& info) {
-  auto tx = TxArg(info, 0);
-  bool abort = info[1].ToBoolean().Value();
-  if (auto r = Unusable(info.Env(), "transaction_end", ""); !r.IsEmpty()) return r;
-  return (new TxEndOp(this, Value(), tx, abort))->Start();
+  XsRequest r(kEnd);
+  r.txRef = TxArg(info, 0);
+  r.abort = info[1].ToBoolean().Value();
+  return Send(info.Env(), std::move(r));
 }
 
 // watch(path, token): starts the poll on xs_fileno first, so that the event xenstored sends as
 // soon as the watch is registered is not missed.
 Napi::Value XsHandle::Watch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto path = PathArg(info, 0);
-  if (!info[1].IsString()) throw Napi::TypeError::New(env, "token must be a string");
-  auto token = info[1].As<Napi::String>().Utf8Value();
+  auto [path, token] = WatchArgs(info);
   if (auto r = Unusable(env, "watch", path); !r.IsEmpty()) return r;
   if (int err = EnsurePoll(env); err != 0) {
     auto d = Napi::Promise::Deferred::New(env);
@@ -696,9 +531,7 @@ Napi::Value XsHandle::Watch(const Napi::CallbackInfo& info) {
 
 Napi::Value XsHandle::Unwatch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto path = PathArg(info, 0);
-  if (!info[1].IsString()) throw Napi::TypeError::New(env, "token must be a string");
-  auto token = info[1].As<Napi::String>().Utf8Value();
+  auto [path, token] = WatchArgs(info);
   if (auto r = Unusable(env, "unwatch", path); !r.IsEmpty()) return r;
   return (new WatchOp(this, Value(), path, token, false))->Start();
 }

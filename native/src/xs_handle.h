@@ -14,6 +14,8 @@ extern "C" {
 
 namespace memcoop {
 
+struct XsRequest;  // one request, alone or in a batch (xs_handle.cc)
+
 class XsHandle : public Napi::ObjectWrap<XsHandle> {
  public:
   static Napi::Function Init(Napi::Env env);
@@ -43,6 +45,8 @@ class XsHandle : public Napi::ObjectWrap<XsHandle> {
   Napi::Value Batch(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
 
+  // Runs one request in its own pool job; a rejected promise if the handle cannot take it.
+  Napi::Value Send(Napi::Env env, XsRequest&& r);
   // Returns a rejected promise if the handle cannot take a request, else an empty value.
   Napi::Value Unusable(Napi::Env env, const char* op, const std::string& path);
   int EnsurePoll(Napi::Env env);

@@ -7,7 +7,7 @@ import type { DecisionEvent, SelfStepEvent } from '../vocabulary/writes.ts';
 import type { InspectionEvent, Observer } from 'xstate';
 import { journalReadFailed } from './journal-read-error.ts';
 import { INSPECT_HELP, withInspection } from './inspect-flags.ts';
-import { POLICY_NAMES, policyByName } from '../sim/policies.ts';
+import { isPolicyName, POLICY_NAMES, policyByName, type PolicyName } from '../policy/registry.ts';
 
 const USAGE = `usage: memcoop replay FILE [--json] [--self-steps] [--policy NAME]
 
@@ -67,12 +67,14 @@ async function replayCommand(argv: string[], inspect: Observer<InspectionEvent> 
   const withSelfSteps = argv.includes('--self-steps');
   let rest = argv.filter((a) => a !== '--json' && a !== '--self-steps');
   const p = rest.indexOf('--policy');
-  const policyName = p >= 0 ? rest[p + 1] : undefined;
+  let policyName: PolicyName | undefined;
   if (p >= 0) {
-    if (policyName === undefined || !POLICY_NAMES.includes(policyName)) {
+    const named = rest[p + 1];
+    if (named === undefined || !isPolicyName(named)) {
       console.error(`memcoop replay: --policy needs one of ${POLICY_NAMES.join(', ')}\n\n${USAGE}`);
       return 2;
     }
+    policyName = named;
     rest = rest.filter((_, i) => i !== p && i !== p + 1);
   }
   const unknown = rest.filter((a) => a.startsWith('-'));

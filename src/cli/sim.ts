@@ -10,7 +10,7 @@ import { buildWorkload } from '../hosts/sim/workload.ts';
 import { compareRuns, comparisonTable, runtimeTable, type Comparison } from '../sim/compare.ts';
 import { LiveTable } from '../sim/live-table.ts';
 import { panelsFromTrace, renderPlot } from '../sim/plot.ts';
-import { BASELINE_POLICY, MEMCOOP_POLICY, POLICY_NAMES } from '../sim/policies.ts';
+import { BASELINE_POLICY_NAME, DEFAULT_POLICY_NAME, isPolicyName, POLICY_NAMES } from '../policy/registry.ts';
 import { runScenario, totalRuntimeS, type RunOptions, type RunResult } from '../sim/runner.ts';
 import type { InspectionEvent, Observer } from 'xstate';
 import { InputError } from '../util/validate.ts';
@@ -33,7 +33,7 @@ Runs memcoop's supervisor (the same streams, journal, guest machines and policy 
 against the embedded simulated host, in virtual time. SCENARIO is a name from config/scenarios
 (default ${DEFAULT_SCENARIO}) or a path to a scenario YAML file.
 
-  --policy NAME  the policy to run: ${POLICY_NAMES.join(', ')} (default ${MEMCOOP_POLICY})
+  --policy NAME  the policy to run: ${POLICY_NAMES.join(', ')} (default ${DEFAULT_POLICY_NAME})
   --compare      run every policy on the scenario and print their runtimes side by side,
                  with each total's ratio to the static allocation's
   --json         end with one JSON line: {"scenario","policies":[{"policy","totalRuntimeS",
@@ -101,8 +101,8 @@ function parse(argv: string[]): Args | string {
   }
   const o = v.values;
   if (v.positionals.length > 1) return 'at most one SCENARIO';
-  const policy = o.policy ?? MEMCOOP_POLICY;
-  if (!POLICY_NAMES.includes(policy)) return `unknown policy "${policy}" (one of: ${POLICY_NAMES.join(', ')})`;
+  const policy = o.policy ?? DEFAULT_POLICY_NAME;
+  if (!isPolicyName(policy)) return `unknown policy "${policy}" (one of: ${POLICY_NAMES.join(', ')})`;
   if (o.compare && o.policy !== undefined) return '--compare runs every policy; leave out --policy';
   if (o.fast && o.speed !== undefined) return 'give --speed or --fast, not both';
   let speed: number | null = process.stdout.isTTY && !o.json ? DEFAULT_SPEED : null;
@@ -220,9 +220,9 @@ async function single(scenario: Scenario, a: Args): Promise<number> {
   table.finish();
   let baseline = run;
   let baseFiles: Written | null = null;
-  if (a.policy !== BASELINE_POLICY) {
+  if (a.policy !== BASELINE_POLICY_NAME) {
     if (!a.json) process.stdout.write(`\nrunning the static allocation for comparison...\n`);
-    const b = await runOne(scenario, BASELINE_POLICY, a);
+    const b = await runOne(scenario, BASELINE_POLICY_NAME, a);
     baseline = b.run;
     baseFiles = b.files;
     writePlot(scenario, baseline, baseline, baseFiles.plot);
@@ -236,7 +236,7 @@ async function single(scenario: Scenario, a: Args): Promise<number> {
   if (baseFiles) out.push(`static:  ${show(baseFiles.journal)}, ${show(baseFiles.plot)}`);
   process.stdout.write(out.join('\n') + '\n');
   if (a.json) {
-    const c = compareRuns(scenario.name, a.policy === BASELINE_POLICY ? [run] : [run, baseline]);
+    const c = compareRuns(scenario.name, a.policy === BASELINE_POLICY_NAME ? [run] : [run, baseline]);
     const filesJson = { journal: resolve(files.journal), plot: resolve(files.plot), log: resolve(files.log) };
     process.stdout.write(JSON.stringify({ ...c, files: filesJson }) + '\n');
   }
@@ -246,13 +246,13 @@ async function single(scenario: Scenario, a: Args): Promise<number> {
 async function compare(scenario: Scenario, a: Args): Promise<number> {
   const runs: RunResult[] = [];
   let failed = false;
-  for (const policy of [MEMCOOP_POLICY, ...POLICY_NAMES.filter((p) => p !== MEMCOOP_POLICY)]) {
+  for (const policy of [DEFAULT_POLICY_NAME, ...POLICY_NAMES.filter((p) => p !== DEFAULT_POLICY_NAME)]) {
     process.stderr.write(`memcoop sim: running ${scenario.name} under ${policy}...\n`);
     const { run, files } = await runOne(scenario, policy, a);
     runs.push(run);
     writePlot(scenario, run, null, files.plot);
     const problem = verdict(scenario, run);
-    if (problem !== null && policy === MEMCOOP_POLICY) failed = true;
+    if (problem !== null && policy === DEFAULT_POLICY_NAME) failed = true;
     if (problem !== null) process.stderr.write(`memcoop sim: ${policy}: ${problem}\n`);
   }
   const c: Comparison = compareRuns(scenario.name, runs);

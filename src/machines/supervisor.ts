@@ -145,6 +145,12 @@ function slotsOf(system: ActorSystem<any>, ids: readonly string[]): GuestSlot[] 
 /**
  * A guest's lifecycle, read again only when its machine has a new snapshot (it handled an
  * event): reading every guest's state each tick and report would otherwise dominate them.
+ * A synchronous read on purpose, not an event from the child: a guest machine changes state only
+ * on an event the supervisor itself sent, and XState delivers it before the supervisor's send
+ * returns, so the snapshot is settled by the supervisor's next event. Having the child report
+ * back (sendParent) would add one supervisor event per change and keep a second copy of each
+ * lifecycle in context, an assign (an O(guests) array copy) per change, to learn what this read
+ * gives; and it reads the machine's own state, never a guest's input, so replay stays exact.
  */
 function lifecycleOf(slot: GuestSlot & { ref: GuestActorRef }): Lifecycle {
   const snap = slot.ref.getSnapshot();

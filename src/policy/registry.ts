@@ -18,6 +18,19 @@ export const POLICY_NAMES = ['memcoop', 'paper', 'static', 'selfballoon', 'qmemm
 export type PolicyName = (typeof POLICY_NAMES)[number];
 /** memcoop's policy: what runs unless the config names another. */
 export const DEFAULT_POLICY_NAME: PolicyName = 'memcoop';
+/** The baseline `memcoop sim` compares every runtime with (its score divides by static's). */
+export const BASELINE_POLICY_NAME: PolicyName = 'static';
+
+/** Whether a name read from a command line or a file is a policy's. */
+export function isPolicyName(name: string): name is PolicyName {
+  return (POLICY_NAMES as readonly string[]).includes(name);
+}
+
+/** The name, if it is a policy's; else a RangeError listing the names. */
+export function checkPolicyName(name: string): PolicyName {
+  if (!isPolicyName(name)) throw new RangeError(`unknown policy "${name}" (one of: ${POLICY_NAMES.join(', ')})`);
+  return name;
+}
 
 export function policyByName(name: PolicyName): Policy {
   switch (name) {

@@ -1,7 +1,7 @@
 // Runtimes side by side: every workload's runtime under each policy, and each policy's total
 // next to the static allocation's (the baseline: no balancing). Pure formatting over RunResults;
 // the runs themselves are the runner's.
-import { BASELINE_POLICY } from './policies.ts';
+import { BASELINE_POLICY_NAME } from '../policy/registry.ts';
 import { totalRuntimeS, type RunResult } from './runner.ts';
 
 export interface PolicyRow {
@@ -21,7 +21,7 @@ export interface Comparison {
 const round3 = (x: number): number => Math.round(x * 1000) / 1000;
 
 export function compareRuns(scenario: string, runs: readonly RunResult[]): Comparison {
-  const base = runs.find((r) => r.policy === BASELINE_POLICY);
+  const base = runs.find((r) => r.policy === BASELINE_POLICY_NAME);
   const baseTotal = base ? totalRuntimeS(base.outcomes) : null;
   return {
     scenario,

@@ -23,7 +23,7 @@ import { guestFacts, guestSystemId } from '../machines/supervisor.ts';
 import type { DecisionEvent } from '../vocabulary/writes.ts';
 import { DEFAULT_PARAMS } from '../policy/defaults.ts';
 import type { Decision, PolicyParams } from '../policy/types.ts';
-import { checkPolicyName, MEMCOOP_POLICY, type PolicyName } from './policies.ts';
+import { checkPolicyName, DEFAULT_POLICY_NAME, type PolicyName } from '../policy/registry.ts';
 import { isSafe } from '../policy/unsafe.ts';
 import { reseed } from './seed.ts';
 import { SteppedHost } from '../hosts/sim/stepped-host.ts';
@@ -122,7 +122,7 @@ export interface RunResult {
  * The supervisor config a scenario runs with: the policy (by name: the journal header records it,
  * so `memcoop replay` runs the same one), its parameters, and Dom0's bounds from the scenario.
  */
-export function supervisorConfigFor(scenario: Scenario, params: PolicyParams, policy: PolicyName = MEMCOOP_POLICY): SupervisorConfig {
+export function supervisorConfigFor(scenario: Scenario, params: PolicyParams, policy: PolicyName = DEFAULT_POLICY_NAME): SupervisorConfig {
   return {
     ...DEFAULT_SUPERVISOR_CONFIG,
     policy,
@@ -141,7 +141,7 @@ function drainMicrotasks(): Promise<void> {
 
 export async function runScenario(scenarioIn: Scenario, opts: RunOptions = {}): Promise<RunResult> {
   const scenario = reseed(scenarioIn, opts.seed);
-  const policyName = checkPolicyName(opts.policy ?? MEMCOOP_POLICY);
+  const policyName = checkPolicyName(opts.policy ?? DEFAULT_POLICY_NAME);
   const params: PolicyParams = { ...DEFAULT_PARAMS, ...scenario.params, ...opts.params };
   const config = supervisorConfigFor(scenario, params, policyName);
   const logger = opts.logger ?? silentLogger();

@@ -6,6 +6,7 @@ import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { killOnExit } from '../../testbed/kill-on-exit.ts';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const AGENT_BIN = join(ROOT, 'native/build/agent/memcoop-agent');
@@ -116,23 +117,6 @@ export class ProcFiles {
   }
 }
 
-const live = new Set<ChildProcess>();
-let hookInstalled = false;
-
-function installExitHook(): void {
-  if (hookInstalled) return;
-  hookInstalled = true;
-  process.on('exit', () => {
-    for (const c of live) if (c.exitCode === null && c.signalCode === null && c.pid) {
-      try {
-        process.kill(c.pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-  });
-}
-
 import { until } from '../xen/xen-harness.ts';
 
 export { until };
@@ -146,9 +130,8 @@ export class Agent {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
   constructor(args: string[], env: Record<string, string> = {}, bin = AGENT_BIN) {
-    installExitHook();
     this.child = spawn(bin, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    live.add(this.child);
+    killOnExit(this.child);
     this.child.stdout!.on('data', (d: Buffer) => (this.stdout += d.toString()));
     this.child.stderr!.on('data', (d: Buffer) => {
       this.partial += d.toString();
@@ -159,10 +142,7 @@ export class Agent {
       }
     });
     this.exited = new Promise((resolve) =>
-      this.child.on('exit', (code, signal) => {
-        live.delete(this.child);
-        resolve({ code, signal });
-      }),
+      this.child.on('exit', (code, signal) => resolve({ code, signal })),
     );
   }
 

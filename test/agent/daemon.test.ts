@@ -5,19 +5,18 @@
 // memory/target for their domains. The test plays only the toolstack (the domains' keys).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { modePath, targetPath } from '../../src/hosts/xen/layout.ts';
 import { openXenStore, type XenStore } from '../../src/hosts/xen/xenstore.ts';
 import { readJournalFile } from '../../src/journal/format.ts';
 import type { ReportEntry } from '../../src/vocabulary/events.ts';
+import { startXenDaemon, writeXenConfig, type DaemonChild } from '../../testbed/daemon-child.ts';
 import { startXenstored, type XenstoredFixture } from '../../testbed/xenstored-fixture.ts';
 import { MIB, readKiB, seedDomain, skipReason } from '../xen/xen-harness.ts';
-import { AGENT_BIN, AGENT_STATIC_BIN, Agent, FAST, ProcFiles, ROOT, agentUnbuildable, until } from './agent-harness.ts';
+import { AGENT_BIN, AGENT_STATIC_BIN, Agent, FAST, ProcFiles, agentUnbuildable, until } from './agent-harness.ts';
 
-const BIN = join(ROOT, 'bin/memcoop.mjs');
 const kind = skipReason('oxenstored') === false ? 'oxenstored' : 'cxenstored';
 const skip = agentUnbuildable() || skipReason(kind);
 
@@ -32,7 +31,7 @@ describe(`memcoop run --host xen with three memcoop-agents (${kind})`, { skip },
   let fx: XenstoredFixture;
   let xs: XenStore;
   let dir: string;
-  let daemon: ChildProcess | null = null;
+  let daemon: DaemonChild | null = null;
   const agents: Agent[] = [];
   const files: ProcFiles[] = [];
 
@@ -43,7 +42,7 @@ describe(`memcoop run --host xen with three memcoop-agents (${kind})`, { skip },
   });
   after(async () => {
     for (const a of agents) await a.stop();
-    if (daemon && daemon.exitCode === null && daemon.signalCode === null) daemon.kill('SIGKILL');
+    await daemon?.stop();
     await xs?.close();
     await fx?.stop();
     for (const f of files) f.cleanup();
@@ -52,33 +51,17 @@ describe(`memcoop run --host xen with three memcoop-agents (${kind})`, { skip },
 
   test('hellos answered, reports reach the supervisor, targets come back', { timeout: 45_000 }, async () => {
     for (const g of GUESTS) await seedDomain(xs, g.domid, { name: `vm${g.domid}`, staticMaxKiB: 1024 * MIB, targetKiB: 512 * MIB });
-    const cfg = join(dir, 'memcoop.yaml');
-    writeFileSync(
-      cfg,
-      [
-        'tickMs: 100',
-        'logLevel: info',
-        'xen:',
-        '  standIn: { hostTotalKiB: 4194304, dom0KiB: 524288, dom0CommittedKiB: 262144 }',
-        'supervisor:',
-        '  dom0: { minKiB: 262144, maxKiB: 1048576 }',
+    const cfg = writeXenConfig(dir, {
+      hostTotalKiB: 4194304,
+      supervisor: [
         // the working room (src/policy/pressure.ts) off: targets follow Committed_AS here
         '  params: { rules: { workingRoom: false } }',
-        '',
-      ].join('\n'),
-    );
-    const journal = join(dir, 'journal.jsonl');
-    const c = spawn(process.execPath, [BIN, 'run', '--host', 'xen', '--config', cfg, '--socket', fx.socketPath, '--journal', journal], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      ],
     });
-    daemon = c;
-    let out = '';
-    let stderr = '';
-    c.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    c.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    const exited = new Promise<number | null>((resolve) => c.on('exit', (code) => resolve(code)));
-    await until(() => out.includes('memcoop supervisor started'), `the daemon to start (stderr: ${stderr})`);
+    const journal = join(dir, 'journal.jsonl');
+    const d = startXenDaemon(['--config', cfg, '--socket', fx.socketPath, '--journal', journal]);
+    daemon = d;
+    await d.waitFor('memcoop supervisor started', 'the daemon to start');
 
     for (const g of GUESTS) {
       const f = new ProcFiles({ total: 500 * MIB, free: 20 * MIB, available: 60 * MIB, committed: g.committedKiB, swapTotal: 256 * MIB, swapFree: 250 * MIB });
@@ -95,14 +78,14 @@ describe(`memcoop run --host xen with three memcoop-agents (${kind})`, { skip },
     }
     // Targets come back: each guest is given its Committed_AS.
     for (const g of GUESTS) {
-      await until(async () => (await readKiB(xs, targetPath(g.domid))) === g.committedKiB, `dom${g.domid}'s target ${g.committedKiB} KiB (daemon log: ${out.slice(-2000)})`);
+      await until(async () => (await readKiB(xs, targetPath(g.domid))) === g.committedKiB, `dom${g.domid}'s target ${g.committedKiB} KiB (daemon log: ${JSON.stringify(d.lines.slice(-20))})`);
     }
     // A guest's load changes: its agent reports it and the target follows.
     files[0]!.setMem({ total: 500 * MIB, free: 20 * MIB, available: 60 * MIB, committed: 650 * MIB, swapTotal: 256 * MIB, swapFree: 250 * MIB });
     await until(async () => (await readKiB(xs, targetPath(1))) === 650 * MIB, 'dom1 target after its Committed_AS rose');
 
-    c.kill('SIGTERM'); // our own child, by its pid
-    assert.equal(await exited, 0, stderr);
+    d.child.kill('SIGTERM'); // our own child, by its pid
+    assert.equal(await d.exited, 0, d.stderr());
     const j = await readJournalFile(journal);
     const entries = j.inputs.flatMap((i) => (i.type === 'agent.reports' ? i.reports : [])) as ReportEntry[];
     for (const g of GUESTS) {

@@ -14,7 +14,8 @@ import { PROTOCOL_VERSION } from '../../src/vocabulary/events.ts';
 import { rng } from '../../src/hosts/sim/rng.ts';
 import { startXenstored, type XenstoredFixture } from '../../testbed/xenstored-fixture.ts';
 import { MIB, meminfoText, readKiB, seedDomain, skipReason, until, writeHello, writeReport } from '../xen/xen-harness.ts';
-import { startDaemonProcess, writeConfig, type DaemonProcess } from './daemon-process.ts';
+import { startXenDaemon, type DaemonChild } from '../../testbed/daemon-child.ts';
+import { writeConfig } from './daemon-process.ts';
 
 /** The reliability issue's figures. */
 const WRITES = 100_000;
@@ -69,7 +70,7 @@ describe(`reliability: ${WRITES} hostile agent writes across ${GUESTS} guests ($
   let fx: XenstoredFixture;
   let xs: XenStore;
   let dir: string;
-  let d: DaemonProcess | null = null;
+  let d: DaemonChild | null = null;
 
   before(async () => {
     fx = await startXenstored(kind);
@@ -91,7 +92,7 @@ describe(`reliability: ${WRITES} hostile agent writes across ${GUESTS} guests ($
     // A stand-in host far larger than every guest's maximum together: memory stays abundant, so
     // an honest guest's target is its own Committed_AS whatever the others claim.
     const cfg = writeConfig(dir, ['guests:', `  default: { minKiB: ${MIN_KIB} }`], 128 * 1024 * MIB);
-    d = startDaemonProcess(['--config', cfg, '--socket', fx.socketPath]);
+    d = startXenDaemon(['--config', cfg, '--socket', fx.socketPath]);
     await d.waitFor('memcoop supervisor started');
     const started = Date.now();
     const rss: number[] = [];

@@ -5,7 +5,7 @@
 //   3 a symbolic link at the journal's path       4 SIGHUP does not kill the daemon
 //   5 a second daemon on the same host            8 replays that reproduce, missing lines, UTF-8
 //   9 configs that are not files, absurd numbers  10 impossible decide snapshots, sim --out FILE
-// (6, 1,000 guests, is `npm run bench:scale`'s; 7, a flipping agent, is in agent-flood.test.ts.)
+// (6, 1,000 guests, is `npm run bench:scale`'s; 7, a flipping agent, is in test/xen/host.test.ts and test/unit/log-budget.test.ts.)
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -20,7 +20,8 @@ import { loadScenario } from '../../src/sim/scenario.ts';
 import { runScenario } from '../../src/sim/runner.ts';
 import { startXenstored, type XenstoredFixture } from '../../testbed/xenstored-fixture.ts';
 import { MIB, readKiB, seedDomain, skipReason, until, writeHello, writeReport } from '../xen/xen-harness.ts';
-import { BIN, ROOT, startDaemonProcess, writeConfig } from './daemon-process.ts';
+import { BIN, ROOT, startXenDaemon } from '../../testbed/daemon-child.ts';
+import { writeConfig } from './daemon-process.ts';
 
 const memcoop = (args: string[], input = '') => spawnSync(process.execPath, [BIN, ...args], { cwd: ROOT, encoding: 'utf8', input });
 const kind = skipReason('oxenstored') === false ? 'oxenstored' : 'cxenstored';
@@ -46,7 +47,7 @@ describe(`reliability: the daemon against ${kind}`, { skip: skipReason(kind) }, 
   test('1, 4, 5: a restart keeps the previous journal; SIGHUP reloads the configuration (the daemon keeps running); a second daemon is refused', { timeout: 120_000 }, async () => {
     const cfg = writeConfig(dir);
     const journal = join(dir, 'j1', 'journal.jsonl'); // its folder does not exist yet
-    const first = startDaemonProcess(['--config', cfg, '--socket', fx.socketPath, '--journal', journal]);
+    const first = startXenDaemon(['--config', cfg, '--socket', fx.socketPath, '--journal', journal]);
     try {
       await first.waitFor('memcoop supervisor started');
       await until(async () => (await xs.read(modePath(1))) === 'self', 'the handshake answered');
@@ -62,7 +63,7 @@ describe(`reliability: the daemon against ${kind}`, { skip: skipReason(kind) }, 
       assert.equal(await first.stop(), 0, first.stderr());
     }
     const firstRun = await readJournalFile(journal);
-    const again = startDaemonProcess(['--config', cfg, '--socket', fx.socketPath, '--journal', journal]);
+    const again = startXenDaemon(['--config', cfg, '--socket', fx.socketPath, '--journal', journal]);
     try {
       await again.waitFor('memcoop supervisor started');
     } finally {
@@ -94,7 +95,7 @@ describe(`reliability: the daemon against ${kind}`, { skip: skipReason(kind) }, 
       return;
     }
     const journal = join(mnt, 'journal.jsonl');
-    const d = startDaemonProcess(['--config', writeConfig(dir), '--socket', fx.socketPath, '--journal', journal]);
+    const d = startXenDaemon(['--config', writeConfig(dir), '--socket', fx.socketPath, '--journal', journal]);
     t.after(() => void spawnSync('umount', ['-l', mnt]));
     try {
       await d.waitFor('memcoop supervisor started');

@@ -3,30 +3,9 @@
 // benchmark importing test helpers each fail it, naming the path.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { runCheck } from '../../testbed/check-script.ts';
 
-const SCRIPT = join(import.meta.dirname, '../../scripts/check-layers.mjs');
-
-function check(tree: Record<string, string> | null): { status: number | null; out: string } {
-  if (tree === null) {
-    const r = spawnSync(process.execPath, [SCRIPT], { encoding: 'utf8' });
-    return { status: r.status, out: r.stdout + r.stderr };
-  }
-  const dir = mkdtempSync(join(tmpdir(), 'memcoop-layers-'));
-  try {
-    for (const [path, text] of Object.entries(tree)) {
-      mkdirSync(dirname(join(dir, path)), { recursive: true });
-      writeFileSync(join(dir, path), text);
-    }
-    const r = spawnSync(process.execPath, [SCRIPT, '--root', dir], { encoding: 'utf8' });
-    return { status: r.status, out: r.stdout + r.stderr };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+const check = (tree: Record<string, string> | null) => runCheck('check-layers.mjs', tree);
 
 test('the repository has no circles', () => {
   const r = check(null);

@@ -3,14 +3,14 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Status } from '../../src/control/status.ts';
 import type { Explanation } from '../../src/policy/explain.ts';
-import { BIN, ROOT, memcoop, parseExposition, startDaemonChild, type DaemonChild } from '../../testbed/daemon-child.ts';
+import { BIN, ROOT, memcoop, parseExposition, startSimDaemon, type DaemonChild, type SimDaemon } from '../../testbed/daemon-child.ts';
 
 describe('memcoop status, explain and metrics against run --host sim', () => {
+  let sim: SimDaemon;
   let dir: string;
   let d: DaemonChild;
   let sock: string;
@@ -18,21 +18,12 @@ describe('memcoop status, explain and metrics against run --host sim', () => {
   let liveExplain = '';
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'memcoop-control-'));
-    sock = join(dir, 'sim.sock');
-    d = startDaemonChild(['--host', 'sim', '--speed', '10', '--lock', join(dir, 'sim.pid'), '--metrics', '0', '--journal', join(dir, 'journal.jsonl')]);
-    const m = await d.waitFor((l) => l.msg === 'metrics listening', 'the metrics listener');
-    metricsUrl = m.metrics as string;
-    // Several ticks decided, so every guest has reported and been balanced.
-    for (;;) {
-      const r = memcoop(['status', '--json', '--control', sock]);
-      if (r.status === 0 && (JSON.parse(r.stdout) as Status).ticks >= 5) break;
-      await new Promise((res) => setTimeout(res, 200));
-    }
+    sim = await startSimDaemon(['--speed', '10', '--metrics', '0']);
+    ({ dir, d, sock } = sim);
+    metricsUrl = (await d.waitFor('metrics listening', 'the metrics listener')).metrics as string;
   });
   after(async () => {
-    await d?.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await sim?.stop();
   });
 
   test('the control socket sits beside the lock, root-only (0600)', () => {

@@ -4,36 +4,26 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Status } from '../../src/control/status.ts';
 import { readJournalFile } from '../../src/journal/format.ts';
-import { BIN, ROOT, memcoop, startDaemonChild, type DaemonChild } from '../../testbed/daemon-child.ts';
+import { BIN, ROOT, memcoop, startSimDaemon, type DaemonChild, type SimDaemon } from '../../testbed/daemon-child.ts';
 
 const SCENARIO = join(ROOT, 'test/fixtures/reserve-new-guest.yaml');
 const MIB = 1024;
 
 describe('memcoop reserve against run --host sim on a full host', () => {
-  let dir: string;
+  let sim: SimDaemon;
   let d: DaemonChild;
   let sock: string;
-  const status = (): Status => JSON.parse(memcoop(['status', '--json', '--control', sock]).stdout) as Status;
+  const status = (): Status => sim.status();
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'memcoop-reserve-'));
-    sock = join(dir, 'sim.sock');
-    d = startDaemonChild(['--host', 'sim', '--scenario', SCENARIO, '--speed', '5', '--lock', join(dir, 'sim.pid'), '--journal', join(dir, 'j.jsonl')]);
-    await d.waitFor((l) => l.msg === 'control socket open', 'the control socket');
-    for (;;) {
-      const r = memcoop(['status', '--json', '--control', sock]);
-      if (r.status === 0 && (JSON.parse(r.stdout) as Status).ticks >= 5) break;
-      await new Promise((res) => setTimeout(res, 200));
-    }
+    sim = await startSimDaemon(['--scenario', SCENARIO, '--speed', '5']);
+    ({ d, sock } = sim);
   });
   after(async () => {
-    await d?.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await sim?.stop();
   });
 
   test('the waiting guest has not started: the host is full', () => {
@@ -91,10 +81,10 @@ describe('memcoop reserve against run --host sim on a full host', () => {
 
   test('the journal holds the reservations as inputs, and replays', async () => {
     assert.equal(await d.stop(), 0, d.stderr());
-    const j = await readJournalFile(join(dir, 'j.jsonl'));
+    const j = await readJournalFile(sim.journal);
     const sets = j.inputs.filter((i) => i.type === 'reserve.set').map((i) => (i as { reservedKiB: number }).reservedKiB);
     assert.ok(sets.includes(128 * MIB) && sets.includes(0), sets.join(','));
-    const r = memcoop(['replay', join(dir, 'j.jsonl')]);
+    const r = memcoop(['replay', sim.journal]);
     assert.equal(r.status, 0, r.stderr);
   });
 });

@@ -10,7 +10,7 @@ import { readJournalFile } from '../../src/journal/format.ts';
 import { LiveTable, plainLine, tableLines } from '../../src/sim/live-table.ts';
 import { niceStep, panelsFromTrace, renderPlot } from '../../src/sim/plot.ts';
 import type { TickRecord } from '../../src/sim/runner.ts';
-import { POLICY_NAMES } from '../../src/sim/policies.ts';
+import { POLICY_NAMES } from '../../src/policy/registry.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 const BIN = join(ROOT, 'bin/memcoop.mjs');

@@ -64,9 +64,9 @@ describe('meminfo report', () => {
     const secret = 'Evil: $(reboot)';
     const r = parseReport('dom3', 1, `MemTotal: 1 kB\n${secret}\n`);
     assert.deepEqual(r, { ok: false, problem: 'report line 2 is not "Key: <number> kB"' });
-    assert.deepEqual(parseReport('dom3', 1, 'MemTotal: 1 kB\n'), { ok: false, problem: 'report lacks a field or is inconsistent' });
+    assert.deepEqual(parseReport('dom3', 1, 'MemTotal: 1 kB\n'), { ok: false, problem: 'report: MemFree is missing' });
     const lying = meminfoText({ totalKiB: 100, freeKiB: 200, committedKiB: 1 });
-    assert.equal(parseReport('dom3', 1, lying).ok, false, 'MemFree above MemTotal');
+    assert.deepEqual(parseReport('dom3', 1, lying), { ok: false, problem: 'report: MemFree 200 kB exceeds MemTotal 100 kB' });
   });
 
   test('over MAX_REPORT_BYTES is refused before parsing', () => {

@@ -3,14 +3,14 @@
 // agents this test plays.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Status } from '../../src/control/status.ts';
 import { targetPath } from '../../src/hosts/xen/layout.ts';
 import { openXenStore, type XenStore } from '../../src/hosts/xen/xenstore.ts';
 import { PROTOCOL_VERSION } from '../../src/vocabulary/events.ts';
-import { memcoop, parseExposition, startDaemonChild, type DaemonChild } from '../../testbed/daemon-child.ts';
+import { memcoop, parseExposition, startXenDaemon, writeXenConfig, type DaemonChild } from '../../testbed/daemon-child.ts';
 import { startXenstored, type XenstoredFixture } from '../../testbed/xenstored-fixture.ts';
 import { MIB, readKiB, seedDomain, skipReason, until, writeHello, writeReport } from './xen-harness.ts';
 
@@ -24,30 +24,24 @@ describe(`memcoop status, explain and metrics against run --host xen on ${kind}`
   let sock: string;
   let metricsUrl: string;
   let cfg: string;
-  const configText = (extra: string[] = []) =>
-    [
-      'tickMs: 100',
-      'xen:',
-      '  standIn: { hostTotalKiB: 2097152, dom0KiB: 524288, dom0CommittedKiB: 262144 }',
-      'supervisor:',
-      '  silenceTicks: 86400',
-      '  dom0: { minKiB: 262144, maxKiB: 1048576 }',
-      // The working room (src/policy/pressure.ts) is off: these tests check the daemon's plumbing
-      // with targets that follow Committed_AS, as the paper's self adjustment sets them.
-      ...(extra.length ? extra : ['  params: { rules: { workingRoom: false } }']),
-      '',
-    ].join('\n');
+  const writeConfig = (extra: string[] = []) =>
+    writeXenConfig(dir, {
+      supervisor: [
+        // The working room (src/policy/pressure.ts) is off: these tests check the daemon's plumbing
+        // with targets that follow Committed_AS, as the paper's self adjustment sets them.
+        ...(extra.length ? extra : ['  params: { rules: { workingRoom: false } }']),
+      ],
+    });
 
   before(async () => {
     fx = await startXenstored(kind);
     xs = await openXenStore({ socketPath: fx.socketPath, socketOnly: true });
     dir = mkdtempSync(join(tmpdir(), 'memcoop-xen-control-'));
     sock = join(dir, 'memcoop.sock');
-    cfg = join(dir, 'memcoop.yaml');
-    writeFileSync(cfg, configText());
+    cfg = writeConfig();
     await seedDomain(xs, 1, { name: 'web', staticMaxKiB: 1024 * MIB, targetKiB: 512 * MIB });
     await seedDomain(xs, 2, { name: 'db', staticMaxKiB: 1024 * MIB, targetKiB: 512 * MIB });
-    d = startDaemonChild(['--host', 'xen', '--config', cfg, '--socket', fx.socketPath, '--lock', join(dir, 'memcoop.pid'), '--metrics', '0']);
+    d = startXenDaemon(['--config', cfg, '--socket', fx.socketPath, '--lock', join(dir, 'memcoop.pid'), '--metrics', '0']);
     metricsUrl = (await d.waitFor((l) => l.msg === 'metrics listening', 'the metrics listener')).metrics as string;
     for (const id of [1, 2]) await writeHello(xs, id, { protocol: PROTOCOL_VERSION, selfAdjust: true });
     await writeReport(xs, 1, { totalKiB: 512 * MIB, freeKiB: 32 * MIB, committedKiB: 700 * MIB });
@@ -94,12 +88,12 @@ describe(`memcoop status, explain and metrics against run --host xen on ${kind}`
   test('SIGHUP: a valid change is taken and logged, an invalid one refused naming the field', async () => {
     const reserve = () => (JSON.parse(memcoop(['status', '--json', '--control', sock]).stdout) as Status).memory!.reserveKiB;
     assert.equal(reserve(), 50 * MIB);
-    writeFileSync(cfg, configText(['  params: { reserveKiB: 65536, rules: { workingRoom: false } }']));
+    writeConfig(['  params: { reserveKiB: 65536, rules: { workingRoom: false } }']);
     d.child.kill('SIGHUP');
     const ok = await d.waitFor((l) => l.msg === 'configuration reloaded; the supervisor takes it at the next tick', 'the reload');
     assert.deepEqual(ok.changed, ['supervisor.params.reserveKiB']);
     await until(() => reserve() === 64 * MIB, 'the new reserve in force');
-    writeFileSync(cfg, configText(['  params: { reserveKiB: 65536, tau: 2, rules: { workingRoom: false } }']));
+    writeConfig(['  params: { reserveKiB: 65536, tau: 2, rules: { workingRoom: false } }']);
     d.child.kill('SIGHUP');
     const refused = await d.waitFor((l) => typeof l.msg === 'string' && l.msg.startsWith('reload refused'), 'the refusal');
     assert.equal(refused.field, `${cfg}.supervisor.params.tau`);

@@ -3,25 +3,21 @@
 // options and config, no xenstored).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { XEN_ADDON_ENV, XEN_ADDON_MISSING } from '../../src/hosts/xen/addon.ts';
 import { modePath, targetPath } from '../../src/hosts/xen/layout.ts';
 import { STAND_IN_LABEL } from '../../src/hosts/xen/stand-in.ts';
 import { openXenStore, type XenStore } from '../../src/hosts/xen/xenstore.ts';
 import { readJournalFile } from '../../src/journal/format.ts';
 import { PROTOCOL_VERSION } from '../../src/vocabulary/events.ts';
+import { memcoop, startXenDaemon, writeXenConfig, type DaemonChild } from '../../testbed/daemon-child.ts';
 import { startXenstored, type XenstoredFixture } from '../../testbed/xenstored-fixture.ts';
 import { MIB, readKiB, seedDomain, skipReason, until, writeHello, writeReport } from './xen-harness.ts';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const BIN = join(ROOT, 'bin/memcoop.mjs');
-
 function runSync(args: string[], env: Record<string, string> = {}) {
-  return spawnSync(process.execPath, [BIN, 'run', ...args], { cwd: ROOT, env: { ...process.env, ...env }, encoding: 'utf8' });
+  return memcoop(['run', ...args], env);
 }
 
 describe('memcoop run: refusals', () => {
@@ -74,7 +70,7 @@ describe(`memcoop run --host xen against ${kind}`, { skip: skipReason(kind) }, (
   let fx: XenstoredFixture;
   let xs: XenStore;
   let dir: string;
-  let child: ChildProcess | null = null;
+  let daemon: DaemonChild | null = null;
 
   before(async () => {
     fx = await startXenstored(kind);
@@ -82,7 +78,7 @@ describe(`memcoop run --host xen against ${kind}`, { skip: skipReason(kind) }, (
     dir = mkdtempSync(join(tmpdir(), 'memcoop-run-'));
   });
   after(async () => {
-    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await daemon?.stop();
     await xs?.close();
     await fx?.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -90,44 +86,18 @@ describe(`memcoop run --host xen against ${kind}`, { skip: skipReason(kind) }, (
 
   test('runs the daemon until SIGTERM, then stops cleanly with its journal closed', { timeout: 60_000 }, async () => {
     await seedDomain(xs, 1, { name: 'web', staticMaxKiB: 1024 * MIB, targetKiB: 512 * MIB });
-    const cfg = join(dir, 'memcoop.yaml');
-    writeFileSync(
-      cfg,
-      [
-        'tickMs: 50',
-        'logLevel: info',
-        'xen:',
-        '  standIn: { hostTotalKiB: 2097152, dom0KiB: 524288, dom0CommittedKiB: 262144 }',
-        'supervisor:',
-        '  silenceTicks: 86400',
-        '  dom0: { minKiB: 262144, maxKiB: 1048576 }',
+    const cfg = writeXenConfig(dir, {
+      tickMs: 50,
+      supervisor: [
         // the working room (src/policy/pressure.ts) off: targets follow Committed_AS here
         '  params: { rules: { workingRoom: false } }',
-        '',
-      ].join('\n'),
-    );
+      ],
+    });
     const journal = join(dir, 'journal.jsonl');
-    const c = spawn(process.execPath, [BIN, 'run', '--host', 'xen', '--config', cfg, '--socket', fx.socketPath, '--journal', journal], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    child = c;
-    const lines: Array<{ msg?: string }> = [];
-    let stderr = '';
-    let buf = '';
-    c.stdout!.on('data', (d: Buffer) => {
-      buf += d.toString();
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const l = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        if (l) lines.push(JSON.parse(l) as { msg?: string });
-      }
-    });
-    c.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    const exited = new Promise<number | null>((resolve) => c.on('exit', (code) => resolve(code)));
-
-    await until(() => lines.some((l) => l.msg === 'memcoop supervisor started'), `the daemon to start (stderr: ${stderr})`);
+    const d = startXenDaemon(['--config', cfg, '--socket', fx.socketPath, '--journal', journal]);
+    daemon = d;
+    const { lines } = d;
+    await d.waitFor('memcoop supervisor started', 'the daemon to start');
     assert.ok(lines.some((l) => l.msg?.startsWith(`${STAND_IN_LABEL}: `)), 'the log says where sizes come from');
     await writeHello(xs, 1, { protocol: PROTOCOL_VERSION, selfAdjust: true });
     await until(async () => (await xs.read(modePath(1))) === 'self', 'the handshake answered');
@@ -137,15 +107,15 @@ describe(`memcoop run --host xen against ${kind}`, { skip: skipReason(kind) }, (
     // A second daemon on the same xenstored refuses to start, naming the first one's pid.
     const second = runSync(['--host', 'xen', '--config', cfg, '--socket', fx.socketPath]);
     assert.equal(second.status, 1, second.stderr);
-    assert.match(second.stderr, new RegExp(`another memcoop daemon \\(pid ${c.pid}\\) holds `));
+    assert.match(second.stderr, new RegExp(`another memcoop daemon \\(pid ${d.child.pid}\\) holds `));
     // SIGHUP does not kill it: it re-reads the (unchanged) config.
-    c.kill('SIGHUP');
-    await until(() => lines.some((l) => l.msg === 'configuration reloaded'), 'SIGHUP: the config re-read');
+    d.child.kill('SIGHUP');
+    await d.waitFor('configuration reloaded', 'SIGHUP: the config re-read');
     await writeReport(xs, 1, { totalKiB: 512 * MIB, freeKiB: 32 * MIB, committedKiB: 600 * MIB });
     await until(async () => (await readKiB(xs, targetPath(1))) === 600 * MIB, 'still balancing after SIGHUP');
 
-    c.kill('SIGTERM'); // our own child, by its pid
-    assert.equal(await exited, 0, stderr);
+    d.child.kill('SIGTERM'); // our own child, by its pid
+    assert.equal(await d.exited, 0, d.stderr());
     assert.ok(lines.some((l) => l.msg === 'memcoop supervisor stopped'));
     const j = await readJournalFile(journal);
     assert.equal(j.truncatedLine, null, 'the journal ends on a whole line');

@@ -1,5 +1,5 @@
 #!/bin/sh
-# /init of the nested Xen's Dom0 (built by testbed/xen/dom0-image.ts). Nobody is at the keyboard:
+# /init of the nested Xen's Dom0 (built by testbed/xen/images.ts). Nobody is at the keyboard:
 # it brings up the Xen userspace, runs each phase of /etc/scenario.env (memcoop, then the static
 # allocation, in this one boot), writes everything under /results to the second disk as a tar,
 # and powers off. Lines starting with "@@" are markers the host timestamps on the serial log.

@@ -1,5 +1,5 @@
 #!/bin/sh
-# /init of a nested DomU (built by testbed/xen/domu-image.ts): the guest agent, zram swap, and the
+# /init of a nested DomU (built by testbed/xen/images.ts): the guest agent, zram swap, and the
 # role given on the kernel command line (xl's extra=): hungry runs the workload after a warm-up,
 # capped commits more than its kernel (booted with mem= at its creation size) can ever hold,
 # so memcoop raises its target and its balloon cannot follow; idle does nothing.

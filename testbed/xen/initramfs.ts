@@ -1,6 +1,6 @@
 // Building a busybox initramfs on the host: a staging tree, host binaries copied with every
 // shared library ldd names, then `find | cpio -o -H newc | gzip`. Used for the nested Xen's Dom0
-// and its DomUs (testbed/xen/dom0-image.ts, domu-image.ts).
+// and its DomUs (testbed/xen/images.ts).
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readlinkSync, lstatSync, rmSync, symlinkSync, writeFileSync, createWriteStream } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { spawn } from 'node:child_process';

@@ -51,7 +51,8 @@ export function parseReport(id: string, at: number, text: string): Parsed<AgentR
     return { ok: true, value: agentReportFromMeminfo(id, at, text) };
   } catch (e) {
     if (!(e instanceof MeminfoError)) throw e;
-    // MeminfoError's message quotes the bad line; only its line number leaves this function.
-    return { ok: false, problem: e.line > 0 ? `report line ${e.line} is not "Key: <number> kB"` : 'report lacks a field or is inconsistent' };
+    // A bad line's message quotes it: only its number leaves this function. A whole-text problem
+    // (line 0) names memcoop's own keys and parsed integers only, so it is passed on as it is.
+    return { ok: false, problem: e.line > 0 ? `report line ${e.line} is not "Key: <number> kB"` : `report: ${e.problem}` };
   }
 }
