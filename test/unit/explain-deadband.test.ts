@@ -1,4 +1,4 @@
-// explain names the supervisor's write deadband (machines/plan.ts) exactly for the guests whose
+// explain names the supervisor's write deadband (src/machines/plan.ts) exactly for the guests whose
 // new target the tick's plan left unwritten because it was within the deadband of the target
 // already written: the real policy and the real planTick decide, explainTick only reads them.
 import { test } from 'node:test';
