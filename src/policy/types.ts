@@ -30,6 +30,8 @@ export interface PolicyRules {
   shortHold?: boolean;
   /** pressure.ts: while a guest is short, a decrease takes idle free memory at once. */
   idleFirst?: boolean;
+  /** self-step.ts: with the working room, a prompt step keeps the target the tick wrote unless the commit is above it. */
+  keepTickTarget?: boolean;
 }
 
 export interface HostInput {
