@@ -62,8 +62,6 @@ describe(`memcoop run --host xen with three memcoop-agents (${kind})`, { skip },
         '  standIn: { hostTotalKiB: 4194304, dom0KiB: 524288, dom0CommittedKiB: 262144 }',
         'supervisor:',
         '  dom0: { minKiB: 262144, maxKiB: 1048576 }',
-        // the working room (src/policy/pressure.ts) off: targets follow Committed_AS here
-        '  params: { rules: { workingRoom: false } }',
         '',
       ].join('\n'),
     );

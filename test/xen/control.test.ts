@@ -33,7 +33,10 @@ describe(`memcoop status, explain and metrics against run --host xen on ${kind}`
       '  silenceTicks: 86400',
       '  dom0: { minKiB: 262144, maxKiB: 1048576 }',
       // The working room (src/policy/pressure.ts) is off: these tests check the daemon's plumbing
-      // with targets that follow Committed_AS, as the paper's self adjustment sets them.
+      // with targets that follow Committed_AS, as the paper's self adjustment sets them. Their
+      // reports are written once and never follow the balloon (MemFree stays put as the stand-in
+      // grows the domain), so with the room on a guest's used memory, and so its room, would grow
+      // with every step it is given, up to its maximum (measured: dom1 at 1024 MiB, not 700).
       ...(extra.length ? extra : ['  params: { rules: { workingRoom: false } }']),
       '',
     ].join('\n');
