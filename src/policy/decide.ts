@@ -4,6 +4,7 @@
 import { addBonus, balance, swapUsed, type BalanceGuest } from './balance.ts';
 import { clamp, PAGE_KIB, pageDown, pageUp, roundPagesExact } from './pages.ts';
 import { deepenDecrease, isPaging, isShort, pagingCapKiB } from './pressure.ts';
+import { transferSwallowed } from './reserve-deficit.ts';
 import { ruleOn } from './rules.ts';
 import { MIN_STEP_KIB, shareIncreases, stepToward } from './steps.ts';
 import type { Decision, DecideInput, GuestDecision, Policy } from './types.ts';
@@ -242,6 +243,14 @@ export const decide: Policy = (input: DecideInput): Decision => {
       );
       rounded.forEach((v, k) => (goals[k] = v));
     }
+  }
+
+  // Reserve first (reserve-deficit.ts): a transfer between guests that the host's reserve deficit
+  // would swallow whole is not started; the guests it would lower stay where they are.
+  if (!abundant && !overcommitted && reclaim === 0 && ruleOn(params, 'reserveFirst')) {
+    let planned = 0;
+    managed.forEach((m, k) => (planned += Math.max(0, m.currentKiB - goals[k]!)));
+    if (transferSwallowed(host.freeKiB, reserveKiB, planned)) managed.forEach((m, k) => (goals[k] = Math.max(goals[k]!, m.currentKiB)));
   }
 
   // Algorithm 2 steps, then the two-phase rule: increases (Dom0 first) share the memory free

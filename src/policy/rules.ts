@@ -3,7 +3,7 @@
 // Every rule is on unless the params say false; the paper's policy (paper.ts) has none of them.
 import type { PolicyParams, PolicyRules } from './types.ts';
 
-export const RULE_NAMES = ['commitCap', 'minStep', 'deadband', 'promptSelfSteps', 'workingRoom', 'shortHold', 'idleFirst', 'keepTickTarget'] as const;
+export const RULE_NAMES = ['commitCap', 'minStep', 'deadband', 'promptSelfSteps', 'workingRoom', 'shortHold', 'idleFirst', 'keepTickTarget', 'reserveFirst'] as const;
 export type RuleName = (typeof RULE_NAMES)[number];
 
 /** Every rule switched off: what memcoop's policy is without anything beyond the paper. */
@@ -16,6 +16,7 @@ export const NO_RULES: Readonly<Required<PolicyRules>> = Object.freeze({
   shortHold: false,
   idleFirst: false,
   keepTickTarget: false,
+  reserveFirst: false,
 });
 
 /** Whether a rule is on in these params (absent: on). */

@@ -32,6 +32,8 @@ export interface PolicyRules {
   idleFirst?: boolean;
   /** self-step.ts: with the working room, a prompt step keeps the target the tick wrote unless the commit is above it. */
   keepTickTarget?: boolean;
+  /** reserve-deficit.ts: no transfer between guests that the reserve deficit would swallow. */
+  reserveFirst?: boolean;
 }
 
 export interface HostInput {
