@@ -245,19 +245,18 @@ export const decide: Policy = (input: DecideInput): Decision => {
     }
   }
 
-  // Reserve first (reserve-deficit.ts): a transfer between guests that the host's reserve deficit
-  // would swallow whole is not started; the guests it would lower stay where they are.
-  if (!abundant && !overcommitted && reclaim === 0 && ruleOn(params, 'reserveFirst')) {
-    let planned = 0;
-    managed.forEach((m, k) => (planned += Math.max(0, m.currentKiB - goals[k]!)));
-    if (transferSwallowed(host.freeKiB, reserveKiB, planned)) managed.forEach((m, k) => (goals[k] = Math.max(goals[k]!, m.currentKiB)));
-  }
-
   // Algorithm 2 steps, then the two-phase rule: increases (Dom0 first) share the memory free
   // now, before this tick's decreases have landed.
   const someoneShort = idleFirst && managed.some((m) => m.short);
+  // Reserve first (reserve-deficit.ts): a transfer between guests that the host's reserve deficit
+  // would swallow whole is not started: the goals stand, the guests it would lower hold this tick.
+  let planned = 0;
+  managed.forEach((m, k) => (planned += Math.max(0, m.currentKiB - goals[k]!)));
+  const holdDecreases = !abundant && !overcommitted && reclaim === 0 && ruleOn(params, 'reserveFirst') && transferSwallowed(host.freeKiB, reserveKiB, planned);
   const steps = managed.map((m, k) => {
-    const ratio = overMax(m.currentKiB, m.hiKiB) ?? stepToward(m.currentKiB, goals[k]!, upRatio, downRatio, minStep);
+    const over = overMax(m.currentKiB, m.hiKiB);
+    if (over === null && holdDecreases && goals[k]! < m.currentKiB) return m.currentKiB;
+    const ratio = over ?? stepToward(m.currentKiB, goals[k]!, upRatio, downRatio, minStep);
     return someoneShort ? deepenDecrease(m.currentKiB, ratio, goals[k]!, m.freeKiB) : ratio;
   });
   // Increases in flight (beyond the paper): a target written earlier and not yet reached still

@@ -9,8 +9,8 @@
 // and the guest took 558.7 s against 482.9 s static (total 1061.4 s against 985.6 s); with no
 // reserve the same run took 992.5 s, and paper-4vm 2906.6 s against 3151.0 s (static 3086.4 s).
 // So while the host is below its reserve and Dom0 needs nothing, guests are not lowered for each
-// other unless the balance moves more than the deficit: then the deficit refills the reserve and
-// the rest reaches the guests it was for. Pure.
+// other (their goals stand, their targets hold) unless the balance moves more than the deficit:
+// then the deficit refills the reserve and the rest reaches the guests it was for. Pure.
 
 /**
  * Whether the scarce balance's decreases should be held this tick: the host is below its reserve
