@@ -32,12 +32,7 @@ describe(`memcoop status, explain and metrics against run --host xen on ${kind}`
       'supervisor:',
       '  silenceTicks: 86400',
       '  dom0: { minKiB: 262144, maxKiB: 1048576 }',
-      // The working room (src/policy/pressure.ts) is off: these tests check the daemon's plumbing
-      // with targets that follow Committed_AS, as the paper's self adjustment sets them. Their
-      // reports are written once and never follow the balloon (MemFree stays put as the stand-in
-      // grows the domain), so with the room on a guest's used memory, and so its room, would grow
-      // with every step it is given, up to its maximum (measured: dom1 at 1024 MiB, not 700).
-      ...(extra.length ? extra : ['  params: { rules: { workingRoom: false } }']),
+      ...extra,
       '',
     ].join('\n');
 
@@ -53,7 +48,9 @@ describe(`memcoop status, explain and metrics against run --host xen on ${kind}`
     d = startDaemonChild(['--host', 'xen', '--config', cfg, '--socket', fx.socketPath, '--lock', join(dir, 'memcoop.pid'), '--metrics', '0']);
     metricsUrl = (await d.waitFor((l) => l.msg === 'metrics listening', 'the metrics listener')).metrics as string;
     for (const id of [1, 2]) await writeHello(xs, id, { protocol: PROTOCOL_VERSION, selfAdjust: true });
-    await writeReport(xs, 1, { totalKiB: 512 * MIB, freeKiB: 32 * MIB, committedKiB: 700 * MIB });
+    // Free memory enough that each guest's working room (used + 64 MiB, src/policy/pressure.ts)
+    // stays below its commit as it moves: the targets are the commits.
+    await writeReport(xs, 1, { totalKiB: 512 * MIB, freeKiB: 100 * MIB, committedKiB: 700 * MIB });
     await writeReport(xs, 2, { totalKiB: 512 * MIB, freeKiB: 200 * MIB, committedKiB: 300 * MIB });
     await until(async () => (await readKiB(xs, targetPath(1))) === 700 * MIB && (await readKiB(xs, targetPath(2))) === 300 * MIB, 'both targets written');
   });
@@ -97,12 +94,12 @@ describe(`memcoop status, explain and metrics against run --host xen on ${kind}`
   test('SIGHUP: a valid change is taken and logged, an invalid one refused naming the field', async () => {
     const reserve = () => (JSON.parse(memcoop(['status', '--json', '--control', sock]).stdout) as Status).memory!.reserveKiB;
     assert.equal(reserve(), 50 * MIB);
-    writeFileSync(cfg, configText(['  params: { reserveKiB: 65536, rules: { workingRoom: false } }']));
+    writeFileSync(cfg, configText(['  params: { reserveKiB: 65536 }']));
     d.child.kill('SIGHUP');
     const ok = await d.waitFor((l) => l.msg === 'configuration reloaded; the supervisor takes it at the next tick', 'the reload');
     assert.deepEqual(ok.changed, ['supervisor.params.reserveKiB']);
     await until(() => reserve() === 64 * MIB, 'the new reserve in force');
-    writeFileSync(cfg, configText(['  params: { reserveKiB: 65536, tau: 2, rules: { workingRoom: false } }']));
+    writeFileSync(cfg, configText(['  params: { reserveKiB: 65536, tau: 2 }']));
     d.child.kill('SIGHUP');
     const refused = await d.waitFor((l) => typeof l.msg === 'string' && l.msg.startsWith('reload refused'), 'the refusal');
     assert.equal(refused.field, `${cfg}.supervisor.params.tau`);
