@@ -25,11 +25,6 @@ export function writeConfig(dir: string, extra: string[] = [], hostTotalKiB = ST
       'supervisor:',
       '  silenceTicks: 86400',
       '  dom0: { minKiB: 262144, maxKiB: 1048576 }',
-      // the working room (src/policy/pressure.ts) off: the hand-written reports here expect
-      // targets to follow Committed_AS, as the paper's self adjustment sets them, and never follow
-      // the balloon (MemFree stays put as the stand-in grows the domain), so with the room on a
-      // guest's used memory, and its room, would grow with each step it is given, up to its maximum
-      '  params: { rules: { workingRoom: false } }',
       ...extra,
       '',
     ].join('\n'),
