@@ -12,6 +12,7 @@ import { LiveTable } from '../sim/live-table.ts';
 import { panelsFromTrace, renderPlot } from '../sim/plot.ts';
 import { BASELINE_POLICY_NAME, DEFAULT_POLICY_NAME, isPolicyName, POLICY_NAMES } from '../policy/registry.ts';
 import { runScenario, totalRuntimeS, type RunOptions, type RunResult } from '../sim/runner.ts';
+import { churnLine } from '../sim/churn.ts';
 import type { InspectionEvent, Observer } from 'xstate';
 import { InputError } from '../util/validate.ts';
 import { INSPECT_HELP, withInspection } from './inspect-flags.ts';
@@ -230,6 +231,7 @@ async function single(scenario: Scenario, a: Args): Promise<number> {
   writePlot(scenario, run, baseline, files.plot);
   const out: string[] = ['', ...runtimeTable(run, baseline, workloadNames(scenario)), ''];
   out.push(invariantsLine(scenario, run));
+  out.push(churnLine(run.churn));
   out.push(`journal: ${show(files.journal)} (${run.journaledInputs} inputs; replay: npx memcoop replay ${show(files.journal)})`);
   out.push(`plot:    ${show(files.plot)}`);
   out.push(`log:     ${show(files.log)}`);
@@ -238,7 +240,7 @@ async function single(scenario: Scenario, a: Args): Promise<number> {
   if (a.json) {
     const c = compareRuns(scenario.name, a.policy === BASELINE_POLICY_NAME ? [run] : [run, baseline]);
     const filesJson = { journal: resolve(files.journal), plot: resolve(files.plot), log: resolve(files.log) };
-    process.stdout.write(JSON.stringify({ ...c, files: filesJson }) + '\n');
+    process.stdout.write(JSON.stringify({ ...c, churn: run.churn, files: filesJson }) + '\n');
   }
   return verdict(scenario, run) === null ? 0 : 1;
 }

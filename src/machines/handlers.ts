@@ -263,6 +263,7 @@ export function onReports(c: SupervisorContext, e: AgentReports, index: Readonly
         currentKiB: f.currentKiB,
         committedKiB: f.report!.committedKiB,
         pendingIncreaseKiB: f.writtenTargetKiB === null ? 0 : Math.max(0, f.writtenTargetKiB - f.currentKiB),
+        pendingDecreaseKiB: f.writtenTargetKiB === null ? 0 : Math.max(0, f.currentKiB - f.writtenTargetKiB),
         paging: isPaging(f.report!),
       };
     });

@@ -49,6 +49,8 @@ export interface DecideFigures {
   withBonus: Float64Array | null;
   /** idleYield: what each guest's goal gained (+) or gave (-) in the transfer; null when it did not run. */
   yielded: readonly number[] | null;
+  /** reserveFirst: this tick's decreases between guests were held (the reserve deficit would swallow them). */
+  reserveHold: boolean;
   goals: readonly number[];
   ratios: readonly number[];
   steps: readonly number[];
@@ -159,7 +161,7 @@ export function traceOf(f: DecideFigures): DecisionTrace {
         : null,
       step: {
         stepKiB: ratioStep,
-        limit: m.currentKiB > m.hiKiB ? 'over max' : stepLimit(m.currentKiB, goal, upRatio, downRatio, f.minStep),
+        limit: m.currentKiB > m.hiKiB ? 'over max' : f.reserveHold && goal < m.currentKiB ? 'reserve first' : stepLimit(m.currentKiB, goal, upRatio, downRatio, f.minStep),
         ratio: ratioStep > m.currentKiB ? upRatio : ratioStep < m.currentKiB ? downRatio : null,
         idleFirstKiB: step < ratioStep ? idleFreeKiB(m.freeKiB) : null,
         pendingKiB: m.pendingKiB,

@@ -5,6 +5,7 @@ import { addBonus, balance, swapUsed, type BalanceGuest } from './balance.ts';
 import { clamp, PAGE_KIB, pageBounds, pageDown, pageUp, roundPagesExact } from './pages.ts';
 import { yieldToPaging } from './idle-yield.ts';
 import { deepenDecrease, isPaging, isShort, pagingCapKiB } from './pressure.ts';
+import { transferSwallowed } from './reserve-deficit.ts';
 import { ruleOn } from './rules.ts';
 import { MIN_STEP_KIB, shareIncreases, stepToward } from './steps.ts';
 import { traceOf } from './decide-trace.ts';
@@ -283,9 +284,19 @@ export const decide: Policy = (input: DecideInput): Decision => {
   // Algorithm 2 steps, then the two-phase rule: increases (Dom0 first) share the memory free
   // now, before this tick's decreases have landed.
   const someoneShort = idleFirst && managed.some((m) => m.short);
+  // Reserve first (reserve-deficit.ts): a transfer between guests that the host's reserve deficit
+  // would swallow whole is not started: the goals stand, the guests it would lower hold this tick.
+  let planned = 0;
+  managed.forEach((m, k) => (planned += Math.max(0, m.currentKiB - goals[k]!)));
+  const holdDecreases = !abundant && !overcommitted && reclaim === 0 && ruleOn(params, 'reserveFirst') && transferSwallowed(host.freeKiB, reserveKiB, planned);
   const ratios: number[] | null = tracing ? new Array<number>(managed.length) : null;
   const steps = managed.map((m, k) => {
-    const ratio = overMax(m.currentKiB, m.hiKiB) ?? stepToward(m.currentKiB, goals[k]!, upRatio, downRatio, minStep);
+    const over = overMax(m.currentKiB, m.hiKiB);
+    if (over === null && holdDecreases && goals[k]! < m.currentKiB) {
+      if (ratios !== null) ratios[k] = m.currentKiB;
+      return m.currentKiB;
+    }
+    const ratio = over ?? stepToward(m.currentKiB, goals[k]!, upRatio, downRatio, minStep);
     if (ratios !== null) ratios[k] = ratio;
     return someoneShort ? deepenDecrease(m.currentKiB, ratio, goals[k]!, m.freeKiB) : ratio;
   });
@@ -356,6 +367,7 @@ export const decide: Policy = (input: DecideInput): Decision => {
       nt,
       withBonus,
       yielded,
+      reserveHold: holdDecreases,
       goals,
       ratios: ratios!,
       steps,

@@ -137,6 +137,9 @@ function stepLines(g: GuestTrace): string[] {
     case 'snap':
       out.push(`  step: the gap ${mib(gap)} is under a page: to the goal at once`);
       break;
+    case 'reserve first':
+      out.push(`  step: none: the host is below its reserve, which would swallow what this decrease frees for another guest (reserveFirst)`);
+      break;
     default: {
       const dir = s.stepKiB > g.currentKiB ? 'up' : 'down';
       const by = {

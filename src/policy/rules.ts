@@ -3,7 +3,7 @@
 // Every rule is on unless the params say false; the paper's policy (paper.ts) has none of them.
 import type { PolicyParams, PolicyRules } from './types.ts';
 
-export const RULE_NAMES = ['commitCap', 'minStep', 'deadband', 'promptSelfSteps', 'workingRoom', 'shortHold', 'idleFirst', 'idleYield'] as const;
+export const RULE_NAMES = ['commitCap', 'minStep', 'deadband', 'promptSelfSteps', 'workingRoom', 'shortHold', 'idleFirst', 'keepTickTarget', 'reserveFirst', 'idleYield'] as const;
 export type RuleName = (typeof RULE_NAMES)[number];
 
 /** Every rule switched off: what memcoop's policy is without anything beyond the paper. */
@@ -15,6 +15,8 @@ export const NO_RULES: Readonly<Required<PolicyRules>> = Object.freeze({
   workingRoom: false,
   shortHold: false,
   idleFirst: false,
+  keepTickTarget: false,
+  reserveFirst: false,
   idleYield: false,
 });
 

@@ -26,6 +26,12 @@ export interface SelfStepGuest {
    */
   pendingIncreaseKiB: number;
   /**
+   * A decrease already issued and not yet reached (N_i - written target, if positive; absent: 0).
+   * With the working room a prompt step keeps the written target unless the commit is above it
+   * (see selfAdjustStep).
+   */
+  pendingDecreaseKiB?: number;
+  /**
    * The guest is paging (pressure.ts): the tick may have given it memory beyond its commit, so a
    * prompt step never takes it back below what it has (only the tick does, with every guest's
    * need in view).
@@ -72,10 +78,29 @@ export function selfAdjustStep(input: SelfStepInput): SelfStepResult {
     // Working room (pressure.ts): the tick may have given the guest room above its commit, so a
     // prompt step never takes it back (only the tick does, with every guest's need in view):
     // prompt steps grow guests to their commits at once and leave decreases to the tick.
-    goals[k] = ruleOn(input.params, 'workingRoom') ? Math.max(mc, Math.min(cur, hi)) : mc;
+    const room = ruleOn(input.params, 'workingRoom');
+    // Keep the tick's target (rule keepTickTarget, beyond the paper): the prompt step's floor is
+    // the target the tick wrote, not the allocation. A hold at the allocation, written at each
+    // report between ticks, undid whatever the tick had written and the balloon had not reached
+    // yet, down or up: the churn the working room was blamed for. Measured with `memcoop sim`
+    // (churn.ts, seed 1, off -> on): fault-stuck-balloon 513 -> 20 guest target writes, decreases
+    // reversed before landing 255 of 257 -> 9 (the holds of its stuck spells), and the stuck
+    // balloon found stuck, which the reversals had hidden (its target never stayed put for the
+    // five ticks); paper-4vm 111 -> 75 writes, 12 of 41 decreases reversed -> none;
+    // kvm-mem-mem-out 62 -> 34, 11 -> none; realistic-mixed 278 -> 234, 10 -> none; runtimes
+    // equal to 0.1 s. So unless the guest's commit asks for more than the written target, the
+    // prompt step keeps that target and writes nothing; a commit above the target but within the
+    // allocation ends a decrease under way at the commit.
+    const pendingUp = pageDown(Math.max(0, g.pendingIncreaseKiB));
+    const pendingDown = pageDown(Math.max(0, g.pendingDecreaseKiB ?? 0));
+    const keepTick = room && ruleOn(input.params, 'keepTickTarget');
+    const written = clamp(cur + pendingUp - pendingDown, lo, hi);
+    const keep = keepTick && mc <= written;
+    goals[k] = keep ? written : keepTick ? mc : room ? Math.max(mc, Math.min(cur, hi)) : mc;
+    const direct = keep || (keepTick && mc <= cur);
     // No "idle memory first" here (pressure.ts): it acts only while a guest is short, and a
     // prompt step sees only the guests reporting now; the tick applies it.
-    steps[k] = stepToward(cur, goals[k]!, upRatio, downRatio, ruleOn(input.params, 'minStep') ? MIN_STEP_KIB : 0);
+    steps[k] = direct ? goals[k]! : stepToward(cur, goals[k]!, upRatio, downRatio, ruleOn(input.params, 'minStep') ? MIN_STEP_KIB : 0);
     // Growth already paid for: up to the pending target, whole pages.
     bases[k] = cur + pageDown(Math.max(0, g.pendingIncreaseKiB));
     wanted[k] = Math.max(0, steps[k]! - bases[k]!);

@@ -41,7 +41,8 @@ export type StepLimit =
   | 'ratio' // Algorithm 2: gap / upRatio or gap / downRatio
   | 'min step' // the ratio step was under MIN_STEP_KIB (minStep): moved the minimum
   | 'whole gap' // the gap was under the minimum step: closed in one step
-  | 'over max'; // above H_i: brought down to it at once
+  | 'over max' // above H_i: brought down to it at once
+  | 'reserve first'; // the host is below its reserve: a decrease for another guest it would swallow is not started (reserveFirst)
 
 /** What made a guest count as paging (pressure.ts), with the figures. */
 export interface PagingTrace {

@@ -31,6 +31,10 @@ export interface PolicyRules {
   shortHold?: boolean;
   /** pressure.ts: while a guest is short, a decrease takes idle free memory at once. */
   idleFirst?: boolean;
+  /** self-step.ts: with the working room, a prompt step keeps the target the tick wrote unless the commit is above it. */
+  keepTickTarget?: boolean;
+  /** reserve-deficit.ts: no transfer between guests that the reserve deficit would swallow. */
+  reserveFirst?: boolean;
   /** idle-yield.ts: while memory is abundant, guests not paging give what they commit beyond use plus room to paging guests (needs workingRoom). */
   idleYield?: boolean;
 }

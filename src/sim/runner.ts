@@ -15,7 +15,7 @@ import { checkInvariants, snapshotOf, type InvariantRule, type Snapshot, type Vi
 import type { Scenario } from './scenario.ts';
 import { SimHost, memoryOf, type GuestOutcome } from '../hosts/sim/sim-host.ts';
 import { hostFreeKiB } from '../hosts/sim/state.ts';
-import { currentPhase } from '../hosts/sim/step.ts';
+import { currentPhase, DOM0 } from '../hosts/sim/step.ts';
 import { silentLogger, type Logger } from '../log/logger.ts';
 import { DEFAULT_SUPERVISOR_CONFIG, type SupervisorConfig } from '../vocabulary/config.ts';
 import { guestStateName, type GuestSnapshot, type GuestStateName } from '../machines/guest.ts';
@@ -28,6 +28,7 @@ import { isSafe } from '../policy/unsafe.ts';
 import { reseed } from './seed.ts';
 import { SteppedHost } from '../hosts/sim/stepped-host.ts';
 import { VirtualClock } from './virtual-clock.ts';
+import { ChurnMeter, type ChurnReport } from './churn.ts';
 import type { Mode } from '../vocabulary/mode.ts';
 
 /** One guest at the end of a tick: what the supervisor thinks and what the simulator knows. */
@@ -116,6 +117,8 @@ export interface RunResult {
   journaledInputs: number;
   rejectedReports: ReadonlyMap<string, number>;
   timings: TickTiming[];
+  /** How often guest targets were written, and how many decreases were replaced before landing (churn.ts). */
+  churn: ChurnReport;
 }
 
 /**
@@ -180,6 +183,18 @@ export async function runScenario(scenarioIn: Scenario, opts: RunOptions = {}): 
   const stepsPerTick = Math.round(scenario.tickMs / scenario.stepMs);
   let prev: Snapshot | null = snapshotOf(sim.state);
   let ticks = 0;
+  const churn = new ChurnMeter(config.balloonSlackKiB);
+  let requestsSeen = 0;
+  // The guest target writes applied since the last call, each with its balloon's allocation then.
+  const meterWrites = (): void => {
+    const rs = sim.requests;
+    for (; requestsSeen < rs.length; requestsSeen++) {
+      const r = rs[requestsSeen]!;
+      if (r.kind !== 'target' || r.id === DOM0 || r.targetKiB === undefined) continue;
+      const g = sim.state.guests.find((x) => x.config.id === r.id);
+      if (g !== undefined) churn.write(r.id, r.targetKiB, g.balloon.actualKiB);
+    }
+  };
 
   const record = (): TickRecord => {
     const s = sim.state;
@@ -231,6 +246,7 @@ export async function runScenario(scenarioIn: Scenario, opts: RunOptions = {}): 
         const t4 = now();
         host.applyWrites(); // the targets and modes the supervisor issued, in its order
         const t5 = now();
+        meterWrites();
         tm.timersMs += t1 - t0;
         tm.simMs += t2 - t1 + (t5 - t4);
         tm.eventsMs += t3 - t2;
@@ -274,6 +290,7 @@ export async function runScenario(scenarioIn: Scenario, opts: RunOptions = {}): 
     journaledInputs,
     rejectedReports: sim.rejectedReports,
     timings,
+    churn: churn.report(scenario.sim.guests.length, sim.now),
   };
 }
 

@@ -53,10 +53,6 @@ describe(`memcoop run --host xen with three memcoop-agents (${kind})`, { skip },
     for (const g of GUESTS) await seedDomain(xs, g.domid, { name: `vm${g.domid}`, staticMaxKiB: 1024 * MIB, targetKiB: 512 * MIB });
     const cfg = writeXenConfig(dir, {
       hostTotalKiB: 4194304,
-      supervisor: [
-        // the working room (src/policy/pressure.ts) off: targets follow Committed_AS here
-        '  params: { rules: { workingRoom: false } }',
-      ],
     });
     const journal = join(dir, 'journal.jsonl');
     const d = startXenDaemon(['--config', cfg, '--socket', fx.socketPath, '--journal', journal]);
@@ -64,7 +60,9 @@ describe(`memcoop run --host xen with three memcoop-agents (${kind})`, { skip },
     await d.waitFor('memcoop supervisor started', 'the daemon to start');
 
     for (const g of GUESTS) {
-      const f = new ProcFiles({ total: 500 * MIB, free: 20 * MIB, available: 60 * MIB, committed: g.committedKiB, swapTotal: 256 * MIB, swapFree: 250 * MIB });
+      // 100 MiB free, which the files keep whatever the balloon does: the working room (used +
+      // 64 MiB, src/policy/pressure.ts) then stays below the commit, and targets follow Committed_AS.
+      const f = new ProcFiles({ total: 500 * MIB, free: 100 * MIB, available: 140 * MIB, committed: g.committedKiB, swapTotal: 256 * MIB, swapFree: 250 * MIB });
       files.push(f);
       // The last guest runs the static build, as a small guest would.
       const bin = g.domid === 3 ? AGENT_STATIC_BIN : AGENT_BIN;
@@ -81,7 +79,7 @@ describe(`memcoop run --host xen with three memcoop-agents (${kind})`, { skip },
       await until(async () => (await readKiB(xs, targetPath(g.domid))) === g.committedKiB, `dom${g.domid}'s target ${g.committedKiB} KiB (daemon log: ${JSON.stringify(d.lines.slice(-20))})`);
     }
     // A guest's load changes: its agent reports it and the target follows.
-    files[0]!.setMem({ total: 500 * MIB, free: 20 * MIB, available: 60 * MIB, committed: 650 * MIB, swapTotal: 256 * MIB, swapFree: 250 * MIB });
+    files[0]!.setMem({ total: 500 * MIB, free: 100 * MIB, available: 140 * MIB, committed: 650 * MIB, swapTotal: 256 * MIB, swapFree: 250 * MIB });
     await until(async () => (await readKiB(xs, targetPath(1))) === 650 * MIB, 'dom1 target after its Committed_AS rose');
 
     d.child.kill('SIGTERM'); // our own child, by its pid
@@ -94,7 +92,7 @@ describe(`memcoop run --host xen with three memcoop-agents (${kind})`, { skip },
       assert.ok(mine.length > 0, `dom${g.domid}'s reports reached the supervisor`);
       // The optional fields travel to the supervisor's input (and its journal); absent ones stay absent.
       const last = mine.at(-1)!;
-      assert.equal(last.availableKiB, 60 * MIB);
+      assert.equal(last.availableKiB, 140 * MIB);
       assert.equal(last.pgmajfault, 100);
       assert.equal(last.psiSomeAvg10, 0);
       assert.equal('refaultAnon' in last, false, 'no workingset_refault_anon in the file: absent');

@@ -6,11 +6,6 @@ import { writeXenConfig } from '../../testbed/daemon-child.ts';
 export function writeConfig(dir: string, extra: string[] = [], hostTotalKiB?: number): string {
   return writeXenConfig(dir, {
     hostTotalKiB,
-    supervisor: [
-      // the working room (src/policy/pressure.ts) off: the hand-written reports here expect
-      // targets to follow Committed_AS, as the paper's self adjustment sets them
-      '  params: { rules: { workingRoom: false } }',
-    ],
     extra,
   });
 }

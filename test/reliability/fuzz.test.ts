@@ -108,7 +108,7 @@ describe(`reliability: ${WRITES} hostile agent writes across ${GUESTS} guests ($
           rss.push(rssMB(d!.child.pid!));
           // The honest guests report now and then, each time a new Committed_AS.
           honestCommitted = (300 + (i / 5000) % 7 * 32) * MIB;
-          for (const h of HONEST) await writeReport(xs, h, { totalKiB: 512 * MIB, freeKiB: 64 * MIB, committedKiB: honestCommitted });
+          for (const h of HONEST) await writeReport(xs, h, { totalKiB: 512 * MIB, freeKiB: 100 * MIB, committedKiB: honestCommitted });
         }
         const domid = HONEST.length + 1 + Math.floor(rnd() * (GUESTS - HONEST.length));
         const key = rnd() < 0.3 ? 'hello' : 'meminfo';
@@ -124,7 +124,7 @@ describe(`reliability: ${WRITES} hostile agent writes across ${GUESTS} guests ($
 
     // The honest guests end on a last report; their targets follow it exactly.
     const finalCommitted = 512 * MIB;
-    for (const h of HONEST) await writeReport(xs, h, { totalKiB: 512 * MIB, freeKiB: 64 * MIB, committedKiB: finalCommitted });
+    for (const h of HONEST) await writeReport(xs, h, { totalKiB: 512 * MIB, freeKiB: 100 * MIB, committedKiB: finalCommitted });
     for (const h of HONEST) await until(async () => (await readKiB(xs, targetPath(h))) === finalCommitted, `honest dom${h} at its Committed_AS`, 60_000);
     for (let domid = 1; domid <= GUESTS; domid++) {
       const t = await readKiB(xs, targetPath(domid));

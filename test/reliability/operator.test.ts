@@ -51,7 +51,7 @@ describe(`reliability: the daemon against ${kind}`, { skip: skipReason(kind) }, 
     try {
       await first.waitFor('memcoop supervisor started');
       await until(async () => (await xs.read(modePath(1))) === 'self', 'the handshake answered');
-      await writeReport(xs, 1, { totalKiB: 512 * MIB, freeKiB: 32 * MIB, committedKiB: 640 * MIB });
+      await writeReport(xs, 1, { totalKiB: 512 * MIB, freeKiB: 100 * MIB, committedKiB: 640 * MIB });
       await until(async () => (await readKiB(xs, targetPath(1))) === 640 * MIB, 'the target written');
       const second = memcoop(['run', '--host', 'xen', '--config', cfg, '--socket', fx.socketPath]);
       assert.equal(second.status, 1);
@@ -102,8 +102,10 @@ describe(`reliability: the daemon against ${kind}`, { skip: skipReason(kind) }, 
       // Fill what is left, then keep the guest reporting: its target must still follow.
       spawnSync('sh', ['-c', `dd if=/dev/zero of=${join(mnt, 'filler')} bs=1k 2>/dev/null; true`]);
       await d.waitFor(/journal: the disk refused a line/, 'the gap opened', 30_000);
+      // 100 MiB free: the working room (used + 64 MiB, src/policy/pressure.ts) stays below the
+      // commit, so the target is the commit itself.
       for (const c of [700, 760, 820]) {
-        await writeReport(xs, 1, { totalKiB: 512 * MIB, freeKiB: 32 * MIB, committedKiB: c * MIB });
+        await writeReport(xs, 1, { totalKiB: 512 * MIB, freeKiB: 100 * MIB, committedKiB: c * MIB });
         await until(async () => (await readKiB(xs, targetPath(1))) === c * MIB, `target ${c} MiB while the disk is full`);
       }
       assert.equal(d.lines.filter((l) => /journal: the disk refused a line/.test(l.msg ?? '')).length, 1, 'logged once, not per input or per gap');

@@ -95,8 +95,10 @@ function recordRun(file: string, policy: PolicyName = 'memcoop'): Recorded {
       send({ type: 'guest.left', id: 'db' } as never);
       delete alloc['db'];
     }
-    // This tick's reports: one batch, except every fifth tick, when late's comes on its own.
-    const batch: ReportEntry[] = [{ id: 'web', committedKiB: web, freeKiB: 20 * MIB, swapTotalKiB: 512 * MIB, swapFreeKiB: (t % 7) * 64 * MIB }];
+    // This tick's reports: one batch, except every fifth tick, when late's comes on its own. web
+    // keeps 200 MiB free, so its working room (used + 64 MiB) stays below its growing commit and
+    // each report lifts it at once (a prompt self step) above the target the last tick wrote.
+    const batch: ReportEntry[] = [{ id: 'web', committedKiB: web, freeKiB: 200 * MIB, swapTotalKiB: 512 * MIB, swapFreeKiB: (t % 7) * 64 * MIB }];
     if (alloc['db'] !== undefined && t % 9 !== 8) batch.push({ id: 'db', committedKiB: 700 * MIB, freeKiB: 100 * MIB, swapTotalKiB: 0, swapFreeKiB: 0 });
     const late: ReportEntry = { id: 'late', committedKiB: 500 * MIB, freeKiB: 10 * MIB, swapTotalKiB: 0, swapFreeKiB: 0 };
     if (t >= 13 && t % 5 !== 0) batch.push(late);

@@ -26,11 +26,7 @@ describe(`memcoop status, explain and metrics against run --host xen on ${kind}`
   let cfg: string;
   const writeConfig = (extra: string[] = []) =>
     writeXenConfig(dir, {
-      supervisor: [
-        // The working room (src/policy/pressure.ts) is off: these tests check the daemon's plumbing
-        // with targets that follow Committed_AS, as the paper's self adjustment sets them.
-        ...(extra.length ? extra : ['  params: { rules: { workingRoom: false } }']),
-      ],
+      supervisor: extra,
     });
 
   before(async () => {
@@ -44,7 +40,9 @@ describe(`memcoop status, explain and metrics against run --host xen on ${kind}`
     d = startXenDaemon(['--config', cfg, '--socket', fx.socketPath, '--lock', join(dir, 'memcoop.pid'), '--metrics', '0']);
     metricsUrl = (await d.waitFor((l) => l.msg === 'metrics listening', 'the metrics listener')).metrics as string;
     for (const id of [1, 2]) await writeHello(xs, id, { protocol: PROTOCOL_VERSION, selfAdjust: true });
-    await writeReport(xs, 1, { totalKiB: 512 * MIB, freeKiB: 32 * MIB, committedKiB: 700 * MIB });
+    // Free memory enough that each guest's working room (used + 64 MiB, src/policy/pressure.ts)
+    // stays below its commit as it moves: the targets are the commits.
+    await writeReport(xs, 1, { totalKiB: 512 * MIB, freeKiB: 100 * MIB, committedKiB: 700 * MIB });
     await writeReport(xs, 2, { totalKiB: 512 * MIB, freeKiB: 200 * MIB, committedKiB: 300 * MIB });
     await until(async () => (await readKiB(xs, targetPath(1))) === 700 * MIB && (await readKiB(xs, targetPath(2))) === 300 * MIB, 'both targets written');
   });
@@ -88,12 +86,12 @@ describe(`memcoop status, explain and metrics against run --host xen on ${kind}`
   test('SIGHUP: a valid change is taken and logged, an invalid one refused naming the field', async () => {
     const reserve = () => (JSON.parse(memcoop(['status', '--json', '--control', sock]).stdout) as Status).memory!.reserveKiB;
     assert.equal(reserve(), 50 * MIB);
-    writeConfig(['  params: { reserveKiB: 65536, rules: { workingRoom: false } }']);
+    writeConfig(['  params: { reserveKiB: 65536 }']);
     d.child.kill('SIGHUP');
     const ok = await d.waitFor((l) => l.msg === 'configuration reloaded; the supervisor takes it at the next tick', 'the reload');
     assert.deepEqual(ok.changed, ['supervisor.params.reserveKiB']);
     await until(() => reserve() === 64 * MIB, 'the new reserve in force');
-    writeConfig(['  params: { reserveKiB: 65536, tau: 2, rules: { workingRoom: false } }']);
+    writeConfig(['  params: { reserveKiB: 65536, tau: 2 }']);
     d.child.kill('SIGHUP');
     const refused = await d.waitFor((l) => typeof l.msg === 'string' && l.msg.startsWith('reload refused'), 'the refusal');
     assert.equal(refused.field, `${cfg}.supervisor.params.tau`);

@@ -14,16 +14,19 @@ import { createSupervisorMachine, guestSystemId } from '../../../src/machines/su
 import { DOM0_ID, type Write } from '../../../src/vocabulary/writes.ts';
 import { MIB, Run, assertPlainJson, capturingLogger, type Effect } from './harness.ts';
 
-// The protocol tests hold balloons still (samples report the same sizes): the working room
-// (src/policy/pressure.ts), which gives a guest at its commit more while memory is abundant, is
-// switched off so that a guest at its commit has nothing to move; the room has its own tests.
+// The protocol tests run the shipped policy and hold balloons still (samples report the same
+// sizes). While memory is abundant the working room (src/policy/pressure.ts) gives a guest up to
+// what it uses plus 64 MiB, so a guest meant to sit still reports ROOMY free memory: its room is
+// then exactly its commit, and nothing moves.
 const CONFIG = {
   silenceTicks: 3,
   stuckTicks: 3,
   stuckRetryTicks: 5,
   dom0: { minKiB: 256 * MIB, maxKiB: 2048 * MIB },
-  params: { ...DEFAULT_PARAMS, rules: { workingRoom: false } },
+  params: { ...DEFAULT_PARAMS },
 };
+/** MemFree at which a guest's working room (used + 64 MiB, pressure.ts WORKING_ROOM_KIB) equals its allocation. */
+const ROOMY = 64 * MIB;
 const DOM0 = { currentKiB: 512 * MIB, committedKiB: 512 * MIB };
 
 /** Two registered, reporting guests a (domid 1) and b (domid 2) at 512 MiB each. */
@@ -98,24 +101,24 @@ describe('supervisor: each tick', () => {
     const run = new Run({ config: CONFIG, policy: spy });
     twoGuests(run);
     for (let t = 0; t < CONFIG.silenceTicks; t++) {
-      run.report('a', 512 * MIB); // only a's agent reports (and a sits at its commit: no balloon moves)
+      run.report('a', 512 * MIB, ROOMY); // only a's agent reports (and a sits at its commit: no balloon moves)
       run.sample(4096 * MIB, DOM0, { a: 512 * MIB, b: 512 * MIB });
       run.tick();
     }
     assert.equal(run.state('a'), 'selfAdjusting');
     assert.equal(run.state('b'), 'unmanaged');
     const before = run.effects.length;
-    run.report('a', 512 * MIB);
+    run.report('a', 512 * MIB, ROOMY);
     run.tick();
     assert.deepEqual(seen.at(-1)!.guests.map((g) => [g.id, g.agent]), [['a', true], ['b', false]]);
     assert.equal(run.decisions.at(-1)!.decision.guests.find((g) => g.id === 'b')!.mode, 'held');
     assert.deepEqual(modes(run.since(before)), ['b=held']);
     assert.ok(!run.since(before).some((e) => e.kind === 'target' && e.id === 'b'), 'b was never managed: its target is left alone');
     // Its agent comes back: managed again, in the mode it had, and told so on the next tick.
-    run.report('b', 512 * MIB);
+    run.report('b', 512 * MIB, ROOMY);
     assert.equal(run.state('b'), 'selfAdjusting');
     const back = run.effects.length;
-    run.report('a', 512 * MIB);
+    run.report('a', 512 * MIB, ROOMY);
     run.tick();
     assert.deepEqual(modes(run.since(back)), ['b=self']);
   });
@@ -231,7 +234,7 @@ describe('supervisor: each tick', () => {
     // a wants to grow; the host has room; its balloon never moves (the sample keeps saying 512).
     for (let t = 0; t < CONFIG.stuckTicks + 1; t++) {
       run.report('a', 900 * MIB);
-      run.report('b', 512 * MIB);
+      run.report('b', 512 * MIB, ROOMY);
       run.sample(2048 * MIB, DOM0, { a: 512 * MIB, b: 512 * MIB });
       run.tick();
     }
@@ -239,7 +242,7 @@ describe('supervisor: each tick', () => {
     assert.equal(run.state('b'), 'selfAdjusting');
     const before = run.effects.length;
     run.report('a', 900 * MIB);
-    run.report('b', 512 * MIB);
+    run.report('b', 512 * MIB, ROOMY);
     run.tick();
     assert.deepEqual(seen.at(-1)!.guests.map((g) => [g.id, g.agent]), [['a', false], ['b', true]]);
     assert.deepEqual(
