@@ -238,6 +238,21 @@ test('idle commit yields: named for the guest that gave and the paging guest tha
   assert.doesNotMatch(off, /idleYield\)/);
 });
 
+test('reserve first: a decrease the reserve deficit would swallow is named as held, and not once the rule is off', () => {
+  // keep-and-reserve.test.ts's case: host free 0 against a 50 MiB reserve; b would be lowered for a.
+  const d0 = { currentKiB: 256 * MIB, committedKiB: 200 * MIB, minKiB: 256 * MIB, maxKiB: 512 * MIB };
+  const x = input({ ...DEFAULT_PARAMS, reserveKiB: 50 * MIB }, 0, d0, [
+    guest('a', { minKiB: 128 * MIB, maxKiB: 512 * MIB, currentKiB: 214 * MIB, committedKiB: 458 * MIB, freeKiB: 2 * MIB }),
+    guest('b', { minKiB: 128 * MIB, maxKiB: 512 * MIB, currentKiB: 214 * MIB, committedKiB: 227 * MIB, freeKiB: 100 * MIB }),
+  ]);
+  const e = explainDecision(x);
+  assert.equal(e.trace.guests[1]!.step.limit, 'reserve first');
+  assert.match(section(formatExplanation(e), 'b'), /step: none: the host is below its reserve.*\(reserveFirst\)/);
+  const off = explainDecision({ ...x, params: { ...x.params, rules: { reserveFirst: false } } });
+  assert.notEqual(off.trace.guests[1]!.step.limit, 'reserve first');
+  assert.doesNotMatch(formatExplanation(off), /reserveFirst\)/);
+});
+
 test('the minimum step: named when it, not the ratio, sized the step', () => {
   // A 6 MiB gap down at ratio 4 is 1.5 MiB: the step is the 4 MiB minimum.
   const x = input(DEFAULT_PARAMS, 1024 * MIB, dom0, [guest('m', { currentKiB: 256 * MIB, committedKiB: 250 * MIB, freeKiB: 200 * MIB })]);
