@@ -118,8 +118,9 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
 
   const machine = createSupervisorMachine({ ...(opts.policy ? { policy: opts.policy } : {}), logger }).provide({
     actions: {
-      writeTarget: (_, { id, targetKiB }) => {
-        issue(id, 'setTarget', host.setTarget(id, targetKiB));
+      // A report's prompt self step is answered on the host's urgent lane, a tick's writes not.
+      writeTarget: ({ event }, { id, targetKiB }) => {
+        issue(id, 'setTarget', host.setTarget(id, targetKiB, { prompt: event.type === 'agent.reports' }));
       },
       writeMode: (_, { id, mode, protocol }) => {
         issue(id, 'setMode', host.setMode(id, mode, protocol));

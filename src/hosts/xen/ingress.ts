@@ -201,7 +201,8 @@ export function agentKeys$(store: XenStore, domid: number, opts: AgentKeysOption
     events$.pipe(
       filter((k) => k === key),
       interval[key] > 0 ? throttleTime(interval[key], scheduler, { leading: true, trailing: true }) : (x: Observable<AgentKey>) => x,
-      readOnEach(() => store.read(key === 'hello' ? helloPath(domid) : meminfoPath(domid))),
+      // On the urgent lane: a report's target waits on this read.
+      readOnEach(() => store.urgent.read(key === 'hello' ? helloPath(domid) : meminfoPath(domid))),
       map((result): AgentKeyRead => ({ domid, key, result })),
     );
   // connect: both keys share the one watch.

@@ -37,6 +37,13 @@ const XS = {
 const HEADER_BYTES = 16;
 /** XENSTORE_PAYLOAD_MAX: libxenstore refuses a longer request with E2BIG before sending it. */
 const PAYLOAD_MAX = 4096;
+/**
+ * Connect attempts refused with EAGAIN before giving up, and the wait between them: 20 x 50 ms
+ * gives xenstored a second to accept what is queued before this connection (it accepts one per
+ * turn of its loop, which a busy xenstored under load takes a while to come round to).
+ */
+const OPEN_EAGAIN_TRIES = 20;
+const OPEN_EAGAIN_WAIT_MS = 50;
 /** XS_PERM_* letters of xs_perm_to_string. */
 const PERM_LETTERS = ['n', 'r', 'w', 'b'] as const;
 
@@ -113,8 +120,24 @@ export class XsPipe {
     socket.on('close', () => this.fail(this.closing ? 'EBADF' : 'EPIPE'));
   }
 
-  /** Connects to xenstored's socket; rejects with an addon-shaped error (op 'open'). */
-  static open(path: string): Promise<XsPipe> {
+  /**
+   * Connects to xenstored's socket; rejects with an addon-shaped error (op 'open'). A connect
+   * refused with EAGAIN (the listen backlog is full: xenstored has not accepted the connections
+   * before it yet, seen with oxenstored when a client opens its two request lanes at once) is
+   * tried again, OPEN_EAGAIN_TRIES times in all, OPEN_EAGAIN_WAIT_MS apart.
+   */
+  static async open(path: string): Promise<XsPipe> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await XsPipe.connect(path);
+      } catch (e) {
+        if ((e as { code?: string }).code !== 'EAGAIN' || attempt >= OPEN_EAGAIN_TRIES) throw e;
+        await new Promise((r) => setTimeout(r, OPEN_EAGAIN_WAIT_MS));
+      }
+    }
+  }
+
+  private static connect(path: string): Promise<XsPipe> {
     return new Promise((resolve, reject) => {
       const s = createConnection({ path });
       s.once('connect', () => {
@@ -172,6 +195,24 @@ export class XsPipe {
       );
     }));
     return results;
+  }
+
+  /** Begins a transaction: its id. */
+  begin(): Promise<number> {
+    return this.request(XS.TRANSACTION_START, 0, Buffer.from('\0'), 'transaction_start', '').then((b) => Number(b.toString('utf8').replace(/\0.*$/s, '')));
+  }
+
+  /** Commits (abort false) or aborts transaction `tx`. */
+  end(tx: number, abort: boolean): Promise<void> {
+    return this.request(XS.TRANSACTION_END, tx, Buffer.from(abort ? 'F\0' : 'T\0'), 'transaction_end', '').then(() => undefined);
+  }
+
+  /**
+   * One request (a NATIVE_BATCH kind other than a transaction's start or end) on the wire now,
+   * behind those already sent; its answer as batch() gives it.
+   */
+  send(kind: number, path: string, tx: number, value: NativeBatchOp[3]): Promise<unknown> {
+    return this.one(kind, path, tx, value);
   }
 
   private async inFlight(all: Promise<unknown>[]): Promise<void> {
