@@ -15,7 +15,9 @@
 //     on a shared machine latencies move with others' load, CPU seconds much less.
 // MEMCOOP_SCALE_NODE_ARGS passes node flags to the daemon (`--cpu-prof --cpu-prof-dir=out/prof`,
 // `--heapsnapshot-signal=SIGUSR2`); MEMCOOP_XENSTORE_PIPE=off sends its requests (and the
-// bench's) through libxenstore instead of the pipelined socket, for comparison.
+// bench's) through libxenstore instead of the pipelined socket, for comparison;
+// MEMCOOP_SCALE_ROOT=DIR runs the daemon of another checkout (its bin/memcoop.mjs), measured by
+// this bench, to compare two versions side by side.
 // Host memory is abundant (a stand-in host of 1 TiB), so every report that raises Committed_AS
 // is answered by a prompt self step rather than waiting for the tick; one that lowers it waits
 // for the tick (the working room rule, src/policy/pressure.ts), so the report -> target figures are
@@ -54,7 +56,10 @@ const GOAL_RSS_MB = 120;
 /** Node flags for the daemon's process, space-separated (profiling: `--cpu-prof --cpu-prof-dir=out/prof`). */
 const DAEMON_NODE_ARGS_ENV = 'MEMCOOP_SCALE_NODE_ARGS';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
+/** Another checkout whose daemon to run (built), for a side-by-side comparison in one session. */
+const DAEMON_ROOT_ENV = 'MEMCOOP_SCALE_ROOT';
+
+const root = process.env[DAEMON_ROOT_ENV] ?? fileURLToPath(new URL('..', import.meta.url));
 
 function arg(argv: string[], name: string): string | undefined {
   const i = argv.indexOf(name);
