@@ -118,9 +118,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
 
   const machine = createSupervisorMachine({ ...(opts.policy ? { policy: opts.policy } : {}), logger }).provide({
     actions: {
-      // A report's prompt self step is answered on the host's urgent lane, a tick's writes not.
-      writeTarget: ({ event }, { id, targetKiB }) => {
-        issue(id, 'setTarget', host.setTarget(id, targetKiB, { prompt: event.type === 'agent.reports' }));
+      writeTarget: (_, { id, targetKiB }) => {
+        issue(id, 'setTarget', host.setTarget(id, targetKiB));
       },
       writeMode: (_, { id, mode, protocol }) => {
         issue(id, 'setMode', host.setMode(id, mode, protocol));

@@ -12,21 +12,13 @@ export interface Host {
   readonly events$: Observable<HostEvent>;
   /** Start producing events (discovery first, then watches or polling). */
   start(): Promise<void>;
-  /**
-   * Ask the guest's balloon to move to targetKiB. Resolves once the request is written. `prompt`:
-   * a guest's report is waiting on this write (a prompt self step), not a tick; a host may give
-   * it a lane of its own.
-   */
-  setTarget(id: string, targetKiB: number, opts?: TargetWriteOptions): Promise<void>;
+  /** Ask the guest's balloon to move to targetKiB. Resolves once the request is written. */
+  setTarget(id: string, targetKiB: number): Promise<void>;
   /** Tell the guest's agent its mode (the supervisor's half of the handshake, and every change). */
   setMode(id: string, mode: Mode, protocol: number): Promise<void>;
   close(): Promise<void>;
   /** What the host refused or redid so far, for the metrics (a host without it reports none). */
   counters?(): HostCounters;
-}
-
-export interface TargetWriteOptions {
-  prompt?: boolean;
 }
 
 export interface HostCounters {

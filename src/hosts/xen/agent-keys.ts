@@ -6,7 +6,7 @@
 // ten of them on its way in. The rules are the same (ingress.ts): one watch per guest, each key's
 // reads coalesced (at most one in flight and one after it), hello reads limited to one per
 // HELLO_READ_MIN_INTERVAL_MS (the first change read at once, the latest one when the interval is
-// up), a failed read delivered as a value, and reads on the connection's urgent lane.
+// up), and a failed read delivered as a value.
 import { Observable, asyncScheduler, type SchedulerLike } from 'rxjs';
 import { RateGate } from '../../streams/rate.ts';
 import type { XenStore, XsWatch } from './xenstore.ts';
@@ -44,7 +44,7 @@ class KeyReads {
     }
     this.running = true;
     this.again = false;
-    this.owner.store.urgent.read(this.key === 'hello' ? helloPath(this.owner.domid) : meminfoPath(this.owner.domid)).then(
+    this.owner.store.read(this.key === 'hello' ? helloPath(this.owner.domid) : meminfoPath(this.owner.domid)).then(
       (value) => this.finish({ domid: this.owner.domid, key: this.key, result: { ok: true, value } }),
       (error: unknown) => this.finish({ domid: this.owner.domid, key: this.key, result: { ok: false, error } }),
     );

@@ -17,7 +17,7 @@ import { LogBudget } from '../../util/log-budget.ts';
 import type { AgentHello } from '../../vocabulary/events.ts';
 import { diffDomains, domainListing$, readDomainListing, type AgentKey, type AgentKeyRead, type ReadResult } from './ingress.ts';
 import { AgentKeyReader } from './agent-keys.ts';
-import type { Host, HostCounters, HostEvent, TargetWriteOptions } from '../host.ts';
+import type { Host, HostCounters, HostEvent } from '../host.ts';
 import { requireXenAddon } from './addon.ts';
 import { parseHello, parseReport } from './agent-protocol.ts';
 import { xenctrlMemory, type DomainMemory } from './domain-memory.ts';
@@ -57,8 +57,6 @@ export type TransactionOp = 'setTarget' | 'setMode';
 /** A target write waiting its turn; newer targets replace `targetKiB` and wait with it. */
 interface QueuedTarget {
   targetKiB: number;
-  /** A report waits on it: it goes on the urgent lane (xenstore.ts). */
-  prompt: boolean;
   waiters: { resolve: () => void; reject: (err: unknown) => void }[];
 }
 
@@ -390,21 +388,20 @@ export class XenHost implements Host {
    * (1,000 guests reporting every second backed writes up by seconds). Every caller whose
    * target was replaced settles with the write that replaced it.
    */
-  async setTarget(id: string, targetKiB: number, opts: TargetWriteOptions = {}): Promise<void> {
+  async setTarget(id: string, targetKiB: number): Promise<void> {
     const domid = this.domidFor(id);
     if (!Number.isSafeInteger(targetKiB) || targetKiB <= 0) throw new RangeError(`bad target ${targetKiB} KiB for ${id}`);
     const queued = this.queuedTargets.get(domid);
     if (queued !== undefined) {
       queued.targetKiB = targetKiB;
-      queued.prompt ||= opts.prompt === true;
       return new Promise<void>((resolve, reject) => queued.waiters.push({ resolve, reject }));
     }
-    const slot: QueuedTarget = { targetKiB, prompt: opts.prompt === true, waiters: [] };
+    const slot: QueuedTarget = { targetKiB, waiters: [] };
     this.queuedTargets.set(domid, slot);
     await this.inOrder(domid, async () => {
       if (this.queuedTargets.get(domid) === slot) this.queuedTargets.delete(domid);
       try {
-        await this.writeTarget(id, domid, slot.targetKiB, slot.prompt);
+        await this.writeTarget(id, domid, slot.targetKiB);
       } catch (e) {
         for (const w of slot.waiters) w.reject(e);
         throw e;
@@ -413,7 +410,7 @@ export class XenHost implements Host {
     });
   }
 
-  private async writeTarget(id: string, domid: number, targetKiB: number, prompt: boolean): Promise<void> {
+  private async writeTarget(id: string, domid: number, targetKiB: number): Promise<void> {
     const maxKiB = targetKiB + MAXMEM_SLACK_KIB;
     const prev = await this.conn.use((s) => {
       if (domid === DOM0_DOMID) {
@@ -427,7 +424,7 @@ export class XenHost implements Host {
       }
       // A transaction: check the domain is still there and write in one step, so a domain that
       // went away is not brought back as a stray /local/domain/<domid>/memory/target.
-      return (prompt ? s.urgent : s).transaction(async (tx, attempt) => {
+      return s.transaction(async (tx, attempt) => {
         this.logRetry('setTarget', domid, attempt);
         // Both reads in one batch (xenstore.ts): the transaction begins with them.
         const [staticMax, current] = await Promise.all([this.requireDomain(tx, domid), tx.read(targetPath(domid))]);

@@ -90,8 +90,8 @@ export interface TransactionOptions {
   maxRetries?: number;
 }
 
-/** Requests and transactions on one lane of a connection. */
-export interface XsLane extends XsOps {
+/** Requests, and transactions of them. */
+export interface XsTransacting extends XsOps {
   /**
    * Runs fn inside a transaction and commits. A conflict (EAGAIN, at commit or from a request)
    * aborts and runs fn again, up to maxRetries times; any other error aborts and is rethrown.
@@ -100,14 +100,7 @@ export interface XsLane extends XsOps {
   transaction<T>(fn: (tx: XsOps, attempt: number) => Promise<T>, options?: TransactionOptions): Promise<T>;
 }
 
-export interface XenStore extends XsLane {
-  /**
-   * The lane for requests something waits on now (a guest's report read, the target it asks
-   * for). On xenstored's socket it is a connection of its own: xenstored takes its connections in
-   * turn, so these are not queued behind the hundreds of requests a tick may have just sent on
-   * the main lane. Through libxenstore it is the main lane itself.
-   */
-  readonly urgent: XsLane;
+export interface XenStore extends XsTransacting {
   /**
    * Registers a watch; xenstored fires it once at once, then on every change at or below path.
    * Tokens are unique per connection. Resolves once xenstored has accepted it.
@@ -137,17 +130,7 @@ export interface OpenXenStoreOptions {
  */
 export async function openXenStore(options: OpenXenStoreOptions = {}): Promise<XenStore> {
   const addon = requireXenAddon();
-  const main = await openRequests(addon.XsHandle, options);
-  let urgent: RequestChannel | null = null;
-  if (main instanceof XsPipe) {
-    try {
-      urgent = await XsPipe.open(main.path);
-    } catch (e) {
-      await main.close();
-      throw toXenStoreError(e);
-    }
-  }
-  return new XenStoreConnection(addon.XsHandle, options, main, urgent);
+  return new XenStoreConnection(addon.XsHandle, options, await openRequests(addon.XsHandle, options));
 }
 
 /** libxenstore's default socket (xs_daemon_socket() in xen-utils 4.17), and its override. */
@@ -387,9 +370,8 @@ class Batcher implements Requests {
  * answers a connection's requests in the order they came, so the socket keeps their order, and
  * a read made while a transaction is being committed does not wait for that commit. Only a
  * transaction's own requests wait, for its start's answer (the id they carry), and its end goes
- * behind them. A batch barrier here cost a report's read and a target's transaction a few
- * round trips each of waiting behind other guests' requests (bench:scale, 1,000 guests: a
- * setTarget transaction p50 145 ms, a meminfo read p90 86 ms under load).
+ * behind them. With a batch out at a time, a report's read waited for the batch before it,
+ * whose transactions took up to three round trips (starts, requests, ends) to come back.
  */
 class PipeRequests implements Requests {
   constructor(private readonly pipe: XsPipe) {}
@@ -501,8 +483,8 @@ function openHandle(XsHandle: XsHandleClass, options: OpenXenStoreOptions, cb: C
   return h;
 }
 
-/** A lane: requests through one channel, and transactions on it. */
-class Lane extends BoundOps implements XsLane {
+/** Requests through one channel, and transactions of them. */
+class TransactingOps extends BoundOps implements XsTransacting {
   async transaction<T>(
     fn: (tx: XsOps, attempt: number) => Promise<T>,
     options: TransactionOptions = {},
@@ -546,9 +528,8 @@ class Lane extends BoundOps implements XsLane {
  * A watch event and the requests it prompts need no common order: a read after an event sees at
  * least what fired it.
  */
-class XenStoreConnection extends Lane implements XenStore {
+class XenStoreConnection extends TransactingOps implements XenStore {
   private readonly h: RequestChannel;
-  readonly urgent: XsLane;
   private readonly watches = new Map<string, WatchEntry>();
   private readonly onWatchError: (err: XenStoreError) => void;
   private watchHandle: NativeXsHandle | null = null;
@@ -558,11 +539,9 @@ class XenStoreConnection extends Lane implements XenStore {
     private readonly XsHandle: XsHandleClass,
     private readonly options: OpenXenStoreOptions,
     h: RequestChannel,
-    private readonly urgentChannel: RequestChannel | null,
   ) {
     super(requestsOn(h), null);
     this.h = h;
-    this.urgent = urgentChannel === null ? this : new Lane(requestsOn(urgentChannel), null);
     this.onWatchError =
       options.onWatchError ?? ((err) => process.emitWarning(`xenstore watch: ${err.message}`, 'XenStoreWarning'));
   }
@@ -615,7 +594,7 @@ class XenStoreConnection extends Lane implements XenStore {
   async close(): Promise<void> {
     this.closed = true;
     this.watches.clear();
-    await Promise.all([this.h.close(), this.urgentChannel?.close(), this.watchHandle?.close()]);
+    await Promise.all([this.h.close(), this.watchHandle?.close()]);
   }
 
   private syncRef(): void {

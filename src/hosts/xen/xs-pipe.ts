@@ -129,7 +129,7 @@ export class XsPipe {
   /**
    * Connects to xenstored's socket; rejects with an addon-shaped error (op 'open'). A connect
    * refused with EAGAIN (the listen backlog is full: xenstored has not accepted the connections
-   * before it yet, seen with oxenstored when a client opens its two request lanes at once) is
+   * before it yet, seen with oxenstored when clients connect at once under load) is
    * tried again, OPEN_EAGAIN_TRIES times in all, OPEN_EAGAIN_WAIT_MS apart.
    */
   static async open(path: string): Promise<XsPipe> {
