@@ -15,14 +15,17 @@
 //     on a shared machine latencies move with others' load, CPU seconds much less.
 // MEMCOOP_SCALE_NODE_ARGS passes node flags to the daemon (`--cpu-prof --cpu-prof-dir=out/prof`,
 // `--heapsnapshot-signal=SIGUSR2`); MEMCOOP_XENSTORE_PIPE=off sends its requests (and the
-// bench's) through libxenstore instead of the pipelined socket, for comparison.
-// Host memory is abundant (a stand-in host of 1 TiB), so every report is answered by a prompt
-// self step rather than waiting for the tick.
+// bench's) through libxenstore instead of the pipelined socket, for comparison;
+// MEMCOOP_SCALE_ROOT=DIR runs the daemon of another checkout (its bin/memcoop.mjs), measured by
+// this bench, to compare two versions side by side.
+// Host memory is abundant (a stand-in host of 1 TiB), so every report that raises Committed_AS
+// is answered by a prompt self step rather than waiting for the tick; one that lowers it waits
+// for the tick (the working room rule, src/policy/pressure.ts), so the report -> target figures are
+// also given apart for rises and falls.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { loadXenAddon } from '../src/hosts/xen/addon.ts';
 import { formatHello } from '../src/hosts/xen/agent-protocol.ts';
@@ -53,7 +56,10 @@ const GOAL_RSS_MB = 120;
 /** Node flags for the daemon's process, space-separated (profiling: `--cpu-prof --cpu-prof-dir=out/prof`). */
 const DAEMON_NODE_ARGS_ENV = 'MEMCOOP_SCALE_NODE_ARGS';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
+/** Another checkout whose daemon to run (built), for a side-by-side comparison in one session. */
+const DAEMON_ROOT_ENV = 'MEMCOOP_SCALE_ROOT';
+
+const root = process.env[DAEMON_ROOT_ENV] ?? fileURLToPath(new URL('..', import.meta.url));
 
 function arg(argv: string[], name: string): string | undefined {
   const i = argv.indexOf(name);
@@ -145,12 +151,16 @@ async function main(argv: string[]): Promise<number> {
   const answeredMs: number[] = [];
   // domid -> a report awaiting its target: the target it had then, and when the report was written.
   // Any rewrite counts (a decrease is a ratio step, not the whole way to Committed_AS).
-  const pending = new Map<number, { before: number; at: number; first: boolean }>();
+  const pending = new Map<number, { before: number; at: number; first: boolean; rise: boolean }>();
   /** Domains whose first report has been written. */
   const reported = new Set<number>();
   const firstLatencies: number[] = [];
   const lastTarget = new Map<number, number>();
   const latencies: number[] = [];
+  // The same latencies split by direction: a rise is answered by a prompt self step; a fall waits
+  // for the tick by design (the working room rule: prompt steps leave decreases to the tick).
+  const riseLatencies: number[] = [];
+  const fallLatencies: number[] = [];
   let lost = 0;
   const rss: number[] = [];
   let stopWarnings = 0;
@@ -180,7 +190,9 @@ async function main(argv: string[]): Promise<number> {
         lastTarget.set(domid, value);
         const q = pending.get(domid);
         if (q !== undefined && value !== q.before) {
-          (q.first ? firstLatencies : latencies).push(performance.now() - q.at);
+          const ms = performance.now() - q.at;
+          (q.first ? firstLatencies : latencies).push(ms);
+          if (!q.first) (q.rise ? riseLatencies : fallLatencies).push(ms);
           pending.delete(domid);
         }
       });
@@ -221,7 +233,7 @@ async function main(argv: string[]): Promise<number> {
           pending.delete(domid);
         }
         if (!pending.has(domid) && committed.get(domid) !== value) {
-          pending.set(domid, { before: lastTarget.get(domid) ?? 300 * MIB, at: performance.now(), first: !reported.has(domid) });
+          pending.set(domid, { before: lastTarget.get(domid) ?? 300 * MIB, at: performance.now(), first: !reported.has(domid), rise: value > (committed.get(domid) ?? 0) });
           reported.add(domid);
           committed.set(domid, value);
         }
@@ -261,7 +273,14 @@ async function main(argv: string[]): Promise<number> {
     seconds,
     daemon: kind,
     discovery: { found: found.length, notFound, p50Ms: quantile(found, 0.5), maxMs: quantile(found, 1), within5s: found.filter((x) => x <= GOAL_DISCOVERY_MS).length },
-    reportToTarget: { samples: latencies.length, p50Ms: quantile(latencies, 0.5), p99Ms: quantile(latencies, 0.99), lost },
+    reportToTarget: {
+      samples: latencies.length,
+      p50Ms: quantile(latencies, 0.5),
+      p99Ms: quantile(latencies, 0.99),
+      lost,
+      rises: { samples: riseLatencies.length, p50Ms: quantile(riseLatencies, 0.5), p99Ms: quantile(riseLatencies, 0.99) },
+      falls: { samples: fallLatencies.length, p50Ms: quantile(fallLatencies, 0.5), p99Ms: quantile(fallLatencies, 0.99) },
+    },
     firstReportToTarget: { samples: firstLatencies.length, p50Ms: quantile(firstLatencies, 0.5), p99Ms: quantile(firstLatencies, 0.99) },
     rssMB: { first: rss[0] ?? null, max: rss.length ? Math.max(...rss) : null, last: rss.at(-1) ?? null },
     cpu: { ...cpuUsed, load1: loadavg()[0] },
@@ -271,6 +290,8 @@ async function main(argv: string[]): Promise<number> {
   console.log(`bench:scale: ${guests} guests reporting every ${REPORT_PERIOD_MS / 1000} s for ${seconds} s, the daemon against ${kind}`);
   console.log(`  discovery (keys written -> hello answered): ${found.length}/${seededAt.size} found, p50 ${result.discovery.p50Ms.toFixed(0)} ms, max ${result.discovery.maxMs.toFixed(0)} ms; within 5 s: ${result.discovery.within5s} (goal: all)`);
   console.log(`  report -> target: ${latencies.length} samples, p50 ${result.reportToTarget.p50Ms.toFixed(1)} ms, p99 ${result.reportToTarget.p99Ms.toFixed(1)} ms (goal < ${GOAL_P99_MS}), lost ${lost}`);
+  const rf = result.reportToTarget;
+  console.log(`    rises (a prompt self step): ${rf.rises.samples}, p50 ${rf.rises.p50Ms.toFixed(1)} ms, p99 ${rf.rises.p99Ms.toFixed(1)} ms; falls (left to the tick by the working room rule): ${rf.falls.samples}, p50 ${rf.falls.p50Ms.toFixed(0)} ms, p99 ${rf.falls.p99Ms.toFixed(0)} ms`);
   console.log(`  a guest's first report -> target (waits for the tick): ${firstLatencies.length} samples, p50 ${result.firstReportToTarget.p50Ms.toFixed(0)} ms, p99 ${result.firstReportToTarget.p99Ms.toFixed(0)} ms`);
   console.log(`  daemon RSS: first ${result.rssMB.first?.toFixed(0)} MB, max ${result.rssMB.max?.toFixed(0)} MB, last ${result.rssMB.last?.toFixed(0)} MB (goal < ${GOAL_RSS_MB})`);
   console.log(`  CPU over ${cpuUsed.wallS.toFixed(0)} s: daemon ${cpuUsed.daemonS.toFixed(1)} s, xenstored ${cpuUsed.xenstoredS.toFixed(1)} s, this bench (the agents) ${cpuUsed.benchS.toFixed(1)} s; machine load ${(result.cpu.load1 ?? NaN).toFixed(1)}`);

@@ -14,6 +14,7 @@ import type { SchedulerLike } from 'rxjs';
 import type { SupervisorConfig } from '../vocabulary/config.ts';
 import { DEFAULT_RUN_SCENARIO } from './run-sim.ts';
 import { holdYoungGeneration } from '../daemon/young-generation.ts';
+import { holdOldGeneration } from '../daemon/old-generation.ts';
 
 /** The highest TCP port. */
 const MAX_PORT = 65_535;
@@ -137,6 +138,7 @@ async function runCommand(argv: string[], inspect: Observer<InspectionEvent> | u
     return 0;
   }
   holdYoungGeneration();
+  holdOldGeneration();
   const args = parseArgs(argv);
   if (typeof args === 'string') {
     console.error(`memcoop run: ${args}\n\n${USAGE}`);

@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { Subject, type Subscription } from 'rxjs';
 import { helloPath, meminfoPath } from '../../src/hosts/xen/layout.ts';
 import { openXenStore, type XenStore } from '../../src/hosts/xen/xenstore.ts';
-import { agentKeys$, domainListing$, watch$, type AgentKeyRead, type ReadResult } from '../../src/hosts/xen/ingress.ts';
+import { domainListing$, watch$, type AgentKeyRead, type ReadResult } from '../../src/hosts/xen/ingress.ts';
+import { agentKeys$ } from '../../src/hosts/xen/agent-keys.ts';
 import { startXenstored, type XenstoredFixture } from '../../testbed/xenstored-fixture.ts';
 import { skipReason, until } from './xen-harness.ts';
 

@@ -15,7 +15,8 @@ import { guestSettings, type GuestsConfig, MAX_NAME_CHARS } from '../../config/d
 import { guestLogger, type Logger } from '../../log/logger.ts';
 import { LogBudget } from '../../util/log-budget.ts';
 import type { AgentHello } from '../../vocabulary/events.ts';
-import { agentKeys$, diffDomains, domainListing$, readDomainListing, type AgentKey, type AgentKeyRead, type ReadResult } from './ingress.ts';
+import { diffDomains, domainListing$, readDomainListing, type AgentKey, type AgentKeyRead, type ReadResult } from './ingress.ts';
+import { AgentKeyReader } from './agent-keys.ts';
 import type { Host, HostCounters, HostEvent } from '../host.ts';
 import { requireXenAddon } from './addon.ts';
 import { parseHello, parseReport } from './agent-protocol.ts';
@@ -92,7 +93,8 @@ interface KnownDomain {
   logBudget: { hello: { bad: LogBudget; good: LogBudget }; meminfo: { bad: LogBudget; good: LogBudget } };
   /** Listing time from which it was missing (within a reconnect's grace), else null. */
   missingSince: number | null;
-  agentSub: Subscription | null;
+  /** Its agent keys' watch and reads on the live connection (announced domains only). */
+  agent: AgentKeyReader | null;
 }
 
 export class XenHost implements Host {
@@ -175,6 +177,8 @@ export class XenHost implements Host {
     this.subs.add(
       this.conn.store$.subscribe((s) => {
         if (s !== null && this.conn.generation > 1) this.graceUntil = this.now() + (this.opts.reconnectGraceMs ?? RECONNECT_GRACE_MS);
+        // Agent keys' watches re-armed on the new connection (none while there is none).
+        for (const d of this.domains.values()) if (d.announced && d.agent?.store !== s) this.watchAgent(d, s);
       }),
     );
     // Then the watches, re-armed on every new connection.
@@ -248,13 +252,14 @@ export class XenHost implements Host {
       bad: { hello: false, meminfo: false },
       logBudget: { hello: { bad: new LogBudget(), good: new LogBudget() }, meminfo: { bad: new LogBudget(), good: new LogBudget() } },
       missingSince: null,
-      agentSub: null,
+      agent: null,
     };
   }
 
   private forget(d: KnownDomain): void {
     this.domains.delete(d.domid);
-    d.agentSub?.unsubscribe();
+    d.agent?.close();
+    d.agent = null;
     if (d.announced) {
       d.log.info('domain left');
       this.emit({ type: 'guest.left', at: this.now(), id: d.id });
@@ -295,12 +300,13 @@ export class XenHost implements Host {
       currentKiB: Math.min(facts.currentKiB, facts.maxKiB),
       shares: settings.shares,
     });
-    d.agentSub = this.conn.store$
-      .pipe(switchMap((s) => (s ? agentKeys$(s, d.domid, { scheduler: this.scheduler }) : EMPTY)))
-      .subscribe({
-        next: (read) => this.onAgentKey(d, read),
-        error: (err: unknown) => this.noteFailure(err, 'agent key watch failed'),
-      });
+    this.watchAgent(d, this.conn.current);
+  }
+
+  /** The domain's agent keys read on `store` from now on (none when null). */
+  private watchAgent(d: KnownDomain, store: XenStore | null): void {
+    d.agent?.close();
+    d.agent = store === null ? null : new AgentKeyReader(store, d.domid, { scheduler: this.scheduler }, (read) => this.onAgentKey(d, read), (err) => this.noteFailure(err, 'agent key watch failed'));
   }
 
   /** Agent keys refused (the metrics' refused reports). */
@@ -532,7 +538,7 @@ export class XenHost implements Host {
     if (this.closed) return;
     this.closed = true;
     this.subs.unsubscribe();
-    for (const d of this.domains.values()) d.agentSub?.unsubscribe();
+    for (const d of this.domains.values()) d.agent?.close();
     this.domains.clear();
     this.probe$.complete();
     await this.listingChain;

@@ -2,20 +2,10 @@
 // uses, unsubscribe removes it), reads triggered by watches are coalesced (a burst of writes
 // costs at most one read in flight and one after it), and on top of those the two things the Xen
 // host listens to: the /local/domain listing (re-read on @introduceDomain/@releaseDomain and on
-// every probe, since a hypervisor-less xenstored fires no domain events) and each guest's agent
-// keys. Values are delivered raw; the host parses them (src/hosts/xen/agent-protocol.ts).
-import {
-  Observable,
-  asyncScheduler,
-  connect,
-  filter,
-  map,
-  merge,
-  mergeMap,
-  throttleTime,
-  type OperatorFunction,
-  type SchedulerLike,
-} from 'rxjs';
+// every probe, since a hypervisor-less xenstored fires no domain events) and the rules for each
+// guest's agent keys (agent-keys.ts reads them). Values are delivered raw; the host parses them
+// (src/hosts/xen/agent-protocol.ts).
+import { Observable, merge, type OperatorFunction, type SchedulerLike } from 'rxjs';
 import type { XenStore, XsWatch } from './xenstore.ts';
 import {
   INTRODUCE_DOMAIN,
@@ -183,30 +173,4 @@ export interface AgentKeysOptions {
    * coalesced: at most one in flight and one after it, whatever a guest writes.
    */
   meminfoMinIntervalMs?: number;
-}
-
-/**
- * A guest's agent keys, read each time its data/memcoop directory's watch fires for them. One
- * watch per guest (not per key); each key's reads are coalesced, and hello reads limited (the
- * first change is read at once, then at most one read per interval, for the latest change), so
- * a guest writing in a loop costs Dom0 one read at a time.
- */
-export function agentKeys$(store: XenStore, domid: number, opts: AgentKeysOptions = {}): Observable<AgentKeyRead> {
-  const scheduler = opts.scheduler ?? asyncScheduler;
-  const interval: Record<AgentKey, number> = {
-    hello: opts.helloMinIntervalMs ?? HELLO_READ_MIN_INTERVAL_MS,
-    meminfo: opts.meminfoMinIntervalMs ?? 0,
-  };
-  const readKey = (events$: Observable<AgentKey>, key: AgentKey) =>
-    events$.pipe(
-      filter((k) => k === key),
-      interval[key] > 0 ? throttleTime(interval[key], scheduler, { leading: true, trailing: true }) : (x: Observable<AgentKey>) => x,
-      readOnEach(() => store.read(key === 'hello' ? helloPath(domid) : meminfoPath(domid))),
-      map((result): AgentKeyRead => ({ domid, key, result })),
-    );
-  // connect: both keys share the one watch.
-  return watch$(store, agentDataPath(domid), `agent:${domid}`).pipe(
-    mergeMap((p) => agentKeysOfEvent(domid, p)),
-    connect((events$) => merge(readKey(events$, 'hello'), readKey(events$, 'meminfo'))),
-  );
 }

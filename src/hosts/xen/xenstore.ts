@@ -1,7 +1,7 @@
 // XenStore for memcoop: a promise API over the native libxenstore binding (native/), with
 // transactions retried on conflict and watches dispatched by token on the JS thread.
 import { statSync } from 'node:fs';
-import { XsPipe } from './xs-pipe.ts';
+import { XsPipe, xsError } from './xs-pipe.ts';
 import { NATIVE_BATCH, requireXenAddon, type NativeBatchOp, type NativeXsHandle, type NativeXsPerm } from './addon.ts';
 
 /** XS_PERM_READ / XS_PERM_WRITE from xenstore_lib.h. */
@@ -90,13 +90,17 @@ export interface TransactionOptions {
   maxRetries?: number;
 }
 
-export interface XenStore extends XsOps {
+/** Requests, and transactions of them. */
+export interface XsTransacting extends XsOps {
   /**
    * Runs fn inside a transaction and commits. A conflict (EAGAIN, at commit or from a request)
    * aborts and runs fn again, up to maxRetries times; any other error aborts and is rethrown.
    * fn may run more than once, so it must only do XenStore requests through `tx`.
    */
   transaction<T>(fn: (tx: XsOps, attempt: number) => Promise<T>, options?: TransactionOptions): Promise<T>;
+}
+
+export interface XenStore extends XsTransacting {
   /**
    * Registers a watch; xenstored fires it once at once, then on every change at or below path.
    * Tokens are unique per connection. Resolves once xenstored has accepted it.
@@ -205,6 +209,15 @@ interface TxHandle {
   /** A request has been queued for it (so it will begin, or has). */
   used: boolean;
   startError?: unknown;
+  /** On the pipe (PipeRequests): its start, sent with its first request. */
+  begun?: Promise<number>;
+  /** On the pipe: its first failed request (a read's ENOENT is an answer, not a failure); its end then aborts. */
+  failure?: unknown;
+}
+
+/** How a connection's requests reach xenstored: batched (Batcher) or each at once (PipeRequests). */
+interface Requests {
+  request(kind: number, path: string, tx: TxHandle | null, value?: NativeBatchOp[3]): Promise<unknown>;
 }
 
 /** A request waiting for its batch. */
@@ -240,7 +253,7 @@ function asRequestError(e: unknown, kind: number, path: string): unknown {
 /** What a batch goes through: the addon's handle, or the pipelined socket. */
 type RequestChannel = Pick<NativeXsHandle, 'batch' | 'close'>;
 
-class Batcher {
+class Batcher implements Requests {
   private queue: Queued[] = [];
   private scheduled = false;
   private sending = false;
@@ -351,10 +364,61 @@ class Batcher {
   }
 }
 
-/** Requests bound to one transaction (or to none), through the connection's batcher. */
+/**
+ * Requests on the pipelined socket, each written as it is made (a turn's requests still leave in
+ * one write: xs-pipe.ts corks until the turn ends). No batch waits for the one before it: xenstored
+ * answers a connection's requests in the order they came, so the socket keeps their order, and
+ * a read made while a transaction is being committed does not wait for that commit. Only a
+ * transaction's own requests wait, for its start's answer (the id they carry), and its end goes
+ * behind them. With a batch out at a time, a report's read waited for the batch before it,
+ * whose transactions took up to three round trips (starts, requests, ends) to come back.
+ */
+class PipeRequests implements Requests {
+  constructor(private readonly pipe: XsPipe) {}
+
+  request(kind: number, path: string, tx: TxHandle | null, value?: NativeBatchOp[3]): Promise<unknown> {
+    if (tx === null) return this.pipe.send(kind, path, XBT_NULL, value).catch((e: unknown) => Promise.reject(toXenStoreError(e)));
+    if (tx.state === 'failed') return Promise.reject(asRequestError(tx.startError, kind, path));
+    tx.used = true;
+    tx.begun ??= this.pipe.begin().then(
+      (id) => (tx.state = id),
+      (e: unknown) => {
+        tx.state = 'failed';
+        tx.startError = toXenStoreError(e);
+        throw tx.startError;
+      },
+    );
+    const begun = tx.begun.catch((e: unknown) => Promise.reject(asRequestError(e, kind, path)));
+    if (kind === NATIVE_BATCH.transactionEnd) {
+      return begun.then((id) => {
+        const f = tx.failure as { code?: string } | undefined;
+        const failed = () => toXenStoreError(xsError(f!.code ?? 'EIO', 'transaction_end', ''));
+        return this.pipe.end(id, f !== undefined || value === true).then(
+          () => {
+            if (f !== undefined) throw failed();
+          },
+          (e: unknown) => Promise.reject(f !== undefined ? failed() : toXenStoreError(e)),
+        );
+      });
+    }
+    return begun.then((id) =>
+      this.pipe.send(kind, path, id, value).catch((e: unknown) => {
+        const err = toXenStoreError(e);
+        if (tx.failure === undefined && !isXenStoreError(err, 'ENOENT')) tx.failure = err;
+        throw err;
+      }),
+    );
+  }
+}
+
+function requestsOn(h: RequestChannel): Requests {
+  return h instanceof XsPipe ? new PipeRequests(h) : new Batcher(h);
+}
+
+/** Requests bound to one transaction (or to none), through the connection's requests. */
 class BoundOps implements XsOps {
   constructor(
-    protected readonly batcher: Batcher,
+    protected readonly batcher: Requests,
     protected readonly txh: TxHandle | null,
     private readonly check: (op: string, path: string) => void = () => {},
   ) {}
@@ -419,39 +483,8 @@ function openHandle(XsHandle: XsHandleClass, options: OpenXenStoreOptions, cb: C
   return h;
 }
 
-/**
- * One XenStore client on two libxenstore connections: requests on one, watches on the other
- * (opened with the first watch). Once a connection has a watch, libxenstore runs a reader thread
- * on it and every answer to a request passes through that thread before it reaches the thread
- * that asked: a second thread woken per request. Without watches the asking thread reads its own
- * answer. At 1,000 guests that halves the wake-ups per request, on a Dom0 whose few CPUs are shared.
- * A watch event and the requests it prompts need no common order: a read after an event sees at
- * least what fired it.
- */
-class XenStoreConnection extends BoundOps implements XenStore {
-  private readonly h: RequestChannel;
-  private readonly watches = new Map<string, WatchEntry>();
-  private readonly onWatchError: (err: XenStoreError) => void;
-  private watchHandle: NativeXsHandle | null = null;
-  closed = false;
-
-  constructor(
-    private readonly XsHandle: XsHandleClass,
-    private readonly options: OpenXenStoreOptions,
-    h: RequestChannel,
-  ) {
-    super(new Batcher(h), null);
-    this.h = h;
-    this.onWatchError =
-      options.onWatchError ?? ((err) => process.emitWarning(`xenstore watch: ${err.message}`, 'XenStoreWarning'));
-  }
-
-  /** The watch connection, opened on first use. */
-  private watcher(): NativeXsHandle {
-    this.watchHandle ??= openHandle(this.XsHandle, this.options, (err, path, token) => this.dispatch(err, path, token));
-    return this.watchHandle;
-  }
-
+/** Requests through one channel, and transactions of them. */
+class TransactingOps extends BoundOps implements XsTransacting {
   async transaction<T>(
     fn: (tx: XsOps, attempt: number) => Promise<T>,
     options: TransactionOptions = {},
@@ -483,6 +516,40 @@ class XenStoreConnection extends BoundOps implements XenStore {
         throw e;
       }
     }
+  }
+}
+
+/**
+ * One XenStore client on two libxenstore connections: requests on one, watches on the other
+ * (opened with the first watch). Once a connection has a watch, libxenstore runs a reader thread
+ * on it and every answer to a request passes through that thread before it reaches the thread
+ * that asked: a second thread woken per request. Without watches the asking thread reads its own
+ * answer. At 1,000 guests that halves the wake-ups per request, on a Dom0 whose few CPUs are shared.
+ * A watch event and the requests it prompts need no common order: a read after an event sees at
+ * least what fired it.
+ */
+class XenStoreConnection extends TransactingOps implements XenStore {
+  private readonly h: RequestChannel;
+  private readonly watches = new Map<string, WatchEntry>();
+  private readonly onWatchError: (err: XenStoreError) => void;
+  private watchHandle: NativeXsHandle | null = null;
+  closed = false;
+
+  constructor(
+    private readonly XsHandle: XsHandleClass,
+    private readonly options: OpenXenStoreOptions,
+    h: RequestChannel,
+  ) {
+    super(requestsOn(h), null);
+    this.h = h;
+    this.onWatchError =
+      options.onWatchError ?? ((err) => process.emitWarning(`xenstore watch: ${err.message}`, 'XenStoreWarning'));
+  }
+
+  /** The watch connection, opened on first use. */
+  private watcher(): NativeXsHandle {
+    this.watchHandle ??= openHandle(this.XsHandle, this.options, (err, path, token) => this.dispatch(err, path, token));
+    return this.watchHandle;
   }
 
   async watch(path: string, token: string, cb: XsWatchCallback): Promise<XsWatch> {
