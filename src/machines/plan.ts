@@ -98,6 +98,7 @@ export function buildDecideInput(config: SupervisorConfig, host: HostFacts, gues
         ...(r?.swapInsKiB === undefined ? {} : { swapInsKiB: r.swapInsKiB }),
         ...(r?.availableKiB === undefined ? {} : { availableKiB: r.availableKiB }),
         ...(g.participates && c.writtenTargetKiB !== null && c.writtenTargetKiB > c.currentKiB ? { pendingIncreaseKiB: c.writtenTargetKiB - c.currentKiB } : {}),
+        ...(g.participates && c.writtenTargetKiB !== null && c.writtenTargetKiB < c.currentKiB ? { pendingDecreaseKiB: c.currentKiB - c.writtenTargetKiB } : {}),
       };
     }),
   };

@@ -39,6 +39,8 @@ interface Managed extends BalanceGuest {
   roomKiB: number;
   /** An increase written earlier and not yet reached (whole pages, >= 0). */
   pendingKiB: number;
+  /** A decrease written earlier and not yet reached (N_i - written target, whole pages, >= 0). */
+  pendingDownKiB: number;
   /** Its agent reports PSI (idle-yield.ts: only such guests give up committed memory). */
   reportsPressure: boolean;
   /** MemAvailable, when reported (idle-yield.ts). */
@@ -183,6 +185,7 @@ export const decide: Policy = (input: DecideInput): Decision => {
       short: isShort(g), // read by shortHold and idleFirst, each switchable
       roomKiB: pagingCapKiB(mc, hi, n, g.freeKiB),
       pendingKiB: pageDown(Math.max(0, Math.min(g.pendingIncreaseKiB ?? 0, hi - n))),
+      pendingDownKiB: pageUp(Math.max(0, Math.min(g.pendingDecreaseKiB ?? 0, n))),
       reportsPressure: g.psiSomeAvg10 !== undefined,
       ...(g.availableKiB === undefined ? {} : { availableKiB: g.availableKiB }),
       minKiB: lo,
@@ -306,13 +309,26 @@ export const decide: Policy = (input: DecideInput): Decision => {
   // memory again whenever a goal kept rising: on bench:kvm the guests' balloons held 676 MiB of
   // a 640 MiB pool. A new step at or above the pending target keeps it (its growth beyond is
   // what is asked); one below it replaces it, and its memory is not spoken for.
+  //
+  // Decreases in flight (beyond the paper, the same two-phase rule): a guest whose written target
+  // is below N_i is heading there, and its balloon may already be there while N_i is a sample
+  // behind. A new step above that target is growth from where the guest is heading, not a smaller
+  // decrease: it is granted from free memory like any increase. Without this a tick that revised
+  // an unreached decrease upward let the guest grow back while the memory its balloon had already
+  // freed was granted to another guest: on bench:kvm the balloons held 665 MiB of a 640 MiB pool
+  // (vm2 told 218 MiB, landed near 190, told 251 MiB at the next tick from a stale N of 262, while
+  // vm1 was given the 37 MiB vm2 had freed).
   const bases = steps.map((s, k) => {
     const m = managed[k]!;
+    if (m.pendingDownKiB > 0) {
+      const heading = m.currentKiB - m.pendingDownKiB;
+      return s > heading ? heading : m.currentKiB;
+    }
     const base = m.currentKiB + m.pendingKiB;
     return m.pendingKiB > 0 && s >= base ? base : m.currentKiB;
   });
   let budget = F;
-  for (let j = 0; j < managed.length; j++) budget -= bases[j]! - managed[j]!.currentKiB;
+  for (let j = 0; j < managed.length; j++) budget -= Math.max(0, bases[j]! - managed[j]!.currentKiB);
   budget = Math.max(0, budget);
   const budgetAfterPending = budget;
   const dom0Step = overMax(n0, h0) ?? stepToward(n0, dom0Goal, upRatio, downRatio, minStep);

@@ -101,8 +101,10 @@ export function selfAdjustStep(input: SelfStepInput): SelfStepResult {
     // No "idle memory first" here (pressure.ts): it acts only while a guest is short, and a
     // prompt step sees only the guests reporting now; the tick applies it.
     steps[k] = direct ? goals[k]! : stepToward(cur, goals[k]!, upRatio, downRatio, ruleOn(input.params, 'minStep') ? MIN_STEP_KIB : 0);
-    // Growth already paid for: up to the pending target, whole pages.
-    bases[k] = cur + pageDown(Math.max(0, g.pendingIncreaseKiB));
+    // Growth already paid for: up to the pending target, whole pages. A guest with a decrease
+    // under way is heading to its written target (its balloon may be there already), so a step
+    // above that target is growth from it, paid from the budget (decide.ts, "Decreases in flight").
+    bases[k] = pendingDown > 0 ? cur - pendingDown : cur + pageDown(Math.max(0, g.pendingIncreaseKiB));
     wanted[k] = Math.max(0, steps[k]! - bases[k]!);
   }
   const budget = pageDown(Math.max(0, input.budgetKiB));

@@ -86,6 +86,12 @@ export interface GuestInput {
    * is still in the host's free count but spoken for, so it is not granted again. Absent: 0.
    */
   pendingIncreaseKiB?: number;
+  /**
+   * A decrease already written and not yet reached (N_i - written target, if positive): the guest
+   * is heading there, so a new target above it is growth and is granted only from free memory
+   * (decide.ts, "Decreases in flight"). Absent: 0.
+   */
+  pendingDecreaseKiB?: number;
   /** false: no agent (or a silent one); the guest is held where it is, outside the balance. */
   agent: boolean;
 }

@@ -28,8 +28,12 @@ test('keepTickTarget: a prompt step keeps a decrease or an increase the tick wro
     { id: 'g', goalKiB: 412 * MIB, targetKiB: 412 * MIB },
     { id: 'u', goalKiB: 576 * MIB, targetKiB: 576 * MIB },
   ]);
-  const off = selfAdjustStep({ params: { ...P, rules: { keepTickTarget: false } }, budgetKiB: 0, guests: [down, { ...up, id: 'u' }] });
+  // Without the rule (and memory free to pay for it: a hold above a decrease under way is growth
+  // from where the guest is heading, decide.ts "Decreases in flight"), a hold at the allocation.
+  const off = selfAdjustStep({ params: { ...P, rules: { keepTickTarget: false } }, budgetKiB: 1024 * MIB, guests: [down, { ...up, id: 'u' }] });
   assert.deepEqual(off.guests.map((x) => x.targetKiB), [512 * MIB, 512 * MIB], 'a hold at the allocation');
+  const broke = selfAdjustStep({ params: { ...P, rules: { keepTickTarget: false } }, budgetKiB: 0, guests: [down, { ...up, id: 'u' }] });
+  assert.deepEqual(broke.guests.map((x) => x.targetKiB), [412 * MIB, 512 * MIB], 'with nothing free the decrease under way stands');
 });
 
 test('keepTickTarget: a commit above the written target still moves the guest (down to the commit, or up)', () => {
@@ -67,4 +71,27 @@ test('reserveFirst: with the host below its reserve, decide does not lower one g
   assert.ok(bOff.targetKiB < 214 * MIB, `without the rule b is lowered (target ${bOff.targetKiB})`);
   assert.equal(on.guests.find((x) => x.id === 'b')!.targetKiB, 214 * MIB);
   assert.equal(on.guests.find((x) => x.id === 'a')!.targetKiB, 214 * MIB, 'and a cannot be paid anyway');
+});
+
+test('decreases in flight: a tick that revises an unreached decrease upward pays for it from free memory', () => {
+  // b was told 218 MiB and is still sampled at 262 (its balloon may be at 218 already); its new
+  // goal is 240 MiB. With nothing free the written 218 stands; with 10 MiB free it gets 228.
+  const dom0 = { currentKiB: 256 * MIB, committedKiB: 200 * MIB, minKiB: 256 * MIB, maxKiB: 512 * MIB };
+  const b = guest('b', { minKiB: 128 * MIB, maxKiB: 512 * MIB, currentKiB: 262 * MIB, committedKiB: 240 * MIB, freeKiB: 130 * MIB, pendingDecreaseKiB: 44 * MIB });
+  const params = { ...P, reserveKiB: 0, downRatio: 1 };
+  assert.equal(decide(input(params, 0, dom0, [b])).guests[0]!.targetKiB, 218 * MIB);
+  assert.equal(decide(input(params, 10 * MIB, dom0, [b])).guests[0]!.targetKiB, 228 * MIB);
+  // A deeper decrease is not growth: it goes through whatever is free.
+  const deeper = { ...b, committedKiB: 200 * MIB };
+  assert.equal(decide(input(params, 0, dom0, [deeper])).guests[0]!.targetKiB, 200 * MIB);
+  // Without the input (the old view: a decrease from N) the revision was free: the over-grant.
+  const { pendingDecreaseKiB: _d, ...old } = b;
+  assert.equal(decide(input(params, 0, dom0, [old])).guests[0]!.targetKiB, 240 * MIB);
+});
+
+test('decreases in flight: a prompt step that ends a decrease at a risen commit pays for the rise from the budget', () => {
+  // The tick wrote 412 MiB (balloon at 512); the commit rises to 450: with no budget the 412 stands.
+  const d = g({ id: 'd', committedKiB: 450 * MIB, pendingDecreaseKiB: 100 * MIB });
+  assert.equal(selfAdjustStep({ params: P, budgetKiB: 0, guests: [d] }).guests[0]!.targetKiB, 412 * MIB);
+  assert.equal(selfAdjustStep({ params: P, budgetKiB: 20 * MIB, guests: [d] }).guests[0]!.targetKiB, 432 * MIB);
 });
