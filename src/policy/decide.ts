@@ -315,7 +315,7 @@ export const decide: Policy = (input: DecideInput): Decision => {
   // behind. A new step above that target is growth from where the guest is heading, not a smaller
   // decrease: it is granted from free memory like any increase. Without this a tick that revised
   // an unreached decrease upward let the guest grow back while the memory its balloon had already
-  // freed was granted to another guest: on bench:kvm the balloons held 665 MiB of a 640 MiB pool
+  // freed was granted to another guest: on bench:kvm the daemon saw the balloons hold 24 MiB more than the 640 MiB pool
   // (vm2 told 218 MiB, landed near 190, told 251 MiB at the next tick from a stale N of 262, while
   // vm1 was given the 37 MiB vm2 had freed).
   const bases = steps.map((s, k) => {
