@@ -187,7 +187,10 @@ describe('supervisor: each tick', () => {
       const w = wants(t);
       const beforeReports = run.effects.length;
       const stepsBefore = run.selfSteps.length;
-      run.reports(ids.map((id) => ({ id, committedKiB: w[id]!, freeKiB: 16 * MIB, swapTotalKiB: 0, swapFreeKiB: 0 })));
+      // Each guest uses what it wants (its commit) and reports the rest of its allocation free, as
+      // a real guest would: with a fixed MemFree its working room (used + 64 MiB) grew with every
+      // step it was given, and allocations drifted far above the commits.
+      run.reports(ids.map((id) => ({ id, committedKiB: w[id]!, freeKiB: Math.max(16 * MIB, alloc[id]! - w[id]!), swapTotalKiB: 0, swapFreeKiB: 0 })));
       const steps = run.selfSteps.slice(stepsBefore);
       if (steps.length > 0) promptRounds++;
       check(run.since(beforeReports), steps.flatMap((e) => e.writes), `tick ${t}, self step`);
