@@ -1,6 +1,7 @@
 // Strict reading of `memcoop decide` input (untrusted JSON): every field checked and named on
 // error, unknown fields rejected, optional params filled from the policy's defaults.
-import { DEFAULT_PARAMS } from '../policy/decide.ts';
+import { DEFAULT_PARAMS, NO_DOM0 } from '../policy/decide.ts';
+import { parseRules } from '../vocabulary/config.ts';
 import type { DecideInput, Dom0Input, GuestInput, PolicyParams } from '../policy/types.ts';
 import {
   array,
@@ -40,13 +41,14 @@ function ordered(o: { minKiB: number; maxKiB: number }, path: string): void {
 
 function readParams(v: unknown, path: string): PolicyParams {
   const o = object(v, path);
-  noUnknownKeys(o, path, ['tau', 'eps', 'reserveKiB', 'upRatio', 'downRatio']);
+  noUnknownKeys(o, path, ['tau', 'eps', 'reserveKiB', 'upRatio', 'downRatio', 'rules']);
   return {
     tau: optional(o, 'tau', path, fraction, DEFAULT_PARAMS.tau),
     eps: optional(o, 'eps', path, (x, p) => number(x, p, { min: 0 }), DEFAULT_PARAMS.eps),
     reserveKiB: optional(o, 'reserveKiB', path, kib, DEFAULT_PARAMS.reserveKiB),
     upRatio: optional(o, 'upRatio', path, (x, p) => number(x, p, { min: 1 }), DEFAULT_PARAMS.upRatio),
     downRatio: optional(o, 'downRatio', path, (x, p) => number(x, p, { min: 1 }), DEFAULT_PARAMS.downRatio),
+    ...(o.rules === undefined ? {} : { rules: parseRules(o.rules, `${path}.rules`) }),
   };
 }
 
@@ -74,7 +76,25 @@ const GUEST_KEYS = [
   'swapFreeKiB',
   'shares',
   'agent',
+  'psiSomeAvg10',
+  'swapInsKiB',
+  'availableKiB',
+  'pendingIncreaseKiB',
+  'pendingDecreaseKiB',
 ] as const;
+
+/** PSI avg10 in hundredths of a per cent: 0-100 %. */
+const PSI_MAX_HUNDREDTHS = 10_000;
+
+/** The optional pressure and in-flight fields (src/policy/types.ts): absent stays absent, never 0. */
+function readOptionalGuestFields(o: Record<string, unknown>, path: string): Partial<GuestInput> {
+  const out: Partial<GuestInput> = {};
+  if (o.psiSomeAvg10 !== undefined) out.psiSomeAvg10 = integer(o.psiSomeAvg10, `${path}.psiSomeAvg10`, { min: 0, max: PSI_MAX_HUNDREDTHS });
+  for (const k of ['swapInsKiB', 'availableKiB', 'pendingIncreaseKiB', 'pendingDecreaseKiB'] as const) {
+    if (o[k] !== undefined) out[k] = kib(o[k], `${path}.${k}`);
+  }
+  return out;
+}
 
 function readGuest(v: unknown, path: string): GuestInput {
   const o = object(v, path);
@@ -90,6 +110,7 @@ function readGuest(v: unknown, path: string): GuestInput {
     swapFreeKiB: required(o, 'swapFreeKiB', path, kib),
     shares: optional(o, 'shares', path, positive, 1),
     agent: optional(o, 'agent', path, boolean, true),
+    ...readOptionalGuestFields(o, path),
   };
   ordered(g, path);
   // What a consistent snapshot cannot say. A guest above its max is not refused: the policy
@@ -118,7 +139,8 @@ export function readDecideInput(v: unknown): DecideInput {
   const hostObj = required(o, 'host', path, object);
   noUnknownKeys(hostObj, `${path}.host`, ['freeKiB']);
   const host = { freeKiB: required(hostObj, 'freeKiB', `${path}.host`, kib) };
-  const dom0 = required(o, 'dom0', path, readDom0);
+  // Dom0 is optional: a KVM host has none (NO_DOM0: no memory, no need).
+  const dom0 = optional(o, 'dom0', path, readDom0, { ...NO_DOM0 });
   const list = required(o, 'guests', path, (x, p) => array(x, p, MAX_GUESTS));
   const guests = list.map((g, i) => readGuest(g, `${path}.guests[${i}]`));
   const seen = new Set<string>();

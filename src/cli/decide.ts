@@ -13,11 +13,21 @@ Runs memcoop's policy (Zhang et al. 2011: Dom0 first, self adjustment while memo
 abundant, the equal idle-memory price balance when it is scarce) once and prints the decision.
 Reads JSON from FILE, or from standard input when no FILE is given:
 
-  {"params": {"tau", "eps", "reserveKiB", "upRatio", "downRatio"}   (optional, each optional)
+  {"params": {"tau", "eps", "reserveKiB", "upRatio", "downRatio",   (optional, each optional)
+              "rules": {"<rule>": false, ...}},      (memcoop's rules beyond the paper, each on
+                                                      unless false: commitCap, minStep, deadband,
+                                                      promptSelfSteps, workingRoom, shortHold,
+                                                      idleFirst, keepTickTarget, reserveFirst,
+                                                      idleYield)
    "host":   {"freeKiB"},
-   "dom0":   {"currentKiB", "committedKiB", "minKiB", "maxKiB"},
+   "dom0":   {"currentKiB", "committedKiB", "minKiB", "maxKiB"},   (optional: a KVM host has none)
    "guests": [{"id", "minKiB", "maxKiB", "currentKiB", "committedKiB", "freeKiB",
-               "swapTotalKiB", "swapFreeKiB", "shares" (default 1), "agent" (default true)}]}
+               "swapTotalKiB", "swapFreeKiB", "shares" (default 1), "agent" (default true),
+               optional, absent means unknown (never 0):
+               "psiSomeAvg10" (PSI memory some avg10, hundredths of a per cent),
+               "swapInsKiB" (swapped in since the previous report), "availableKiB" (MemAvailable),
+               "pendingIncreaseKiB" / "pendingDecreaseKiB" (a target written and not yet reached,
+               above / below currentKiB: not granted twice)}]}
 
 Prints:
 

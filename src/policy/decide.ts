@@ -9,9 +9,15 @@ import { transferSwallowed } from './reserve-deficit.ts';
 import { ruleOn } from './rules.ts';
 import { MIN_STEP_KIB, shareIncreases, stepToward } from './steps.ts';
 import { traceOf } from './decide-trace.ts';
-import type { Decision, DecideInput, GuestDecision, Policy } from './types.ts';
+import type { Decision, DecideInput, Dom0Input, GuestDecision, Policy } from './types.ts';
 
 export { DEFAULT_PARAMS } from './defaults.ts';
+
+/**
+ * Dom0 for a host that has none (KVM: the host's own memory is not balanced by memcoop, and a
+ * library caller may leave it out): no memory, no need, so it never takes from the guests.
+ */
+export const NO_DOM0: Readonly<Dom0Input> = Object.freeze({ currentKiB: 0, committedKiB: 0, minKiB: 0, maxKiB: 0 });
 
 export { pageBounds } from './pages.ts';
 

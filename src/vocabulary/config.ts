@@ -113,7 +113,7 @@ export function parsePolicyParams(v: unknown, path: string): PolicyParams {
 }
 
 /** params.rules: each of RULE_NAMES optional, a boolean. */
-function parseRules(v: unknown, path: string): PolicyRules {
+export function parseRules(v: unknown, path: string): PolicyRules {
   const o = object(v, path);
   noUnknownKeys(o, path, RULE_NAMES);
   const r: PolicyRules = {};

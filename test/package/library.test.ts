@@ -81,6 +81,12 @@ test("plain Node ESM: import { decide } from 'memcoop' answers as the policy doe
   const traced = JSON.parse(run(process.execPath, ['main.mjs'], project)) as ReturnType<typeof decide>;
   assert.deepEqual(traced, JSON.parse(JSON.stringify(decide({ ...INPUT, trace: true }))));
   assert.ok(traced.trace !== undefined && traced.trace.guests.length === INPUT.guests.length);
+  // Without Dom0 (a KVM host has none): the guests are decided as with a Dom0 that needs nothing.
+  const { dom0: _dom0, ...noDom0 } = INPUT;
+  writeFileSync(join(project, 'input.json'), JSON.stringify(noDom0));
+  const bare = JSON.parse(run(process.execPath, ['main.mjs'], project)) as ReturnType<typeof decide>;
+  assert.deepEqual(bare.dom0, { goalKiB: 0, targetKiB: 0, reclaimKiB: 0 });
+  assert.deepEqual(bare, JSON.parse(JSON.stringify(decide({ ...noDom0, dom0: { currentKiB: 0, committedKiB: 0, minKiB: 0, maxKiB: 0 } }))));
 });
 
 test('the package resolves to compiled JavaScript, not TypeScript sources', () => {
@@ -99,7 +105,9 @@ test('TypeScript in the consumer finds the types: a right call passes, a wrong o
       'export const state: string = d.state;\n' +
       "import type { DecisionTrace } from 'memcoop';\n" +
       'const t: DecisionTrace | undefined = decide({ ...input, params: DEFAULT_PARAMS, trace: true }).trace;\n' +
-      'export const regime: string | undefined = t?.regime;\n',
+      'export const regime: string | undefined = t?.regime;\n' +
+      "const { dom0: _d, ...kvm } = input;\n" +
+      'export const noDom0: Decision = decide({ ...kvm, params: DEFAULT_PARAMS });\n',
   );
   run(process.execPath, [tsc, '-p', 'tsconfig.json'], project);
   writeFileSync(join(project, 'tsconfig.bad.json'), JSON.stringify({ extends: './tsconfig.json', files: ['bad.ts'] }));

@@ -139,3 +139,33 @@ test('decide rejects text that is not JSON, exit 2', () => {
   assert.equal(r.code, 2);
   assert.match(r.err, /input is not JSON/);
 });
+
+test('decide takes the optional inputs: no Dom0 (a KVM host), rules, PSI, MemAvailable and targets in flight', () => {
+  // idle-yield.test.ts's worked example without Dom0: vm1 (not paging) gives 100 MiB to vm2 (paging).
+  const MIB = 1024;
+  const input = {
+    params: { reserveKiB: 0 },
+    host: { freeKiB: 20 * MIB },
+    guests: [
+      { id: 'vm1', minKiB: 128 * MIB, maxKiB: 768 * MIB, currentKiB: 500 * MIB, committedKiB: 560 * MIB, freeKiB: 4 * MIB, swapTotalKiB: 0, swapFreeKiB: 0, availableKiB: 300 * MIB, psiSomeAvg10: 0 },
+      { id: 'vm2', minKiB: 128 * MIB, maxKiB: 768 * MIB, currentKiB: 400 * MIB, committedKiB: 330 * MIB, freeKiB: 4 * MIB, swapTotalKiB: 0, swapFreeKiB: 0, availableKiB: 100 * MIB, psiSomeAvg10: 3000 },
+    ],
+  };
+  const on = memcoop([], JSON.stringify(input));
+  assert.equal(on.code, 0, on.err);
+  const d = JSON.parse(on.out);
+  assert.deepEqual(d.dom0, { goalKiB: 0, targetKiB: 0, reclaimKiB: 0 });
+  assert.deepEqual(d.guests.map((g: { goalKiB: number }) => g.goalKiB), [460 * MIB, 460 * MIB]);
+  const off = JSON.parse(memcoop([], JSON.stringify({ ...input, params: { reserveKiB: 0, rules: { idleYield: false } } })).out);
+  assert.equal(off.guests[0].goalKiB, 560 * MIB, 'the rule switched off from the input');
+  // A decrease in flight: vm1 told 450 MiB; a target above it is paid from free memory.
+  const flight = JSON.parse(memcoop([], JSON.stringify({ ...input, guests: [{ ...input.guests[0], pendingDecreaseKiB: 50 * MIB }, input.guests[1]] })).out);
+  assert.ok(flight.guests[0].targetKiB <= 460 * MIB);
+  // Bad optional fields are named.
+  const bad = memcoop([], JSON.stringify({ ...input, guests: [{ ...input.guests[0], psiSomeAvg10: 10001 }, input.guests[1]] }));
+  assert.equal(bad.code, 2);
+  assert.match(bad.err, /input\.guests\[0\]\.psiSomeAvg10/);
+  const badRule = memcoop([], JSON.stringify({ ...input, params: { rules: { nope: false } } }));
+  assert.equal(badRule.code, 2);
+  assert.match(badRule.err, /input\.params\.rules/);
+});
