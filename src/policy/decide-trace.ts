@@ -7,27 +7,11 @@ import { idleFreeKiB, isPaging, SWAPIN_PAGING_KIB } from './pressure.ts';
 import { RULE_NAMES, ruleOn } from './rules.ts';
 import { stepLimit } from './steps.ts';
 import type { DecisionTrace, GoalSource, GuestTrace, PagingTrace, Regime, RegimeTest } from './trace.ts';
+import type { ManagedGuest } from './managed.ts';
 import type { DecideInput, Decision } from './types.ts';
 
-/** A managed guest as decide keeps it (decide.ts, Managed). */
-export interface TracedGuest {
-  index: number;
-  loKiB: number;
-  currentKiB: number;
-  mcKiB: number;
-  hiKiB: number;
-  freeKiB: number;
-  paging: boolean;
-  short: boolean;
-  roomKiB: number;
-  pendingKiB: number;
-  /** The balance's floor (L_i, or raised by shortHold) and cap. */
-  minKiB: number;
-  maxKiB: number;
-  activeKiB: number;
-  swapUsed: number;
-  shares: number;
-}
+/** A managed guest as decide keeps it (managed.ts). */
+export type TracedGuest = ManagedGuest;
 
 /** decide's locals at the end of a decision, as the trace reads them. */
 export interface DecideFigures {

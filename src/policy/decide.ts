@@ -9,6 +9,7 @@ import { transferSwallowed } from './reserve-deficit.ts';
 import { ruleOn } from './rules.ts';
 import { MIN_STEP_KIB, shareIncreases, stepToward } from './steps.ts';
 import { traceOf } from './decide-trace.ts';
+import type { ManagedGuest } from './managed.ts';
 import type { Decision, DecideInput, Dom0Input, GuestDecision, Policy } from './types.ts';
 
 export { DEFAULT_PARAMS } from './defaults.ts';
@@ -21,37 +22,8 @@ export const NO_DOM0: Readonly<Dom0Input> = Object.freeze({ currentKiB: 0, commi
 
 export { pageBounds } from './pages.ts';
 
-/**
- * A guest in the balance. Its bounds (BalanceGuest's minKiB, maxKiB) are [L_i, MC_i], not the
- * paper's [L_i, H_i]: see "Commit cap" below. H_i itself only bounds MC_i.
- */
-interface Managed extends BalanceGuest {
-  index: number;
-  /** L_i in whole pages (minKiB above may be raised by shortHold). */
-  loKiB: number;
-  /** N_i, page-aligned (a sub-page remainder is not memory the policy can move). */
-  currentKiB: number;
-  /** MC_i = clamp(C_i, L_i, H_i). */
-  mcKiB: number;
-  /** H_i in whole pages (maxKiB above is the commit cap, not H_i). */
-  hiKiB: number;
-  /** F_i as reported (MemFree). */
-  freeKiB: number;
-  /** Its PSI says it is paging (pressure.ts). */
-  paging: boolean;
-  /** Paging with no free memory left (pressure.ts). */
-  short: boolean;
-  /** What it uses plus its working room, within [MC_i, H_i] (pressure.ts). */
-  roomKiB: number;
-  /** An increase written earlier and not yet reached (whole pages, >= 0). */
-  pendingKiB: number;
-  /** A decrease written earlier and not yet reached (N_i - written target, whole pages, >= 0). */
-  pendingDownKiB: number;
-  /** Its agent reports PSI (idle-yield.ts: only such guests give up committed memory). */
-  reportsPressure: boolean;
-  /** MemAvailable, when reported (idle-yield.ts). */
-  availableKiB?: number;
-}
+/** A guest in the balance (managed.ts). */
+type Managed = ManagedGuest;
 
 // Paging lifts the commit cap (beyond the paper; pressure.ts). A guest at exactly its
 // Committed_AS can still page: the kernel needs working room above the committed pages. On the
