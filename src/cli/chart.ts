@@ -2,10 +2,10 @@
 // a guest's lifecycle) as Mermaid and as SVG, read from the machines' own definitions.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { chartOf } from '../inspect/chart.ts';
 import { createGuestMachine } from '../machines/guest.ts';
 import { createSupervisorMachine } from '../machines/supervisor.ts';
+import { commandArgs } from './command-args.ts';
 
 export const DEFAULT_CHART_DIR = join('out', 'chart');
 
@@ -20,18 +20,9 @@ Writes each machine's statechart, read from its definition, to DIR (default ${DE
 .mmd files are Mermaid (stateDiagram-v2; GitHub renders them in Markdown); .svg files stand alone.`;
 
 export async function run(argv: string[]): Promise<number> {
-  let out = DEFAULT_CHART_DIR;
-  try {
-    const { values } = parseArgs({ args: argv, strict: true, options: { out: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
-    if (values.help) {
-      console.log(USAGE);
-      return 0;
-    }
-    if (values.out !== undefined) out = values.out;
-  } catch (err) {
-    console.error(`memcoop chart: ${(err as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
+  const v = commandArgs('chart', USAGE, argv, { out: { type: 'string' } });
+  if (typeof v === 'number') return v;
+  const out = v.values.out ?? DEFAULT_CHART_DIR;
   try {
     mkdirSync(out, { recursive: true });
     for (const [name, machine] of [['supervisor', createSupervisorMachine()], ['guest', createGuestMachine()]] as const) {

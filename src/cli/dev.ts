@@ -2,10 +2,10 @@
 // memcoop against without Xen (src/dev/xenstored.ts), with the commands that make two guests and
 // play their agents, until Ctrl-C.
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { formatHello } from '../hosts/xen/agent-protocol.ts';
 import { helloPath, meminfoPath, namePath, staticMaxPath, targetPath } from '../hosts/xen/layout.ts';
 import { PROTOCOL_VERSION } from '../vocabulary/events.ts';
+import { commandArgs } from './command-args.ts';
 
 const USAGE = `usage: memcoop dev xenstored [--kind oxenstored|cxenstored] [--dir PARENT]
 
@@ -50,17 +50,8 @@ export function walkthrough(socket: string, dir: string): string {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  let v;
-  try {
-    v = parseArgs({ args: argv, strict: true, allowPositionals: true, options: { kind: { type: 'string' }, dir: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
-  } catch (e) {
-    console.error(`memcoop dev: ${(e as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
-  if (v.values.help) {
-    console.log(USAGE);
-    return 0;
-  }
+  const v = commandArgs('dev', USAGE, argv, { kind: { type: 'string' }, dir: { type: 'string' } }, true);
+  if (typeof v === 'number') return v;
   if (v.positionals[0] !== 'xenstored' || v.positionals.length !== 1) {
     console.error(`memcoop dev: the one dev command is 'xenstored'\n\n${USAGE}`);
     return 2;

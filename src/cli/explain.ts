@@ -1,8 +1,8 @@
 // memcoop explain [GUEST] [--json] [--control PATH]: why the running daemon's last tick gave each
 // guest its goal and step.
-import { parseArgs } from 'node:util';
 import { ask, resolveControlPath } from '../control/client.ts';
 import type { ExplainResult } from '../control/explain-text.ts';
+import { commandArgs } from './command-args.ts';
 
 const USAGE = `usage: memcoop explain [GUEST] [--json] [--control PATH]
 
@@ -20,17 +20,8 @@ The same text for a recorded decision: memcoop replay JOURNAL --explain --at TIM
 Exit: 0; 1 when no daemon answers or it cannot explain (a peer policy, no tick yet, no such guest); 2 for bad options.`;
 
 export async function run(argv: string[]): Promise<number> {
-  let v;
-  try {
-    v = parseArgs({ args: argv, strict: true, allowPositionals: true, options: { json: { type: 'boolean' }, control: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
-  } catch (e) {
-    console.error(`memcoop explain: ${(e as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
-  if (v.values.help) {
-    console.log(USAGE);
-    return 0;
-  }
+  const v = commandArgs('explain', USAGE, argv, { json: { type: 'boolean' }, control: { type: 'string' } }, true);
+  if (typeof v === 'number') return v;
   if (v.positionals.length > 1) {
     console.error(`memcoop explain: at most one GUEST\n\n${USAGE}`);
     return 2;

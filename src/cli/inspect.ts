@@ -2,8 +2,8 @@
 // inspector in a browser (src/inspect/relay.ts): those of PATH (written by --inspect-file, live
 // or finished) and those a live `memcoop run|sim|replay --inspect ws://ADDR:PORT` sends.
 import { existsSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { startRelay } from '../inspect/relay.ts';
+import { commandArgs } from './command-args.ts';
 
 const USAGE = `usage: memcoop inspect [PATH] --serve PORT [--listen ADDR]
 
@@ -16,22 +16,8 @@ and feeds it. From another machine, through an SSH tunnel:
   ssh -L PORT:localhost:PORT root@dom0     then open http://localhost:PORT`;
 
 export async function run(argv: string[]): Promise<number> {
-  let v;
-  try {
-    v = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: { serve: { type: 'string' }, listen: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-    });
-  } catch (err) {
-    console.error(`memcoop inspect: ${(err as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
-  if (v.values.help) {
-    console.log(USAGE);
-    return 0;
-  }
+  const v = commandArgs('inspect', USAGE, argv, { serve: { type: 'string' }, listen: { type: 'string' } }, true);
+  if (typeof v === 'number') return v;
   const port = Number(v.values.serve);
   if (v.values.serve === undefined || !Number.isInteger(port) || port < 0 || port > 65535 || v.positionals.length > 1) {
     console.error(`memcoop inspect: --serve needs a port number (0-65535)\n\n${USAGE}`);

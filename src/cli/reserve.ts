@@ -1,9 +1,9 @@
 // memcoop reserve SIZE [--for SECONDS] [--timeout SECONDS] | memcoop reserve --release ID:
 // make room for a domain about to start, through the running daemon's control socket.
-import { parseArgs } from 'node:util';
 import { ask, resolveControlPath } from '../control/client.ts';
 import { DEFAULT_RESERVE_FOR_S, DEFAULT_RESERVE_TIMEOUT_S, type ReserveAnswer } from '../control/reservations.ts';
 import { mib } from '../policy/explain.ts';
+import { commandArgs } from './command-args.ts';
 
 const USAGE = `usage: memcoop reserve SIZE [--for SECONDS] [--timeout SECONDS] [--json] [--control PATH]
        memcoop reserve --release ID [--control PATH]
@@ -33,30 +33,15 @@ export function parseSize(s: string): number | null {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  let v;
-  try {
-    v = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: true,
-      options: {
-        for: { type: 'string' },
-        timeout: { type: 'string' },
-        release: { type: 'string' },
-        json: { type: 'boolean' },
-        control: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (e) {
-    console.error(`memcoop reserve: ${(e as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
+  const v = commandArgs(
+    'reserve',
+    USAGE,
+    argv,
+    { for: { type: 'string' }, timeout: { type: 'string' }, release: { type: 'string' }, json: { type: 'boolean' }, control: { type: 'string' } },
+    true,
+  );
+  if (typeof v === 'number') return v;
   const o = v.values;
-  if (o.help) {
-    console.log(USAGE);
-    return 0;
-  }
   const seconds = (x: string | undefined, name: string): number | undefined | string => {
     if (x === undefined) return undefined;
     const n = Number(x);

@@ -1,7 +1,7 @@
 // memcoop status [--json] [--watch] [--control PATH]: what the running daemon knows, from its
 // control socket.
-import { parseArgs } from 'node:util';
 import { ask, ControlClient, resolveControlPath } from '../control/client.ts';
+import { commandArgs } from './command-args.ts';
 import { statusTable, type Status } from '../control/status.ts';
 
 const USAGE = `usage: memcoop status [--json] [--watch] [--control PATH]
@@ -17,17 +17,8 @@ MemAvailable, major faults) and how long since its last report. Memory in MiB.
 Exit: 0; 1 when no daemon answers; 2 for bad options.`;
 
 export async function run(argv: string[]): Promise<number> {
-  let v;
-  try {
-    v = parseArgs({ args: argv, strict: true, options: { json: { type: 'boolean' }, watch: { type: 'boolean' }, control: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
-  } catch (e) {
-    console.error(`memcoop status: ${(e as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
-  if (v.values.help) {
-    console.log(USAGE);
-    return 0;
-  }
+  const v = commandArgs('status', USAGE, argv, { json: { type: 'boolean' }, watch: { type: 'boolean' }, control: { type: 'string' } });
+  if (typeof v === 'number') return v;
   const where = resolveControlPath(v.values.control);
   if ('error' in where) {
     console.error(`memcoop status: ${where.error}`);
