@@ -3,11 +3,11 @@
 // never silently falls back to a default. Every field is optional.
 import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { parse as parseYaml } from 'yaml';
 import { DEFAULT_SUPERVISOR_CONFIG, parseSupervisorConfig, type SupervisorConfig } from '../vocabulary/config.ts';
 import { DEFAULT_TICK_MS } from '../vocabulary/events.ts';
 import { InputError, array, boolean, integer, noUnknownKeys, number, object, oneOf, optional, required, string } from '../util/validate.ts';
 import { MIB } from '../vocabulary/units.ts';
+import { yamlInput } from '../util/yaml-input.ts';
 
 export const HOST_KINDS = ['xen', 'kvm'] as const;
 export type HostKind = (typeof HOST_KINDS)[number];
@@ -344,13 +344,7 @@ async function readConfigText(file: string): Promise<string> {
 
 export async function loadDaemonConfig(file: string): Promise<DaemonConfig> {
   const text = await readConfigText(file);
-  let doc: unknown;
-  try {
-    doc = parseYaml(text);
-  } catch (e) {
-    throw new InputError(file, `not valid YAML: ${(e as Error).message.split('\n')[0]}`);
-  }
-  return parseDaemonConfig(doc, file);
+  return parseDaemonConfig(yamlInput(text, file), file);
 }
 
 /**

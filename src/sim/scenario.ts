@@ -3,7 +3,6 @@
 // naming its path). Memory in whole MiB and time in seconds in the file; KiB and ms inside.
 import { readFileSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import type { PolicyParams } from '../policy/types.ts';
 import { PEER_POLICIES } from '../policy/peers/index.ts';
 import {
@@ -28,6 +27,7 @@ import { DOM0 } from '../hosts/sim/step.ts';
 import { SAFE, type UnsafeSwitches } from '../policy/unsafe.ts';
 import { parseUnsafe } from '../vocabulary/config.ts';
 import { WORKLOAD_KINDS, type WorkloadSpec } from '../hosts/sim/workload.ts';
+import { yamlInput } from '../util/yaml-input.ts';
 
 export interface Scenario {
   name: string;
@@ -298,13 +298,7 @@ export function readScenario(v: unknown, where = 'scenario'): Scenario {
 /** A scenario from YAML text; `source` (a file name) prefixes error paths. */
 export function parseScenario(text: string, source = 'scenario'): Scenario {
   if (text.length > MAX_SCENARIO_CHARS) throw new InputError(source, `larger than ${MAX_SCENARIO_CHARS} characters`);
-  let v: unknown;
-  try {
-    v = parseYaml(text);
-  } catch (err) {
-    throw new InputError(source, `not valid YAML: ${(err as Error).message.split('\n')[0]}`);
-  }
-  return readScenario(v, source);
+  return readScenario(yamlInput(text, source), source);
 }
 
 /** The directory of the shipped scenarios (config/scenarios). */
