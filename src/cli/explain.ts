@@ -13,7 +13,7 @@ and each guest's price terms (tau*A_i, c_i, tau*A_i + c_i*t), where its goal cam
 Committed_AS, the price share, its minimum or maximum, the commit cap, the working room, a short
 guest's hold), its step and what sized it, and what the two-phase rule held back. A rule beyond
 the paper is named in parentheses where it acted (commitCap, minStep, workingRoom, shortHold,
-idleFirst, deadband). GUEST: only that guest.
+idleFirst, idleYield, reserveFirst, deadband). GUEST: only that guest.
 The same text for a recorded decision: memcoop replay JOURNAL --explain --at TIME.
   --json          the explanation as data: params, the decision and its trace, the deadband notes (KiB)
   --control PATH  the daemon's control socket (default: MEMCOOP_CONTROL, else the one in /run/memcoop/)

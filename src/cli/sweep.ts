@@ -9,6 +9,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadScenario, scenarioNames, type Scenario } from '../sim/scenario.ts';
+import { RULE_NAMES } from '../policy/rules.ts';
 import { renderSweepPlot } from '../sim/sweep-plot.ts';
 import {
   ablation,
@@ -48,9 +49,9 @@ number of guests). [x] marks the best policy of a line, * a policy that broke an
 (listed below the table), ! a killed or unfinished workload.
 
   --quick        one scenario (${QUICK.scenarios.join(', ')}), levels ${QUICK.levelsMiB.join(' and ')} MiB, seed ${QUICK.seeds.join(', ')}
-  --ablation     sweep memcoop with each of its rules beyond the paper switched off
-                 (params.rules: commitCap, minStep, deadband, promptSelfSteps), with all of them
-                 off, and the paper's policy; prints what each rule gains or costs
+  --ablation     sweep memcoop with each of its rules beyond the paper switched off, with all of
+                 them off, and the paper's policy; prints what each rule gains or costs
+                 (params.rules: ${RULE_NAMES.join(', ')})
   --scenarios    names (or paths) to sweep instead of the default set
   --levels       host free memory levels, MiB
   --seeds        seeds to average over
