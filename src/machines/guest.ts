@@ -53,6 +53,8 @@ export type GuestEvent =
   | { type: 'left'; at: number };
 
 const MANAGED_STATES = Object.keys(MODE_OF_MANAGED) as ManagedState[];
+/** The states outside `managed`, each a leaf. */
+const OUTER_STATES = ['registering', 'stuck', 'unmanaged', 'gone'] as const satisfies readonly GuestStateName[];
 
 export interface GuestMachineOptions {
   /** Parent logger; each guest logs through guestLogger(parent, domid). */
@@ -213,10 +215,15 @@ export type GuestSnapshot = SnapshotFrom<GuestMachine>;
 
 /** The leaf state of a guest, by name. */
 export function guestStateName(s: GuestSnapshot): GuestStateName {
-  if (s.matches('registering')) return 'registering';
-  if (s.matches('stuck')) return 'stuck';
-  if (s.matches('unmanaged')) return 'unmanaged';
-  if (s.matches('gone')) return 'gone';
-  for (const m of MANAGED_STATES) if (s.matches({ managed: m })) return m;
+  // Read from the state value: the machine is two levels deep, and `matches` (up to eight calls
+  // per guest) took 55 of the 220 ms that 30 ticks at 1,000 guests spent in the tick and in the
+  // control socket's copy of the policy input (a CPU profile of bench:scale).
+  const v: unknown = s.value;
+  if (typeof v === 'string') {
+    if ((OUTER_STATES as readonly string[]).includes(v)) return v as (typeof OUTER_STATES)[number];
+  } else if (typeof v === 'object' && v !== null) {
+    const m = (v as { managed?: unknown }).managed;
+    if (typeof m === 'string' && (MANAGED_STATES as readonly string[]).includes(m)) return m as ManagedState;
+  }
   throw new Error(`guest machine in an unknown state: ${JSON.stringify(s.value)}`);
 }
