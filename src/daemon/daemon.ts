@@ -118,8 +118,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
 
   const machine = createSupervisorMachine({ ...(opts.policy ? { policy: opts.policy } : {}), logger }).provide({
     actions: {
-      writeTarget: (_, { id, targetKiB }) => {
-        issue(id, 'setTarget', host.setTarget(id, targetKiB));
+      writeTarget: (_, { id, targetKiB, prompt }) => {
+        issue(id, 'setTarget', host.setTarget(id, targetKiB, prompt ? { prompt } : undefined));
       },
       writeMode: (_, { id, mode, protocol }) => {
         issue(id, 'setMode', host.setMode(id, mode, protocol));

@@ -283,7 +283,7 @@ export function onReports(c: SupervisorContext, e: AgentReports, index: Readonly
     for (const w of orderTargetWrites(moves)) {
       const f = facts.get(w.id);
       facts.set(w.id, withFacts(f, { writtenTargetKiB: w.toKiB, touched: true, targetWriteFailed: false }));
-      s.writes.push({ kind: 'target', id: f.id, targetKiB: w.toKiB, fromKiB: w.fromKiB });
+      s.writes.push({ kind: 'target', id: f.id, targetKiB: w.toKiB, fromKiB: w.fromKiB, prompt: true });
       if (debug) s.logs.push({ level: 'debug', domid: f.domid, fields: { targetKiB: w.toKiB, goalKiB: f.goalKiB, currentKiB: f.currentKiB }, msg: 'target written' });
     }
     if (s.writes.length > 0) s.emit = { type: 'selfStep', at: e.at, guests: step.guests, writes: s.writes, budgetKiB: promptBudgetKiB };

@@ -215,7 +215,7 @@ export function createSupervisorMachine(opts: SupervisorOptions = {}) {
     for (const l of step.logs) enqueue({ type: 'log', params: l });
     for (const w of step.writes) {
       if (w.kind === 'mode') enqueue({ type: 'writeMode', params: { id: w.id, mode: w.mode, protocol: w.protocol } });
-      else enqueue({ type: 'writeTarget', params: { id: w.id, targetKiB: w.targetKiB } });
+      else enqueue({ type: 'writeTarget', params: { id: w.id, targetKiB: w.targetKiB, ...(w.prompt ? { prompt: true as const } : {}) } });
     }
     if (step.signals.length > 0) {
       const slots = slotsOf(system, guestIds);

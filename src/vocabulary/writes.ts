@@ -14,6 +14,8 @@ export const DOM0_ID = 'dom0';
 export interface TargetWriteParams {
   id: string;
   targetKiB: number;
+  /** Written by a prompt self step (a guest waits for it now), not by a tick. */
+  prompt?: true;
 }
 
 /** Parameters of the `writeMode` action: tell `id`'s agent its mode, and the protocol we speak. */

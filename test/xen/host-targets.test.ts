@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { parseDaemonConfig } from '../../src/config/daemon-config.ts';
 import type { DomainMemory, MemorySample } from '../../src/hosts/xen/domain-memory.ts';
 import { MAXMEM_SLACK_KIB, XenHost } from '../../src/hosts/xen/host.ts';
+import { TICK_WRITES_IN_FLIGHT } from '../../src/hosts/xen/tick-lane.ts';
 import { domainPath, staticMaxPath, targetPath } from '../../src/hosts/xen/layout.ts';
 import { openXenStore, type XenStore } from '../../src/hosts/xen/xenstore.ts';
 import { silentLogger } from '../../src/log/logger.ts';
@@ -145,6 +146,40 @@ describe(`XenHost writes against ${kind}, with a FAKE libxenctrl`, { skip: skipR
       release();
       await h2.close();
     }
+  });
+
+  test('a prompt write goes ahead of a tick\'s writes waiting in the tick lane', async () => {
+    // Three rounds of the lane: without it the prompt write's requests would queue behind all of
+    // the tick's at xenstored, and it would finish about last.
+    const n = 3 * TICK_WRITES_IN_FLIGHT;
+    for (let k = 0; k < n; k++) await seedDomain(xs, 100 + k, { name: `t${k}`, staticMaxKiB: 1024 * MIB, targetKiB: 256 * MIB });
+    await seedDomain(xs, 200, { name: 'prompt', staticMaxKiB: 1024 * MIB, targetKiB: 256 * MIB });
+    const done: string[] = [];
+    const writes = Array.from({ length: n }, (_, k) => host.setTarget(`dom${100 + k}`, 300 * MIB).then(() => done.push(`dom${100 + k}`)));
+    await new Promise((r) => setImmediate(r)); // the tick's writes are out on the connection
+    writes.push(host.setTarget('dom200', 320 * MIB, { prompt: true }).then(() => done.push('dom200')));
+    await Promise.all(writes);
+    const at = done.indexOf('dom200');
+    assert.ok(at < 2 * TICK_WRITES_IN_FLIGHT, `the prompt write finished ${at + 1}th of ${n + 1}`);
+    for (let k = 0; k < n; k++) assert.equal(await readKiB(xs, targetPath(100 + k)), 300 * MIB, `dom${100 + k}'s tick target landed`);
+    assert.equal(await readKiB(xs, targetPath(200)), 320 * MIB);
+  });
+
+  test('a prompt target that replaces a tick target still waiting in the lane takes it out of the lane', async () => {
+    const n = 3 * TICK_WRITES_IN_FLIGHT;
+    const done: string[] = [];
+    const writes = Array.from({ length: n }, (_, k) => host.setTarget(`dom${100 + k}`, 280 * MIB).then(() => done.push(`tick ${100 + k}`)));
+    await new Promise((r) => setImmediate(r));
+    // The last tick write is still waiting its turn: the prompt target replaces it and both
+    // callers settle with the one write, made at once.
+    const last = 100 + n - 1;
+    writes.push(host.setTarget(`dom${last}`, 330 * MIB, { prompt: true }).then(() => done.push(`prompt ${last}`)));
+    await Promise.all(writes);
+    const at = done.indexOf(`prompt ${last}`);
+    assert.ok(at < 2 * TICK_WRITES_IN_FLIGHT, `the prompt write finished ${at + 1}th of ${n + 1}`);
+    assert.ok(done.indexOf(`tick ${last}`) < 2 * TICK_WRITES_IN_FLIGHT, 'the replaced tick write settled with it');
+    assert.equal(await readKiB(xs, targetPath(last)), 330 * MIB, 'the newer target is the one written');
+    assert.equal(await readKiB(xs, targetPath(100)), 280 * MIB);
   });
 
   test('ids that are not domains, bad targets, and a mode for Dom0 are refused', async () => {

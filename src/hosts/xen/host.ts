@@ -17,7 +17,8 @@ import { LogBudget } from '../../util/log-budget.ts';
 import type { AgentHello } from '../../vocabulary/events.ts';
 import { diffDomains, domainListing$, readDomainListing, type AgentKey, type AgentKeyRead, type ReadResult } from './ingress.ts';
 import { AgentKeyReader } from './agent-keys.ts';
-import type { Host, HostCounters, HostEvent } from '../host.ts';
+import type { Host, HostCounters, HostEvent, TargetWriteOptions } from '../host.ts';
+import { TickLane, TICK_WRITES_IN_FLIGHT, type Release } from './tick-lane.ts';
 import { requireXenAddon } from './addon.ts';
 import { parseHello, parseReport } from './agent-protocol.ts';
 import { xenctrlMemory, type DomainMemory } from './domain-memory.ts';
@@ -57,6 +58,10 @@ export type TransactionOp = 'setTarget' | 'setMode';
 /** A target write waiting its turn; newer targets replace `targetKiB` and wait with it. */
 interface QueuedTarget {
   targetKiB: number;
+  /** A prompt self step's target, or Dom0's: it does not wait for the tick's writes (tick-lane.ts). */
+  urgent: boolean;
+  /** While waiting in the tick lane: let it go at once (a prompt target replaced it). */
+  hurry: (() => void) | null;
   waiters: { resolve: () => void; reject: (err: unknown) => void }[];
 }
 
@@ -79,6 +84,8 @@ export interface XenHostOptions {
    * it to make another connection write what the transaction read, forcing a real conflict).
    */
   inTransaction?: (op: TransactionOp, domid: number, attempt: number) => Promise<void>;
+  /** The tick's target transactions in flight at once (default TICK_WRITES_IN_FLIGHT). */
+  tickWritesInFlight?: number;
 }
 
 interface KnownDomain {
@@ -108,6 +115,8 @@ export class XenHost implements Host {
   private readonly writeChains = new Map<number, Promise<void>>();
   /** Per domain, a target write queued and not yet started (see setTarget). */
   private readonly queuedTargets = new Map<number, QueuedTarget>();
+  /** The tick's target writes take turns here; prompt ones go around it (tick-lane.ts). */
+  private readonly tickLane: TickLane;
   private readonly probe$ = new Subject<void>();
   private readonly subs = new Subscription();
   private graceUntil = -Infinity;
@@ -123,6 +132,7 @@ export class XenHost implements Host {
   ) {
     this.log = opts.logger;
     this.scheduler = opts.scheduler ?? asyncScheduler;
+    this.tickLane = new TickLane(opts.tickWritesInFlight ?? TICK_WRITES_IN_FLIGHT);
   }
 
   /**
@@ -387,24 +397,43 @@ export class XenHost implements Host {
    * holds at most one target per domain and a busy XenStore never works through stale targets
    * (1,000 guests reporting every second backed writes up by seconds). Every caller whose
    * target was replaced settles with the write that replaced it.
+   *
+   * A tick's writes take turns in the tick lane (tick-lane.ts); a prompt self step's write, and
+   * Dom0's (always served first), go around it, and a prompt target that replaces a tick target
+   * still waiting there takes it out of the lane.
    */
-  async setTarget(id: string, targetKiB: number): Promise<void> {
+  async setTarget(id: string, targetKiB: number, opts?: TargetWriteOptions): Promise<void> {
     const domid = this.domidFor(id);
     if (!Number.isSafeInteger(targetKiB) || targetKiB <= 0) throw new RangeError(`bad target ${targetKiB} KiB for ${id}`);
+    const urgent = opts?.prompt === true || domid === DOM0_DOMID;
     const queued = this.queuedTargets.get(domid);
     if (queued !== undefined) {
       queued.targetKiB = targetKiB;
+      if (urgent && !queued.urgent) {
+        queued.urgent = true;
+        queued.hurry?.();
+      }
       return new Promise<void>((resolve, reject) => queued.waiters.push({ resolve, reject }));
     }
-    const slot: QueuedTarget = { targetKiB, waiters: [] };
+    const slot: QueuedTarget = { targetKiB, urgent, hurry: null, waiters: [] };
     this.queuedTargets.set(domid, slot);
     await this.inOrder(domid, async () => {
-      if (this.queuedTargets.get(domid) === slot) this.queuedTargets.delete(domid);
+      let release: Release | null = null;
       try {
+        if (!slot.urgent) {
+          const { turn, hurry } = this.tickLane.enter();
+          slot.hurry = hurry;
+          release = await turn;
+          slot.hurry = null;
+        }
+        // From here the slot is being written: a newer target queues behind it.
+        if (this.queuedTargets.get(domid) === slot) this.queuedTargets.delete(domid);
         await this.writeTarget(id, domid, slot.targetKiB);
       } catch (e) {
         for (const w of slot.waiters) w.reject(e);
         throw e;
+      } finally {
+        release?.();
       }
       for (const w of slot.waiters) w.resolve();
     });
@@ -426,8 +455,13 @@ export class XenHost implements Host {
       // went away is not brought back as a stray /local/domain/<domid>/memory/target.
       return s.transaction(async (tx, attempt) => {
         this.logRetry('setTarget', domid, attempt);
-        // Both reads in one batch (xenstore.ts): the transaction begins with them.
-        const [staticMax, current] = await Promise.all([this.requireDomain(tx, domid), tx.read(targetPath(domid))]);
+        // The reads and the write leave together, right after the start: three round trips
+        // (start, these, end), not four. Nothing is seen before the commit, and a check below
+        // that fails aborts the transaction, write and all.
+        const reads = Promise.all([this.requireDomain(tx, domid), tx.read(targetPath(domid))]);
+        const written = tx.write(targetPath(domid), String(targetKiB));
+        written.catch(() => {}); // a failed check aborts first; its outcome is the check's
+        const [staticMax, current] = await reads;
         // static-max as it is now: `xl mem-max` may have lowered it since the domain was
         // announced, and raising max pages past it would undo the operator's ceiling.
         if (staticMax !== null && targetKiB > staticMax) {
@@ -435,9 +469,9 @@ export class XenHost implements Host {
         }
         const before = parseKiB(current);
         await this.opts.inTransaction?.('setTarget', domid, attempt);
-        // Raise max pages before the balloon is told to grow (idempotent if retried).
+        // Raise max pages before the commit shows the balloon a larger target (idempotent if retried).
         if (before === null || targetKiB > before) this.raiseMax(domid, maxKiB);
-        await tx.write(targetPath(domid), String(targetKiB));
+        await written;
         return before;
       });
     });

@@ -316,8 +316,8 @@ describe('supervisor: each tick', () => {
       { id: 'a', committedKiB: 700 * MIB, freeKiB: 32 * MIB, swapTotalKiB: 0, swapFreeKiB: 0 },
       { id: 'b', committedKiB: 300 * MIB, freeKiB: 32 * MIB, swapTotalKiB: 0, swapFreeKiB: 0 },
     ]);
-    assert.deepEqual(run.since(before), [{ kind: 'target', id: 'a', targetKiB: aTarget }], 'a re-issued at once; b unchanged');
-    assert.deepEqual(run.selfSteps.at(-1)!.writes, [{ kind: 'target', id: 'a', targetKiB: aTarget, fromKiB: 512 * MIB }]);
+    assert.deepEqual(run.since(before), [{ kind: 'target', id: 'a', targetKiB: aTarget, prompt: true }], 'a re-issued at once (marked prompt, for the host); b unchanged');
+    assert.deepEqual(run.selfSteps.at(-1)!.writes, [{ kind: 'target', id: 'a', targetKiB: aTarget, fromKiB: 512 * MIB, prompt: true }]);
     const tick = run.effects.length;
     run.tick(); // Dom0's target is the tick's to re-issue; a's is out already
     const again = run.since(tick).filter((e) => e.kind === 'target');
@@ -346,7 +346,7 @@ describe('supervisor: prompt self steps and the write deadband', () => {
     const grown = 700 * MIB + 2 * MIB;
     before = run.effects.length;
     run.reports([{ id: 'a', committedKiB: grown, freeKiB: 32 * MIB, swapTotalKiB: 0, swapFreeKiB: 0 }]);
-    assert.deepEqual(run.since(before), [{ kind: 'target', id: 'a', targetKiB: grown }], 'a real rise goes out at once');
+    assert.deepEqual(run.since(before), [{ kind: 'target', id: 'a', targetKiB: grown, prompt: true }], 'a real rise goes out at once');
   });
 });
 
