@@ -263,7 +263,13 @@ async function main(argv: string[]): Promise<number> {
         const domid = answered[i]!;
         const value = COMMITTED_KIB[(tick + domid) % 2]!;
         const prev = pending.get(domid);
-        if (prev !== undefined && committed.get(domid) !== value) {
+        // A guest's first report stays pending until its target moves (it waits for a tick).
+        if (prev !== undefined && prev.first) {
+          if (performance.now() - prev.at > LOST_AFTER_MS) {
+            lost++;
+            pending.delete(domid);
+          }
+        } else if (prev !== undefined && committed.get(domid) !== value) {
           // Not answered before the next report moved the other way: the daemon may answer the
           // newer report alone (its queue keeps only a domain's newest target), which is right.
           if (performance.now() - prev.at > LOST_AFTER_MS) lost++;
