@@ -3,9 +3,10 @@
 // xenstored answers one connection's requests in the order they came. A tick at 1,000 guests
 // issued ~500 target transactions at once (five requests each), and a prompt self step's write
 // made just after it queued behind all of them: bench:scale measured report -> target p99 at
-// 136-165 ms for prompt writes while their p50 was 6 ms. With at most TICK_WRITES_IN_FLIGHT
-// tick transactions on the connection, a prompt write waits behind at most that many requests
-// at each of its round trips, and the tick's writes still keep the connection busy.
+// 192-405 ms for prompt writes while their p50 was 6-8 ms, and 25-44 ms with the lane. With at
+// most TICK_WRITES_IN_FLIGHT tick transactions on the connection, a prompt write waits behind
+// at most that many at each of its round trips, and the tick's writes still keep the
+// connection busy (they land within ~200 ms of the tick, as before).
 
 /**
  * Tick transactions in flight at once. The tick's throughput is unchanged while this many keep
