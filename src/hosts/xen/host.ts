@@ -80,7 +80,7 @@ export interface XenHostOptions {
   reconnect?: ReconnectOptions;
   reconnectGraceMs?: number;
   /**
-   * Test seam: awaited inside each transaction after its reads, before its writes (the tests use
+   * Test seam: awaited inside each transaction after its reads, before its commit (the tests use
    * it to make another connection write what the transaction read, forcing a real conflict).
    */
   inTransaction?: (op: TransactionOp, domid: number, attempt: number) => Promise<void>;
@@ -460,7 +460,7 @@ export class XenHost implements Host {
         // that fails aborts the transaction, write and all.
         const reads = Promise.all([this.requireDomain(tx, domid), tx.read(targetPath(domid))]);
         const written = tx.write(targetPath(domid), String(targetKiB));
-        written.catch(() => {}); // a failed check aborts first; its outcome is the check's
+        written.catch(() => {}); // if a check below fails, its error is the one reported (the abort discards the write)
         const [staticMax, current] = await reads;
         // static-max as it is now: `xl mem-max` may have lowered it since the domain was
         // announced, and raising max pages past it would undo the operator's ceiling.
