@@ -16,6 +16,9 @@ import { MIB, guest, input } from './fixtures.ts';
 const dom0 = { currentKiB: 512 * MIB, committedKiB: 256 * MIB, minKiB: 400 * MIB, maxKiB: 4096 * MIB };
 const PAGING = PSI_PAGING_HUNDREDTHS * 4;
 
+/** The same input with one rule switched off, the others as they were. */
+const ruleOff = (x: DecideInput, rule: keyof PolicyRules): DecideInput => ({ ...x, params: { ...x.params, rules: { ...x.params.rules, [rule]: false } } });
+
 /** inputArb with pressure figures, increases in flight and rules switched off at random. */
 const pressuredArb: fc.Arbitrary<DecideInput> = inputArb().chain((x) =>
   fc
@@ -101,7 +104,7 @@ test('idle memory first is named exactly for the guests whose target it changed'
   fc.assert(
     fc.property(pressuredArb, (x) => {
       const e = explainDecision(x);
-      const without = decide({ ...x, params: { ...x.params, rules: { ...x.params.rules, idleFirst: false } } });
+      const without = decide(ruleOff(x, 'idleFirst'));
       const text = formatExplanation(e);
       e.decision.guests.forEach((g, i) => {
         const changed = g.targetKiB !== without.guests[i]!.targetKiB;
@@ -114,11 +117,11 @@ test('idle memory first is named exactly for the guests whose target it changed'
 
 test('the minimum step is named exactly for the decreases whose target it changed', () => {
   // idleFirst off: it deepens decreases too, and would hide what the minimum did.
-  const noIdle = pressuredArb.map((x) => ({ ...x, params: { ...x.params, rules: { ...x.params.rules, idleFirst: false } } }));
+  const noIdle = pressuredArb.map((x) => ruleOff(x, 'idleFirst'));
   fc.assert(
     fc.property(noIdle, (x) => {
       const e = explainDecision(x);
-      const without = decide({ ...x, params: { ...x.params, rules: { ...x.params.rules, minStep: false } } });
+      const without = decide(ruleOff(x, 'minStep'));
       const text = formatExplanation(e);
       e.trace.guests.forEach((g, i) => {
         if (!g.managed || g.step.limit === 'over max' || !(g.goalKiB < g.currentKiB)) return;
@@ -180,7 +183,7 @@ test('commit cap: named for the guest it held, with its MC_i, and not once the r
   assert.match(section(formatExplanation(e), 'c'), /goal 160 MiB: its commit cap MC_i \(commitCap/);
   assert.match(section(formatExplanation(e), 'c'), /clamped to \[L_i 128 MiB, MC_i 160 MiB\]/);
   assert.doesNotMatch(section(formatExplanation(e), 'd'), /commitCap/);
-  const off = explainDecision({ ...x, params: { ...x.params, rules: { commitCap: false } } });
+  const off = explainDecision(ruleOff(x, 'commitCap'));
   assert.doesNotMatch(formatExplanation(off), /commitCap\)|commitCap:/);
   assert.match(formatExplanation(off), /^rules off: commitCap$/m);
 });
@@ -198,7 +201,7 @@ test('working room in the scarce balance: a paging guest\'s cap is what it uses 
   assert.match(section(text, 'p'), /paging: PSI memory some avg10 20\.00 % \(>= 5 %\); short: MemFree 4 MiB < 16 MiB/);
   assert.match(section(text, 'p'), /working room: paging, so its cap in the balance is what it uses 252 MiB \+ 64 MiB = 316 MiB, above its commit 200 MiB \(workingRoom\)/);
   assert.doesNotMatch(section(text, 'q'), /working room|paging/);
-  const off = formatExplanation(explainDecision({ ...x, params: { ...x.params, rules: { workingRoom: false } } }));
+  const off = formatExplanation(explainDecision(ruleOff(x, 'workingRoom')));
   assert.doesNotMatch(off, /working room/);
 });
 
@@ -217,7 +220,7 @@ test('short guests hold: named for a short guest the balance would have lowered,
   }
   assert.match(section(text, held[0]!), /goal .*: what it has: it is short, and the scarce balance does not lower a short guest \(shortHold\)/);
   // Without the rule the same guest is lowered, and nothing says shortHold.
-  const off = explainDecision({ ...x, params: { ...x.params, rules: { shortHold: false } } });
+  const off = explainDecision(ruleOff(x, 'shortHold'));
   const i = e.trace.guests.findIndex((g) => g.id === held[0]);
   assert.ok(off.decision.guests[i]!.goalKiB < e.decision.guests[i]!.goalKiB);
   assert.doesNotMatch(formatExplanation(off), /shortHold\)/);
@@ -234,7 +237,7 @@ test('idle commit yields: named for the guest that gave and the paging guest tha
   const text = formatExplanation(e);
   assert.match(section(text, 'vm1'), /goal 460 MiB: its commit MC_i 560 MiB less 100 MiB given to paging guests: .*\(idleYield\)/);
   assert.match(section(text, 'vm2'), /goal 460 MiB: .*\+ 30 MiB of what abundance left over \+ 100 MiB that guests not paging gave \(idleYield\)/);
-  const off = formatExplanation(explainDecision({ ...x, params: { ...x.params, rules: { idleYield: false } } }));
+  const off = formatExplanation(explainDecision(ruleOff(x, 'idleYield')));
   assert.doesNotMatch(off, /idleYield\)/);
 });
 
@@ -248,7 +251,7 @@ test('reserve first: a decrease the reserve deficit would swallow is named as he
   const e = explainDecision(x);
   assert.equal(e.trace.guests[1]!.step.limit, 'reserve first');
   assert.match(section(formatExplanation(e), 'b'), /step: none: the host is below its reserve.*\(reserveFirst\)/);
-  const off = explainDecision({ ...x, params: { ...x.params, rules: { reserveFirst: false } } });
+  const off = explainDecision(ruleOff(x, 'reserveFirst'));
   assert.notEqual(off.trace.guests[1]!.step.limit, 'reserve first');
   assert.doesNotMatch(formatExplanation(off), /reserveFirst\)/);
 });
