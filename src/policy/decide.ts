@@ -20,8 +20,6 @@ export { DEFAULT_PARAMS } from './defaults.ts';
  */
 export const NO_DOM0: Readonly<Dom0Input> = Object.freeze({ currentKiB: 0, committedKiB: 0, minKiB: 0, maxKiB: 0 });
 
-export { pageBounds } from './pages.ts';
-
 /** A guest in the balance (managed.ts). */
 type Managed = ManagedGuest;
 

@@ -3,8 +3,7 @@
 // in the two-phase way, as it would for a growing Dom0. Only the need is Dom0's: the memory stays
 // free for the new domain, so the decision's Dom0 goal and target are brought back to what Dom0
 // itself wants. Pure; the supervisor applies both around whatever policy runs.
-import { pageBounds } from './decide.ts';
-import { clamp, pageDown, pageUp } from './pages.ts';
+import { clamp, pageBounds, pageDown, pageUp } from './pages.ts';
 import type { DecideInput, Decision } from './types.ts';
 
 /** The policy's input with the reservation added to Dom0's need (its commit and its ceiling). */

@@ -6,8 +6,7 @@
 // self step and a tick take the same step), whole pages, decreases freely, and increases only
 // out of memory known to be free (the two-phase rule), here the budget the last host sample and
 // tick left over (promptBudgetKiB). Pure.
-import { pageBounds } from './decide.ts';
-import { clamp, pageDown, pageUp } from './pages.ts';
+import { clamp, pageBounds, pageDown, pageUp } from './pages.ts';
 import { ruleOn } from './rules.ts';
 import { MIN_STEP_KIB, shareIncreases, stepToward } from './steps.ts';
 import type { PolicyParams } from './types.ts';
