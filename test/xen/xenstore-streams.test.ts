@@ -1,13 +1,13 @@
 // src/hosts/xen/ingress.ts against a real xenstored: a watch is an observable (subscribe watches,
 // unsubscribe unwatches, each subscription under its own token), the domain listing follows
-// probes and domain watches, and a guest's agent keys are read when they change.
+// probes and domain watches, and a guest's agent keys (agent-keys.ts) are read when they change.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Subject, type Subscription } from 'rxjs';
 import { helloPath, meminfoPath } from '../../src/hosts/xen/layout.ts';
 import { openXenStore, type XenStore } from '../../src/hosts/xen/xenstore.ts';
-import { domainListing$, watch$, type AgentKeyRead, type ReadResult } from '../../src/hosts/xen/ingress.ts';
-import { agentKeys$ } from '../../src/hosts/xen/agent-keys.ts';
+import { domainListing$, watch$, type AgentKeyRead, type AgentKeysOptions, type ReadResult } from '../../src/hosts/xen/ingress.ts';
+import { AgentKeyReader } from '../../src/hosts/xen/agent-keys.ts';
 import { startXenstored, type XenstoredFixture } from '../../testbed/xenstored-fixture.ts';
 import { skipReason, until } from './xen-harness.ts';
 
@@ -17,6 +17,13 @@ for (const kind of ['oxenstored', 'cxenstored'] as const) {
     let xs: XenStore;
     let other: XenStore;
     const subs: Subscription[] = [];
+    /** A guest's agent keys read as the host reads them; the reader closes with the suite. */
+    const readKeys = (domid: number, opts: AgentKeysOptions, onRead: (r: AgentKeyRead) => void): void => {
+      const reader = new AgentKeyReader(xs, domid, opts, onRead, (err) => {
+        throw err;
+      });
+      subs.push({ unsubscribe: () => reader.close() } as Subscription);
+    };
 
     before(async () => {
       fx = await startXenstored(kind);
@@ -71,7 +78,7 @@ for (const kind of ['oxenstored', 'cxenstored'] as const) {
     test('a guest\'s agent keys are read when they change, each key on its own', async () => {
       const reads: AgentKeyRead[] = [];
       await other.write(helloPath(9), 'protocol=1 selfAdjust=0');
-      subs.push(agentKeys$(xs, 9).subscribe((r) => reads.push(r)));
+      readKeys(9, {}, (r) => reads.push(r));
       // The first firing reads both: the hello that is there, and no report yet.
       await until(() => reads.length >= 2, 'the first reads');
       const first = reads.slice(0, 2).map((r) => [r.key, r.result.ok ? r.result.value : 'error']).sort();
@@ -91,7 +98,7 @@ for (const kind of ['oxenstored', 'cxenstored'] as const) {
     test('a guest rewriting a key in a loop costs a bounded number of reads, the latest value among them', async () => {
       const reads: AgentKeyRead[] = [];
       // A long interval, so that the whole burst falls inside one.
-      subs.push(agentKeys$(xs, 11, { helloMinIntervalMs: 2000, meminfoMinIntervalMs: 2000 }).subscribe((r) => reads.push(r)));
+      readKeys(11, { helloMinIntervalMs: 2000, meminfoMinIntervalMs: 2000 }, (r) => reads.push(r));
       await until(() => reads.length >= 2, 'the first reads');
       for (let i = 0; i < 50; i++) await other.write(helloPath(11), `protocol=1 selfAdjust=${i % 2}${i === 49 ? '\n' : ''}`);
       await until(() => reads.some((r) => r.key === 'hello' && r.result.ok && r.result.value?.endsWith('\n')), 'the last hello read');

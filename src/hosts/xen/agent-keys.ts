@@ -7,7 +7,7 @@
 // reads coalesced (at most one in flight and one after it), hello reads limited to one per
 // HELLO_READ_MIN_INTERVAL_MS (the first change read at once, the latest one when the interval is
 // up), and a failed read delivered as a value.
-import { Observable, asyncScheduler, type SchedulerLike } from 'rxjs';
+import { asyncScheduler, type SchedulerLike } from 'rxjs';
 import { RateGate } from '../../streams/rate.ts';
 import type { XenStore, XsWatch } from './xenstore.ts';
 import { agentDataPath, helloPath, meminfoPath } from './layout.ts';
@@ -107,15 +107,4 @@ export class AgentKeyReader {
     if (this.closed) return;
     for (const key of agentKeysOfEvent(this.domid, path)) (key === 'hello' ? this.hello : this.meminfo).changed();
   }
-}
-
-/**
- * A guest's agent keys as an observable (agent-keys.ts has the rules: one watch per guest, reads
- * coalesced, hello reads limited); one subscription is one AgentKeyReader.
- */
-export function agentKeys$(store: XenStore, domid: number, opts: AgentKeysOptions = {}): Observable<AgentKeyRead> {
-  return new Observable<AgentKeyRead>((sub) => {
-    const reader = new AgentKeyReader(store, domid, opts, (r) => sub.next(r), (err) => sub.error(err));
-    return () => reader.close();
-  });
 }
