@@ -250,15 +250,17 @@ function asRequestError(e: unknown, kind: number, path: string): unknown {
  * requests a second) cost more than xenstored's answers did. One batch is out at a time, so
  * requests keep their order; under load batches grow instead of jobs queueing up.
  */
-/** What a batch goes through: the addon's handle, or the pipelined socket. */
-type RequestChannel = Pick<NativeXsHandle, 'batch' | 'close'>;
+/** The addon's handle, which takes a batch at a time. */
+type NativeChannel = Pick<NativeXsHandle, 'batch' | 'close'>;
+/** Where requests go: the addon's handle (batched), or the pipelined socket (each at once). */
+type RequestChannel = NativeChannel | XsPipe;
 
 class Batcher implements Requests {
   private queue: Queued[] = [];
   private scheduled = false;
   private sending = false;
 
-  constructor(private readonly h: RequestChannel) {}
+  constructor(private readonly h: NativeChannel) {}
 
   request(kind: number, path: string, tx: TxHandle | null, value?: NativeBatchOp[3]): Promise<unknown> {
     return new Promise<unknown>((resolve, reject) => {
@@ -366,7 +368,7 @@ class Batcher implements Requests {
 
 /**
  * Requests on the pipelined socket, each written as it is made (a turn's requests still leave in
- * one write: xs-pipe.ts corks until the turn ends). No batch waits for the one before it: xenstored
+ * one write: xs-pipe.ts gathers them until the turn ends). No batch waits for the one before it: xenstored
  * answers a connection's requests in the order they came, so the socket keeps their order, and
  * a read made while a transaction is being committed does not wait for that commit. Only a
  * transaction's own requests wait, for its start's answer (the id they carry), and its end goes

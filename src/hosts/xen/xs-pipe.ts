@@ -1,18 +1,14 @@
-// XenStore's wire protocol (xen/io/xs_wire.h) on xenstored's unix socket, pipelined: a batch's
-// requests are written together and their answers read as they come, on the JS thread. Through
-// libxenstore each request is a blocking round trip on a pool thread (write, sleep until
-// xenstored answers, wake): at 1,000 guests that was a few thousand sleeps and wake-ups a second
-// in memcoop and as many in xenstored, on a Dom0 with few CPUs. Pipelined, one write carries many
-// requests and xenstored reads and answers them in one go.
+// XenStore's wire protocol (xen/io/xs_wire.h) on xenstored's unix socket, pipelined: each request
+// is written as it is made (a turn's requests in one write) and answers are read as they come, on
+// the JS thread. Through libxenstore each request is a blocking round trip on a pool thread
+// (write, sleep until xenstored answers, wake): at 1,000 guests that was a few thousand sleeps
+// and wake-ups a second in memcoop and as many in xenstored, on a Dom0 with few CPUs.
 //
-// Same contract as the addon's batch (NativeXsHandle.batch): one result per request, its value
-// or an Error (code, errno, op, path, as the addon makes them), or null when it was skipped.
-// Order: transaction starts first (they depend on nothing), then every other request in the
-// order given, then transaction ends. A transaction's requests after one that failed are still
-// sent (they are already on the wire), but its end then aborts it and fails with that failure,
-// so nothing of a transaction that lost a request is committed. Used for the request connection
-// when xenstored listens on a unix socket (the Dom0 case; the tests' fixture); the addon serves
-// the rest (the xenbus device, and watches).
+// A request's answer is what the addon's batch gives for it (NativeXsHandle.batch): its value, or
+// an Error (code, errno, op, path, as the addon makes them). Transactions are begun and ended by
+// their caller (xenstore.ts, PipeRequests), whose requests wait for the start's id. Used for the
+// request connection when xenstored listens on a unix socket (the Dom0 case; the tests' fixture);
+// the addon serves the rest (the xenbus device, and watches).
 import { createConnection, type Socket } from 'node:net';
 import { getSystemErrorMap } from 'node:util';
 import { constants } from 'node:os';
@@ -154,55 +150,6 @@ export class XsPipe {
     });
   }
 
-  /** See NativeXsHandle.batch. */
-  async batch(ops: NativeBatchOp[]): Promise<unknown[]> {
-    if (this.dead !== null) throw xsError(this.dead, 'batch', '');
-    const results: unknown[] = new Array<unknown>(ops.length).fill(null);
-    const txOf = (k: number): number | undefined => {
-      const ref = ops[k]![2];
-      if (ref >= 0) return ref;
-      const started = results[-1 - ref];
-      return typeof started === 'number' ? started : undefined;
-    };
-    const starts: number[] = [];
-    const middle: number[] = [];
-    const ends: number[] = [];
-    ops.forEach((op, k) => (op[0] === NATIVE_BATCH.transactionStart ? starts : op[0] === NATIVE_BATCH.transactionEnd ? ends : middle).push(k));
-
-    await this.inFlight(starts.map((k) =>
-      this.request(XS.TRANSACTION_START, 0, Buffer.from('\0'), 'transaction_start', '').then(
-        (b) => (results[k] = Number(b.toString('utf8').replace(/\0.*$/s, ''))),
-        (e: Error) => (results[k] = e),
-      )));
-
-    const failed = new Map<number, Error>();
-    await this.inFlight(middle.map((k) => {
-      const [kind, path, , value] = ops[k]!;
-      const tx = txOf(k);
-      if (tx === undefined) return Promise.resolve(); // its transaction did not begin: skipped
-      return this.one(kind, path, tx, value).then(
-        (v) => (results[k] = v),
-        (e: Error & { code?: string }) => {
-          results[k] = e;
-          const answer = kind === NATIVE_BATCH.read && e.code === 'ENOENT';
-          if (tx !== 0 && !answer && !failed.has(tx)) failed.set(tx, e);
-        },
-      );
-    }));
-
-    await this.inFlight(ends.map((k) => {
-      const tx = txOf(k);
-      if (tx === undefined) return Promise.resolve();
-      const f = failed.get(tx);
-      const abort = f !== undefined || ops[k]![3] === true;
-      return this.request(XS.TRANSACTION_END, tx, Buffer.from(abort ? 'F\0' : 'T\0'), 'transaction_end', '').then(
-        () => (results[k] = f ? xsError((f as { code?: string }).code ?? 'EIO', 'transaction_end', '') : undefined),
-        (e: Error) => (results[k] = f ? xsError((f as { code?: string }).code ?? 'EIO', 'transaction_end', '') : e),
-      );
-    }));
-    return results;
-  }
-
   /** Begins a transaction: its id. */
   begin(): Promise<number> {
     return this.request(XS.TRANSACTION_START, 0, Buffer.from('\0'), 'transaction_start', '').then((b) => Number(b.toString('utf8').replace(/\0.*$/s, '')));
@@ -215,14 +162,10 @@ export class XsPipe {
 
   /**
    * One request (a NATIVE_BATCH kind other than a transaction's start or end) on the wire now,
-   * behind those already sent; its answer as batch() gives it.
+   * behind those already sent; its answer as the addon's batch gives it.
    */
   send(kind: number, path: string, tx: number, value: NativeBatchOp[3]): Promise<unknown> {
     return this.one(kind, path, tx, value);
-  }
-
-  private async inFlight(all: Promise<unknown>[]): Promise<void> {
-    await Promise.all(all);
   }
 
   private one(kind: number, path: string, tx: number, value: NativeBatchOp[3]): Promise<unknown> {
