@@ -165,10 +165,6 @@ export class XsPipe {
    * behind those already sent; its answer as the addon's batch gives it.
    */
   send(kind: number, path: string, tx: number, value: NativeBatchOp[3]): Promise<unknown> {
-    return this.one(kind, path, tx, value);
-  }
-
-  private one(kind: number, path: string, tx: number, value: NativeBatchOp[3]): Promise<unknown> {
     const op = OP_NAMES[kind] ?? 'batch';
     const wire = BATCH_KIND_TO_WIRE[kind];
     if (wire === undefined) return Promise.reject(xsError('EINVAL', op, path));
