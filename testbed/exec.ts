@@ -31,6 +31,11 @@ export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise
       else reject(new Error(`${cmd} ${args.slice(0, 3).join(' ')} failed (${signal ?? `exit ${code}`}): ${lastLine(stderr)}`));
     });
     if (child.stdin) {
+      // A child may stop reading before the input ends (xz stops at the end of its stream): the
+      // rest of the write then fails with EPIPE, and the child's exit code says how it went.
+      child.stdin.on('error', (e: NodeJS.ErrnoException) => {
+        if (e.code !== 'EPIPE') reject(new Error(`${cmd}: cannot write its input: ${e.message}`));
+      });
       if (input !== undefined) child.stdin.end(input);
       else child.stdin.end();
     }
