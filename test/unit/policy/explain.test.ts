@@ -10,6 +10,7 @@ import { explainDecision, formatExplanation, mib } from '../../../src/policy/exp
 import { PSI_PAGING_HUNDREDTHS, WORKING_ROOM_KIB } from '../../../src/policy/pressure.ts';
 import { RULE_NAMES } from '../../../src/policy/rules.ts';
 import type { DecideInput, PolicyRules } from '../../../src/policy/types.ts';
+import type { GuestTrace } from '../../../src/policy/trace.ts';
 import { inputArb } from './arbitraries.ts';
 import { MIB, guest, input } from './fixtures.ts';
 
@@ -100,17 +101,24 @@ test('the text\'s goal and target of every guest are the decision\'s, and a rule
   );
 });
 
+/**
+ * Asserts that `marker` is in a guest's section of the text exactly when switching `rule` off
+ * changes that guest's target; guests `applies` rejects are not looked at.
+ */
+function namedWhereItChanged(x: DecideInput, rule: keyof PolicyRules, marker: string, applies: (g: GuestTrace) => boolean = () => true): void {
+  const e = explainDecision(x);
+  const without = decide(ruleOff(x, rule));
+  const text = formatExplanation(e);
+  e.trace.guests.forEach((g, i) => {
+    if (!applies(g)) return;
+    const changed = e.decision.guests[i]!.targetKiB !== without.guests[i]!.targetKiB;
+    assert.equal(section(text, g.id).includes(marker), changed, section(text, g.id));
+  });
+}
+
 test('idle memory first is named exactly for the guests whose target it changed', () => {
   fc.assert(
-    fc.property(pressuredArb, (x) => {
-      const e = explainDecision(x);
-      const without = decide(ruleOff(x, 'idleFirst'));
-      const text = formatExplanation(e);
-      e.decision.guests.forEach((g, i) => {
-        const changed = g.targetKiB !== without.guests[i]!.targetKiB;
-        assert.equal(section(text, g.id).includes('(idleFirst)'), changed, section(text, g.id));
-      });
-    }),
+    fc.property(pressuredArb, (x) => namedWhereItChanged(x, 'idleFirst', '(idleFirst)')),
     { numRuns: 300 },
   );
 });
@@ -119,16 +127,9 @@ test('the minimum step is named exactly for the decreases whose target it change
   // idleFirst off: it deepens decreases too, and would hide what the minimum did.
   const noIdle = pressuredArb.map((x) => ruleOff(x, 'idleFirst'));
   fc.assert(
-    fc.property(noIdle, (x) => {
-      const e = explainDecision(x);
-      const without = decide(ruleOff(x, 'minStep'));
-      const text = formatExplanation(e);
-      e.trace.guests.forEach((g, i) => {
-        if (!g.managed || g.step.limit === 'over max' || !(g.goalKiB < g.currentKiB)) return;
-        const changed = e.decision.guests[i]!.targetKiB !== without.guests[i]!.targetKiB;
-        assert.equal(section(text, g.id).includes('(minStep'), changed, section(text, g.id));
-      });
-    }),
+    fc.property(noIdle, (x) =>
+      namedWhereItChanged(x, 'minStep', '(minStep', (g) => g.managed && g.step.limit !== 'over max' && g.goalKiB < g.currentKiB),
+    ),
     { numRuns: 300 },
   );
 });
