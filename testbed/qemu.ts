@@ -10,6 +10,7 @@ import { chooseAccel, type Accel } from './accel.ts';
 import { addToCgroup, createPoolCgroup, removeCgroup, type PoolCgroup } from './cgroup.ts';
 import { ControlChannel, CONTROL_PORT_NAME } from './control.ts';
 import { buildInitramfs, type Initramfs } from './initramfs.ts';
+import { killOnExit } from './kill-on-exit.ts';
 
 /** The agent's default port name (docs/agent-protocol.md). */
 export const AGENT_PORT_NAME = 'org.memcoop.agent.0';
@@ -83,20 +84,16 @@ export interface Testbed {
   stop(): Promise<void>;
 }
 
-const live = new Map<number, ChildProcess>();
 let hooksInstalled = false;
 
-/** Last resort for a run that fails or is interrupted: every QEMU this process started dies with it. */
-function installExitHooks(): void {
+/**
+ * Last resort for a run that is interrupted: on a signal, exit through process.exit so that every
+ * 'exit' hook runs (killOnExit's, which kills the QEMUs, and a caller's, e.g. a benchmark
+ * stopping its daemon); 128 + signal number, as a shell reports it.
+ */
+function installSignalExit(): void {
   if (hooksInstalled) return;
   hooksInstalled = true;
-  process.on('exit', () => {
-    for (const pid of live.keys()) {
-      try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
-    }
-  });
-  // On a signal, exit through process.exit so that every 'exit' hook runs (this one, and a
-  // caller's, e.g. a benchmark stopping its daemon); 128 + signal number, as a shell reports it.
   const SIGNAL_EXIT = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 } as const;
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.once(sig, () => process.exit(SIGNAL_EXIT[sig]));
@@ -134,7 +131,7 @@ export function qemuArgs(spec: GuestSpec, dir: string, initramfs: Initramfs, acc
 
 /** Starts one QEMU per spec (all at once), connects each control port, and waits for the boots. */
 export async function startTestbed(specs: GuestSpec[], opts: TestbedOptions = {}): Promise<Testbed> {
-  installExitHooks();
+  installSignalExit();
   for (const s of specs) if (!/^[A-Za-z0-9-]+$/.test(s.name)) throw new Error(`bad guest name ${s.name}`);
   const initramfs = opts.initramfs ?? (await buildInitramfs());
   const accel = opts.accel ?? chooseAccel();
@@ -188,14 +185,15 @@ function spawnGuest(spec: GuestSpec, runDir: string, initramfs: Initramfs, accel
   closeSync(errFd);
   if (child.pid === undefined) throw new Error('qemu-system-x86_64 could not be started (is qemu-system-x86 installed?)');
   const pid = child.pid;
-  live.set(pid, child);
+  killOnExit(child);
   addToCgroup(cgroup, pid);
+  let running = true;
   const exited = new Promise<number | string>((res) => {
     child.once('exit', (code, signal) => {
-      live.delete(pid);
+      running = false;
       res(code ?? signal ?? 'unknown');
     });
-    child.once('error', (e) => { live.delete(pid); res(e.message); });
+    child.once('error', (e) => { running = false; res(e.message); });
   });
   const control = new ControlChannel(join(dir, 'control.sock'));
   const guest: Guest = {
@@ -207,14 +205,14 @@ function spawnGuest(spec: GuestSpec, runDir: string, initramfs: Initramfs, accel
     consoleLog, swapImage, control, exited,
     console: () => (existsSync(consoleLog) ? readFileSync(consoleLog, 'utf8') : ''),
     oomKills: () => (guest.console().match(/Out of memory: Killed process|oom-kill:/g) ?? []).filter((m) => m.startsWith('Out of memory')).length,
-    stop: () => stopGuest(guest, child),
+    stop: () => stopGuest(guest, child, () => running),
   };
   control.waitReady(DEFAULT_BOOT_TIMEOUT_MS * 10).then(() => { guest.bootMs = Date.now() - started; }, () => undefined);
   return guest;
 }
 
-async function stopGuest(guest: Guest, child: ChildProcess): Promise<void> {
-  if (!live.has(guest.pid)) { guest.control.close(); return; }
+async function stopGuest(guest: Guest, child: ChildProcess, running: () => boolean): Promise<void> {
+  if (!running()) { guest.control.close(); return; }
   const gone = (ms: number) => Promise.race([guest.exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), ms).unref())]);
   if (guest.control.ready) {
     try { await guest.control.poweroff(STOP_GRACE_MS); } catch { /* port already closed */ }
