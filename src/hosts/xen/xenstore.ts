@@ -90,17 +90,13 @@ export interface TransactionOptions {
   maxRetries?: number;
 }
 
-/** Requests, and transactions of them. */
-export interface XsTransacting extends XsOps {
+export interface XenStore extends XsOps {
   /**
    * Runs fn inside a transaction and commits. A conflict (EAGAIN, at commit or from a request)
    * aborts and runs fn again, up to maxRetries times; any other error aborts and is rethrown.
    * fn may run more than once, so it must only do XenStore requests through `tx`.
    */
   transaction<T>(fn: (tx: XsOps, attempt: number) => Promise<T>, options?: TransactionOptions): Promise<T>;
-}
-
-export interface XenStore extends XsTransacting {
   /**
    * Registers a watch; xenstored fires it once at once, then on every change at or below path.
    * Tokens are unique per connection. Resolves once xenstored has accepted it.
@@ -203,7 +199,10 @@ function fromNativePerms(perms: NativeXsPerm[]): XsPermission[] {
   });
 }
 
-/** A transaction as the batcher tracks it: not begun yet, begun (its id), or failed to begin. */
+/**
+ * A transaction as a connection's requests (Batcher, PipeRequests) track it: not begun yet,
+ * begun (its id), or failed to begin.
+ */
 interface TxHandle {
   state: number | 'unstarted' | 'failed';
   /** A request has been queued for it (so it will begin, or has). */
@@ -420,7 +419,7 @@ function requestsOn(h: RequestChannel): Requests {
 /** Requests bound to one transaction (or to none), through the connection's requests. */
 class BoundOps implements XsOps {
   constructor(
-    protected readonly batcher: Requests,
+    protected readonly requests: Requests,
     protected readonly txh: TxHandle | null,
     private readonly check: (op: string, path: string) => void = () => {},
   ) {}
@@ -428,7 +427,7 @@ class BoundOps implements XsOps {
   async read(path: string): Promise<string | null> {
     this.check('read', path);
     try {
-      return ((await this.batcher.request(NATIVE_BATCH.read, path, this.txh)) as Buffer).toString('utf8');
+      return ((await this.requests.request(NATIVE_BATCH.read, path, this.txh)) as Buffer).toString('utf8');
     } catch (e) {
       if (isXenStoreError(e, 'ENOENT')) return null;
       throw e;
@@ -438,32 +437,32 @@ class BoundOps implements XsOps {
   async write(path: string, value: string | Uint8Array): Promise<void> {
     this.check('write', path);
     const buf = typeof value === 'string' ? Buffer.from(value, 'utf8') : Buffer.from(value);
-    await this.batcher.request(NATIVE_BATCH.write, path, this.txh, buf);
+    await this.requests.request(NATIVE_BATCH.write, path, this.txh, buf);
   }
 
   async directory(path: string): Promise<string[]> {
     this.check('directory', path);
-    return (await this.batcher.request(NATIVE_BATCH.directory, path, this.txh)) as string[];
+    return (await this.requests.request(NATIVE_BATCH.directory, path, this.txh)) as string[];
   }
 
   async mkdir(path: string): Promise<void> {
     this.check('mkdir', path);
-    await this.batcher.request(NATIVE_BATCH.mkdir, path, this.txh);
+    await this.requests.request(NATIVE_BATCH.mkdir, path, this.txh);
   }
 
   async rm(path: string): Promise<void> {
     this.check('rm', path);
-    await this.batcher.request(NATIVE_BATCH.rm, path, this.txh);
+    await this.requests.request(NATIVE_BATCH.rm, path, this.txh);
   }
 
   async getPermissions(path: string): Promise<XsPermission[]> {
     this.check('get_permissions', path);
-    return fromNativePerms((await this.batcher.request(NATIVE_BATCH.getPermissions, path, this.txh)) as NativeXsPerm[]);
+    return fromNativePerms((await this.requests.request(NATIVE_BATCH.getPermissions, path, this.txh)) as NativeXsPerm[]);
   }
 
   async setPermissions(path: string, perms: XsPermission[]): Promise<void> {
     this.check('set_permissions', path);
-    await this.batcher.request(NATIVE_BATCH.setPermissions, path, this.txh, toNativePerms(perms));
+    await this.requests.request(NATIVE_BATCH.setPermissions, path, this.txh, toNativePerms(perms));
   }
 }
 
@@ -485,42 +484,6 @@ function openHandle(XsHandle: XsHandleClass, options: OpenXenStoreOptions, cb: C
   return h;
 }
 
-/** Requests through one channel, and transactions of them. */
-class TransactingOps extends BoundOps implements XsTransacting {
-  async transaction<T>(
-    fn: (tx: XsOps, attempt: number) => Promise<T>,
-    options: TransactionOptions = {},
-  ): Promise<T> {
-    const maxRetries = options.maxRetries ?? DEFAULT_TX_MAX_RETRIES;
-    for (let attempt = 0; ; attempt++) {
-      let open = true;
-      const txh: TxHandle = { state: 'unstarted', used: false };
-      const ops = new BoundOps(this.batcher, txh, (op, path) => {
-        if (!open) throw new XenStoreError(`xenstore ${op} ${path}: transaction already ended`, 'EINVAL', op, path);
-      });
-      let result: T;
-      try {
-        result = await fn(ops, attempt);
-      } catch (e) {
-        open = false;
-        // Abort (queued behind whatever fn left in flight); the first error matters.
-        if (txh.used) await this.batcher.request(NATIVE_BATCH.transactionEnd, '', txh, true).catch(() => {});
-        if (isXenStoreError(e, 'EAGAIN') && attempt < maxRetries) continue;
-        throw e;
-      }
-      open = false;
-      if (!txh.used) return result; // fn asked nothing: nothing to commit
-      try {
-        await this.batcher.request(NATIVE_BATCH.transactionEnd, '', txh, false);
-        return result;
-      } catch (e) {
-        if (isXenStoreError(e, 'EAGAIN') && attempt < maxRetries) continue;
-        throw e;
-      }
-    }
-  }
-}
-
 /**
  * One XenStore client on two libxenstore connections: requests on one, watches on the other
  * (opened with the first watch). Once a connection has a watch, libxenstore runs a reader thread
@@ -530,7 +493,7 @@ class TransactingOps extends BoundOps implements XsTransacting {
  * A watch event and the requests it prompts need no common order: a read after an event sees at
  * least what fired it.
  */
-class XenStoreConnection extends TransactingOps implements XenStore {
+class XenStoreConnection extends BoundOps implements XenStore {
   private readonly h: RequestChannel;
   private readonly watches = new Map<string, WatchEntry>();
   private readonly onWatchError: (err: XenStoreError) => void;
@@ -552,6 +515,39 @@ class XenStoreConnection extends TransactingOps implements XenStore {
   private watcher(): NativeXsHandle {
     this.watchHandle ??= openHandle(this.XsHandle, this.options, (err, path, token) => this.dispatch(err, path, token));
     return this.watchHandle;
+  }
+
+  async transaction<T>(
+    fn: (tx: XsOps, attempt: number) => Promise<T>,
+    options: TransactionOptions = {},
+  ): Promise<T> {
+    const maxRetries = options.maxRetries ?? DEFAULT_TX_MAX_RETRIES;
+    for (let attempt = 0; ; attempt++) {
+      let open = true;
+      const txh: TxHandle = { state: 'unstarted', used: false };
+      const ops = new BoundOps(this.requests, txh, (op, path) => {
+        if (!open) throw new XenStoreError(`xenstore ${op} ${path}: transaction already ended`, 'EINVAL', op, path);
+      });
+      let result: T;
+      try {
+        result = await fn(ops, attempt);
+      } catch (e) {
+        open = false;
+        // Abort (queued behind whatever fn left in flight); the first error matters.
+        if (txh.used) await this.requests.request(NATIVE_BATCH.transactionEnd, '', txh, true).catch(() => {});
+        if (isXenStoreError(e, 'EAGAIN') && attempt < maxRetries) continue;
+        throw e;
+      }
+      open = false;
+      if (!txh.used) return result; // fn asked nothing: nothing to commit
+      try {
+        await this.requests.request(NATIVE_BATCH.transactionEnd, '', txh, false);
+        return result;
+      } catch (e) {
+        if (isXenStoreError(e, 'EAGAIN') && attempt < maxRetries) continue;
+        throw e;
+      }
+    }
   }
 
   async watch(path: string, token: string, cb: XsWatchCallback): Promise<XsWatch> {
